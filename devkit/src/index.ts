@@ -1,0 +1,5 @@
+export { provisionServices, type Services, type ProvisionOptions } from './services/provision.ts';
+export { startRedis, ensureRedisServer, redisPing, type RedisServer } from './services/redis.ts';
+export { startFerretdb, ensureFerretdb, mongoPing, type MongoServer, FERRETDB_VERSION } from './services/ferretdb.ts';
+export { startProcess, portAnswers, type ManagedProcess } from './services/process.ts';
+export { freePort } from './services/ports.ts';
