@@ -1,0 +1,413 @@
+import { buyersInWindow, rankBestSellers, sameRanking, type BuyerDays, type Ranked } from './bestSellers.ts';
+import type { CatalogView } from './catalog.ts';
+import type { EngineConfig } from './config.ts';
+import { contributionOf, ContributionDelta, splitPair, type Contribution } from './contribution.ts';
+import type { TrackedEvent } from './event.ts';
+import { LruMap } from './lru.ts';
+import type { ReadModel } from './recommend.ts';
+import { addToPair, emptyCooc, KIND_CODE, topNeighbours, type Cooc, type Neighbour, type SimilarityKind } from './similarity.ts';
+import {
+  coocKey,
+  counterKey,
+  emptyDayCounters,
+  type AggregateSnapshot,
+  type AggregateStore,
+  type BestSellersList,
+  type CoocChange,
+  type DayCounters,
+  type FlushChanges,
+  type KindCode,
+} from './store.ts';
+import { dayOf } from './time.ts';
+import { emptyUserState, mergeEvents, type UserState } from './userState.ts';
+
+export interface AggregatorOptions {
+  /** Users, co-occurrence entries and counters kept in memory between batches (LRU). */
+  readonly cacheSize?: number;
+}
+
+export interface FlushResult {
+  /** Users whose state changed, in their new state. */
+  readonly users: readonly UserState[];
+  /** Best-seller lists whose ranking changed. */
+  readonly bestSellers: readonly BestSellersList[];
+  /** Events applied (after removing duplicates within the batch). */
+  readonly applied: number;
+}
+
+const NO_CHANGE: FlushResult = { users: [], bestSellers: [], applied: 0 };
+
+function bestSellersKey(categoryId: string | null, windowDays: number): string {
+  return `${categoryId ?? ''}\u0000${windowDays}`;
+}
+
+/**
+ * Turns events into the aggregates recommendations are built from: per-user state, co-view and
+ * co-purchase counts with their LLR neighbours, distinct buyers per day, per-day counters and
+ * best sellers. It keeps the hot state in memory and hands the store one changeset of absolute
+ * values per batch. One aggregator may write a store at a time (the worker holds a lease).
+ */
+export class Aggregator implements ReadModel {
+  private snapshot: AggregateSnapshot | undefined;
+  private readonly users: LruMap<string, UserState>;
+  private readonly cooc: LruMap<string, Cooc>;
+  private readonly counters: LruMap<string, DayCounters>;
+  private readonly contributions = new WeakMap<UserState, Contribution>();
+  private readonly lists = new Map<string, BestSellersList>();
+  /** Per materialized window: product -> distinct buyers in the window ending `countsDay`. */
+  private windowCounts = new Map<number, Map<string, number>>();
+  private countsDay = -1;
+  private broken = false;
+
+  private readonly store: AggregateStore;
+  private readonly catalog: CatalogView;
+  readonly config: EngineConfig;
+
+  constructor(store: AggregateStore, catalog: CatalogView, config: EngineConfig, options: AggregatorOptions = {}) {
+    this.store = store;
+    this.catalog = catalog;
+    this.config = config;
+    const size = options.cacheSize ?? Infinity;
+    this.users = new LruMap(size);
+    this.cooc = new LruMap(size);
+    this.counters = new LruMap(size);
+  }
+
+  /** Loads the always-in-memory part of the state. */
+  async start(): Promise<void> {
+    this.users.clear();
+    this.cooc.clear();
+    this.counters.clear();
+    this.lists.clear();
+    this.countsDay = -1;
+    this.snapshot = await this.store.loadSnapshot();
+    for (const list of this.snapshot.bestSellers) this.lists.set(bestSellersKey(list.categoryId, list.windowDays), list);
+    this.broken = false;
+  }
+
+  private state(): AggregateSnapshot {
+    if (this.snapshot === undefined) throw new Error('Aggregator.start() has not been called');
+    return this.snapshot;
+  }
+
+  /**
+   * Applies a batch of events at time `now`. Events must be new to the aggregates' counters
+   * (the caller filters redeliveries); per-user state ignores duplicates by itself.
+   */
+  async apply(events: readonly TrackedEvent[], now: number): Promise<FlushResult> {
+    if (this.broken) await this.start();
+    const unique = new Map<string, TrackedEvent>();
+    for (const event of events) if (!unique.has(event.eventId)) unique.set(event.eventId, event);
+    if (unique.size === 0) return NO_CHANGE;
+
+    const byUser = new Map<string, TrackedEvent[]>();
+    for (const event of unique.values()) {
+      let list = byUser.get(event.userId);
+      if (list === undefined) byUser.set(event.userId, (list = []));
+      list.push(event);
+    }
+    await this.ensureUsers([...byUser.keys()]);
+
+    const delta = new ContributionDelta();
+    const changedUsers: UserState[] = [];
+    for (const [userId, userEvents] of byUser) {
+      const before = this.users.get(userId)!;
+      const { state, changed } = mergeEvents(before, userEvents, this.config);
+      if (!changed) continue;
+      delta.add(this.contributionOf(before), this.contributionOf(state));
+      this.users.set(userId, state);
+      changedUsers.push(state);
+    }
+
+    const counters = await this.countEvents(unique.values());
+    const cooc = await this.applyCooc(delta);
+    const buyerDays = this.applyBuyerDays(delta);
+    const bestSellers = this.refreshBestSellers(now, new Set(buyerDays.map(([productId]) => productId)));
+    const universe = delta.viewingUsers !== 0 || delta.buyingUsers !== 0 ? { ...this.state().universe } : undefined;
+
+    await this.commit({
+      users: changedUsers,
+      cooc,
+      buyerDays,
+      counters,
+      universe,
+      bestSellers,
+      eventIds: [...unique.keys()],
+    });
+    return { users: changedUsers, bestSellers, applied: unique.size };
+  }
+
+  /** Re-ranks every best-seller list at `now`: windows slide as days pass. */
+  async refresh(now: number): Promise<FlushResult> {
+    if (this.broken) await this.start();
+    const bestSellers = this.refreshBestSellers(now, 'all');
+    if (bestSellers.length === 0) return NO_CHANGE;
+    await this.commit({ users: [], cooc: [], buyerDays: [], counters: [], universe: undefined, bestSellers, eventIds: [] });
+    return { users: [], bestSellers, applied: 0 };
+  }
+
+  private async commit(changes: FlushChanges): Promise<void> {
+    try {
+      await this.store.commit(changes);
+    } catch (error) {
+      // memory may now be ahead of the store: reload everything before the next batch
+      this.broken = true;
+      throw error;
+    } finally {
+      this.users.trim();
+      this.cooc.trim();
+      this.counters.trim();
+    }
+  }
+
+  private contributionOf(state: UserState): Contribution {
+    let contribution = this.contributions.get(state);
+    if (contribution === undefined) this.contributions.set(state, (contribution = contributionOf(state, this.config)));
+    return contribution;
+  }
+
+  private async ensureUsers(userIds: string[]): Promise<void> {
+    const missing = userIds.filter((id) => !this.users.has(id));
+    if (missing.length === 0) return;
+    const loaded = await this.store.loadUsers(missing);
+    for (const id of missing) this.users.set(id, loaded.get(id) ?? emptyUserState(id));
+  }
+
+  private async countEvents(events: Iterable<TrackedEvent>): Promise<FlushChanges['counters']> {
+    const increments = new Map<string, { productId: string; day: number; events: TrackedEvent[] }>();
+    for (const event of events) {
+      const day = dayOf(event.occurredAt);
+      const key = counterKey(event.productId, day);
+      let entry = increments.get(key);
+      if (entry === undefined) increments.set(key, (entry = { productId: event.productId, day, events: [] }));
+      entry.events.push(event);
+    }
+    const missing = [...increments.keys()].filter((key) => !this.counters.has(key));
+    if (missing.length > 0) {
+      const loaded = await this.store.loadCounters(missing);
+      for (const key of missing) this.counters.set(key, loaded.get(key) ?? emptyDayCounters());
+    }
+    const changes: [string, number, DayCounters][] = [];
+    for (const [key, { productId, day, events: dayEvents }] of increments) {
+      const counters = this.counters.get(key)!;
+      for (const event of dayEvents) {
+        switch (event.type) {
+          case 'VIEW':
+            counters.views++;
+            break;
+          case 'CLICK':
+            counters.clicks++;
+            break;
+          case 'ADD_TO_CART':
+            counters.carts++;
+            break;
+          case 'REMOVE_FROM_CART':
+            counters.removals++;
+            break;
+          case 'PURCHASE':
+            counters.purchases++;
+            counters.quantity += event.quantity;
+            if (event.price !== undefined) counters.revenue = Math.round((counters.revenue + event.price * event.quantity) * 100) / 100;
+            break;
+        }
+      }
+      changes.push([productId, day, { ...counters }]);
+    }
+    return changes;
+  }
+
+  private async applyCooc(delta: ContributionDelta): Promise<CoocChange[]> {
+    const touched = new Map<string, { kind: KindCode; productId: string; pairs: Set<string> }>();
+    const touch = (kind: KindCode, productId: string): Set<string> => {
+      const key = coocKey(kind, productId);
+      let entry = touched.get(key);
+      if (entry === undefined) touched.set(key, (entry = { kind, productId, pairs: new Set() }));
+      return entry.pairs;
+    };
+    const sources = [
+      ['v', delta.viewers, delta.coView],
+      ['b', delta.buyers, delta.coBuy],
+    ] as const;
+    for (const [kind, users, pairs] of sources) {
+      for (const productId of users.keys()) touch(kind, productId);
+      for (const pair of pairs.keys()) {
+        const [a, b] = splitPair(pair);
+        touch(kind, a);
+        touch(kind, b);
+      }
+    }
+    if (touched.size === 0) return [];
+
+    const missing = [...touched.keys()].filter((key) => !this.cooc.has(key));
+    if (missing.length > 0) {
+      const loaded = await this.store.loadCooc(missing);
+      for (const key of missing) this.cooc.set(key, loaded.get(key) ?? emptyCooc());
+    }
+
+    const snapshot = this.state();
+    snapshot.universe.viewers += delta.viewingUsers;
+    snapshot.universe.buyers += delta.buyingUsers;
+    for (const [kind, users, pairs] of sources) {
+      for (const [productId, change] of users) {
+        const entry = this.cooc.get(coocKey(kind, productId))!;
+        entry.users = Math.max(0, entry.users + change);
+        snapshot.coocUsers[kind].set(productId, entry.users);
+      }
+      for (const [pair, change] of pairs) {
+        if (change === 0) continue;
+        const [a, b] = splitPair(pair);
+        addToPair(this.cooc.get(coocKey(kind, a))!, b, change, this.config.maxPairsPerItem, touch(kind, a));
+        addToPair(this.cooc.get(coocKey(kind, b))!, a, change, this.config.maxPairsPerItem, touch(kind, b));
+      }
+    }
+
+    const changes: CoocChange[] = [];
+    for (const [key, { kind, productId, pairs }] of touched) {
+      const entry = this.cooc.get(key)!;
+      entry.top = this.rankNeighbours(kind, entry);
+      changes.push({
+        kind,
+        productId,
+        users: entry.users,
+        pairs: [...pairs].map((other) => [other, entry.pairs.get(other) ?? 0] as const),
+        top: entry.top,
+      });
+    }
+    return changes;
+  }
+
+  private rankNeighbours(kind: KindCode, entry: Cooc): Neighbour[] {
+    const snapshot = this.state();
+    const total = kind === 'v' ? snapshot.universe.viewers : snapshot.universe.buyers;
+    return topNeighbours(
+      entry,
+      (other) => snapshot.coocUsers[kind].get(other) ?? 0,
+      total,
+      this.config.neighboursPerItem,
+      (other) => this.catalog.product(other) !== undefined,
+    );
+  }
+
+  private applyBuyerDays(delta: ContributionDelta): FlushChanges['buyerDays'] {
+    const snapshot = this.state();
+    const changes: [string, [number, number][]][] = [];
+    for (const [productId, days] of delta.buyerDays) {
+      let histogram = snapshot.buyerDays.get(productId);
+      if (histogram === undefined) snapshot.buyerDays.set(productId, (histogram = new Map()));
+      const changed: [number, number][] = [];
+      for (const [day, change] of days) {
+        if (change === 0) continue;
+        const next = Math.max(0, (histogram.get(day) ?? 0) + change);
+        if (next === 0) histogram.delete(day);
+        else histogram.set(day, next);
+        changed.push([day, next]);
+      }
+      if (changed.length > 0) {
+        changes.push([productId, changed]);
+        this.updateWindowCounts(productId, histogram);
+      }
+    }
+    return changes;
+  }
+
+  private updateWindowCounts(productId: string, histogram: BuyerDays): void {
+    for (const [windowDays, counts] of this.windowCounts) {
+      const buyers = buyersInWindow(histogram, this.countsDay, windowDays);
+      if (buyers > 0) counts.set(productId, buyers);
+      else counts.delete(productId);
+    }
+  }
+
+  /** Recomputes the materialized windows' counts when the day changes. */
+  private windowCountsFor(today: number): void {
+    if (today === this.countsDay) return;
+    this.countsDay = today;
+    this.windowCounts = new Map();
+    for (const windowDays of this.config.bestSellerWindows) {
+      const counts = new Map<string, number>();
+      for (const [productId, histogram] of this.state().buyerDays) {
+        const buyers = buyersInWindow(histogram, today, windowDays);
+        if (buyers > 0) counts.set(productId, buyers);
+      }
+      this.windowCounts.set(windowDays, counts);
+    }
+  }
+
+  private refreshBestSellers(now: number, productsChanged: Set<string> | 'all'): BestSellersList[] {
+    const today = dayOf(now);
+    const dayChanged = today !== this.countsDay;
+    this.windowCountsFor(today);
+    let categories: (string | null)[];
+    if (productsChanged === 'all' || dayChanged) {
+      categories = [null, ...this.catalog.categories()];
+    } else {
+      if (productsChanged.size === 0) return [];
+      const affected = new Set<string | null>([null]);
+      for (const productId of productsChanged) {
+        const categoryId = this.catalog.product(productId)?.categoryId;
+        if (categoryId !== undefined) affected.add(categoryId);
+      }
+      categories = [...affected];
+    }
+    const changes: BestSellersList[] = [];
+    for (const windowDays of this.config.bestSellerWindows) {
+      const counts = this.windowCounts.get(windowDays)!;
+      for (const categoryId of categories) {
+        const items = this.rankFromCounts(counts, categoryId);
+        const key = bestSellersKey(categoryId, windowDays);
+        const previous = this.lists.get(key);
+        if (previous !== undefined && sameRanking(previous.items, items)) continue;
+        if (previous === undefined && items.length === 0) continue;
+        const list: BestSellersList = { categoryId, windowDays, items, changedAt: now };
+        this.lists.set(key, list);
+        changes.push(list);
+      }
+    }
+    return changes;
+  }
+
+  private rankFromCounts(counts: Map<string, number>, categoryId: string | null): Ranked[] {
+    const ranked: [string, number][] = [];
+    for (const [productId, buyers] of counts) {
+      const product = this.catalog.product(productId);
+      if (product === undefined || (categoryId !== null && product.categoryId !== categoryId)) continue;
+      ranked.push([productId, buyers]);
+    }
+    ranked.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+    return ranked.slice(0, this.config.bestSellersSize);
+  }
+
+  // --- reading (ReadModel): what is in memory ---
+
+  userState(userId: string): UserState | undefined {
+    return this.users.peek(userId);
+  }
+
+  neighbours(productId: string, kind: SimilarityKind): readonly Neighbour[] {
+    return this.cooc.peek(coocKey(KIND_CODE[kind], productId))?.top ?? [];
+  }
+
+  /** Co-occurrence entry in memory (tests and diagnostics). */
+  coocOf(kind: KindCode, productId: string): Cooc | undefined {
+    return this.cooc.peek(coocKey(kind, productId));
+  }
+
+  buyerDaysOf(productId: string): BuyerDays | undefined {
+    return this.state().buyerDays.get(productId);
+  }
+
+  countersOf(productId: string, day: number): DayCounters | undefined {
+    return this.counters.peek(counterKey(productId, day));
+  }
+
+  get universe(): { viewers: number; buyers: number } {
+    return { ...this.state().universe };
+  }
+
+  bestSellers(categoryId: string | null, windowDays: number): readonly Ranked[] {
+    const list = this.lists.get(bestSellersKey(categoryId, windowDays));
+    if (list !== undefined) return list.items;
+    if (this.config.bestSellerWindows.includes(windowDays)) return [];
+    return rankBestSellers(this.catalog.productsIn(categoryId), (id) => this.state().buyerDays.get(id), this.countsDay, windowDays, this.config.bestSellersSize);
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * Every tunable of the recommendation logic, with the production defaults. Workers, the
+ * recommendations subgraph and the offline evaluator all take the same object, so what is
+ * evaluated is what is served.
+ */
+export interface EngineConfig {
+  /** Events kept per user; a user's aggregates reflect their most recent `ringSize` events. */
+  readonly ringSize: number;
+  /** Products remembered per user in the last-purchase map (distinct buyers, co-purchases). */
+  readonly lastPurchaseCap: number;
+  /** Views further apart than this start a new session when the client sent no sessionId. */
+  readonly sessionGapMs: number;
+  /** Within a session, products at most this many positions apart count as co-viewed. */
+  readonly coViewWindow: number;
+  /** A user's most recently purchased distinct products that are paired as co-purchases. */
+  readonly coBuyItems: number;
+  /** Co-occurrence counts kept per product; the weakest are dropped beyond it. */
+  readonly maxPairsPerItem: number;
+  /** Neighbours kept per product for alsoViewed / alsoBought. */
+  readonly neighboursPerItem: number;
+  /** Items stored per recommendation list (the largest `limit` served). */
+  readonly listSize: number;
+  /** Interest weight of each event type (REMOVE_FROM_CART takes interest away). */
+  readonly weights: Readonly<Record<EventTypeName, number>>;
+  /** Half-life of interest in a category or product, in days. */
+  readonly affinityHalfLifeDays: number;
+  /** Half-life of a past purchase's pull towards buying it again, in days. */
+  readonly repeatHalfLifeDays: number;
+  /** How the candidate sources are blended into one score. */
+  readonly blend: Readonly<{
+    repeat: number;
+    alsoBought: number;
+    alsoViewed: number;
+    category: number;
+    popular: number;
+  }>;
+  /** Products of the user's history used as anchors for co-occurrence neighbours. */
+  readonly anchors: number;
+  /** Categories of highest affinity whose best sellers become candidates. */
+  readonly topCategories: number;
+  /** Best-seller windows kept materialized; any other window is computed on request. */
+  readonly bestSellerWindows: readonly number[];
+  readonly defaultWindowDays: number;
+  readonly maxWindowDays: number;
+  /** Best sellers kept per category and window. */
+  readonly bestSellersSize: number;
+}
+
+export type EventTypeName = 'VIEW' | 'CLICK' | 'ADD_TO_CART' | 'REMOVE_FROM_CART' | 'PURCHASE';
+
+export const DEFAULT_ENGINE_CONFIG: EngineConfig = {
+  ringSize: 200,
+  lastPurchaseCap: 1000,
+  sessionGapMs: 30 * 60 * 1000,
+  coViewWindow: 5,
+  coBuyItems: 30,
+  maxPairsPerItem: 500,
+  neighboursPerItem: 20,
+  listSize: 50,
+  weights: { VIEW: 1, CLICK: 1.5, ADD_TO_CART: 3, REMOVE_FROM_CART: -2, PURCHASE: 4 },
+  affinityHalfLifeDays: 14,
+  repeatHalfLifeDays: 60,
+  blend: { repeat: 1, alsoBought: 0.6, alsoViewed: 0.3, category: 0.3, popular: 0.05 },
+  anchors: 20,
+  topCategories: 3,
+  bestSellerWindows: [7, 30, 90],
+  defaultWindowDays: 30,
+  maxWindowDays: 365,
+  bestSellersSize: 100,
+};
+
+/** A config with some values replaced, for tests and tuning. */
+export function engineConfig(overrides: Partial<EngineConfig> = {}): EngineConfig {
+  return { ...DEFAULT_ENGINE_CONFIG, ...overrides };
+}

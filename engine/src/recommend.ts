@@ -1,0 +1,184 @@
+import type { Ranked } from './bestSellers.ts';
+import type { CatalogView } from './catalog.ts';
+import type { EngineConfig } from './config.ts';
+import { TYPE_OF_CODE } from './event.ts';
+import { roundScore, type Neighbour, type SimilarityKind } from './similarity.ts';
+import { DAY_MS, decay } from './time.ts';
+import type { UserState } from './userState.ts';
+
+export type RecommendationStrategy = 'PERSONALIZED' | 'BEST_SELLERS';
+
+export interface RecommendationItem {
+  readonly productId: string;
+  readonly score: number;
+  /** Machine-readable: BUY_AGAIN, ALSO_BOUGHT:<productId>, ALSO_VIEWED:<productId>, TOP_IN_CATEGORY:<categoryId>, POPULAR */
+  readonly reasons: readonly string[];
+}
+
+export interface Recommendations {
+  readonly items: readonly RecommendationItem[];
+  readonly strategy: RecommendationStrategy;
+}
+
+/** Products a user removed from their history (when), and when they cleared it. */
+export interface HiddenHistory {
+  readonly removed: ReadonlyMap<string, number>;
+  readonly clearedAt?: number;
+}
+
+export const NOTHING_HIDDEN: HiddenHistory = { removed: new Map() };
+
+/** True when an interaction at `at` with the product was removed from the user's history. */
+export function isHidden(hidden: HiddenHistory, productId: string, at: number): boolean {
+  if (hidden.clearedAt !== undefined && at <= hidden.clearedAt) return true;
+  const removedAt = hidden.removed.get(productId);
+  return removedAt !== undefined && at <= removedAt;
+}
+
+/** What list building reads; the aggregator implements it in memory, workers over MongoDB. */
+export interface ReadModel {
+  neighbours(productId: string, kind: SimilarityKind): readonly Neighbour[];
+  bestSellers(categoryId: string | null, windowDays: number): readonly Ranked[];
+}
+
+export interface RecommendInput {
+  readonly state: UserState | undefined;
+  readonly hidden: HiddenHistory;
+  readonly now: number;
+  readonly catalog: CatalogView;
+  readonly read: ReadModel;
+  readonly config: EngineConfig;
+}
+
+type Source = 'repeat' | 'alsoBought' | 'alsoViewed' | 'category' | 'popular';
+
+class Scores {
+  readonly values = new Map<string, number>();
+  readonly reason = new Map<string, [string, number]>();
+  max = 0;
+  add(productId: string, value: number, reason: string): void {
+    if (!(value > 0)) return;
+    const total = (this.values.get(productId) ?? 0) + value;
+    this.values.set(productId, total);
+    this.max = Math.max(this.max, total);
+    const best = this.reason.get(productId);
+    if (best === undefined || value > best[1]) this.reason.set(productId, [reason, value]);
+  }
+  normalized(productId: string): number {
+    return this.max > 0 ? (this.values.get(productId) ?? 0) / this.max : 0;
+  }
+}
+
+/**
+ * A user's ranked list. Candidates come from five sources, each normalized to [0, 1] and blended
+ * with `config.blend`: buying again what they bought (frequency with recency decay), products
+ * bought / viewed together with what they interacted with (LLR neighbours, weighted by interest),
+ * best sellers of their favourite categories, and overall best sellers to fill. Products not in
+ * the catalog, out of stock, removed from the user's history or sitting in their cart are left out.
+ * A user with no usable history gets the overall best sellers (strategy BEST_SELLERS).
+ */
+export function recommend(input: RecommendInput): Recommendations {
+  const { state, hidden, now, catalog, read, config } = input;
+  const interest = new Map<string, number>();
+  const repeat = new Scores();
+  const cart = new Map<string, number>();
+
+  for (const [, productId, code, at] of state?.events ?? []) {
+    if (isHidden(hidden, productId, at)) continue;
+    const type = TYPE_OF_CODE[code];
+    if (type === undefined) continue;
+    interest.set(productId, (interest.get(productId) ?? 0) + config.weights[type] * decay(now - at, config.affinityHalfLifeDays));
+    if (type === 'PURCHASE') repeat.add(productId, decay(now - at, config.repeatHalfLifeDays), 'BUY_AGAIN');
+    if (type === 'ADD_TO_CART' && !cart.has(productId)) cart.set(productId, 1);
+    if ((type === 'REMOVE_FROM_CART' || type === 'PURCHASE') && !cart.has(productId)) cart.set(productId, 0);
+  }
+  // purchases older than the kept events still pull towards buying again, once each
+  for (const [productId, day] of state?.lastPurchaseDay ?? []) {
+    if (repeat.values.has(productId) || isHidden(hidden, productId, day * DAY_MS)) continue;
+    repeat.add(productId, decay(now - day * DAY_MS, config.repeatHalfLifeDays), 'BUY_AGAIN');
+  }
+
+  const sources: Record<Source, Scores> = {
+    repeat,
+    alsoBought: new Scores(),
+    alsoViewed: new Scores(),
+    category: new Scores(),
+    popular: new Scores(),
+  };
+
+  const anchors = [...interest].filter(([, value]) => value > 0);
+  for (const [productId, value] of repeat.values) anchors.push([productId, (interest.get(productId) ?? 0) + value]);
+  anchors.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+  const seen = new Set<string>();
+  for (const [anchor, weight] of anchors) {
+    if (seen.has(anchor)) continue;
+    seen.add(anchor);
+    if (seen.size > config.anchors) break;
+    for (const [kind, scores, label] of [
+      ['ALSO_BOUGHT', sources.alsoBought, 'ALSO_BOUGHT'],
+      ['ALSO_VIEWED', sources.alsoViewed, 'ALSO_VIEWED'],
+    ] as const) {
+      const neighbours = read.neighbours(anchor, kind);
+      const best = neighbours[0]?.[1] ?? 0;
+      if (best <= 0) continue;
+      for (const [other, score] of neighbours) scores.add(other, (weight * score) / best, `${label}:${anchor}`);
+    }
+  }
+
+  const affinity = new Map<string, number>();
+  for (const [productId, value] of interest) {
+    const categoryId = catalog.product(productId)?.categoryId;
+    if (categoryId !== undefined) affinity.set(categoryId, (affinity.get(categoryId) ?? 0) + value);
+  }
+  const favourite = [...affinity].filter(([, value]) => value > 0).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+  const strongest = favourite[0]?.[1] ?? 0;
+  for (const [categoryId, value] of favourite.slice(0, config.topCategories)) {
+    const ranked = read.bestSellers(categoryId, config.defaultWindowDays);
+    const top = ranked[0]?.[1] ?? 0;
+    for (const [productId, buyers] of ranked) {
+      sources.category.add(productId, ((value / strongest) * buyers) / top, `TOP_IN_CATEGORY:${categoryId}`);
+    }
+  }
+
+  const popular = read.bestSellers(null, config.defaultWindowDays);
+  const mostPopular = popular[0]?.[1] ?? 0;
+  for (const [productId, buyers] of popular) sources.popular.add(productId, buyers / mostPopular, 'POPULAR');
+
+  const personalized = interest.size > 0 || repeat.values.size > 0;
+  const candidates = new Set<string>();
+  for (const scores of Object.values(sources)) for (const productId of scores.values.keys()) candidates.add(productId);
+
+  const items: RecommendationItem[] = [];
+  for (const productId of candidates) {
+    const product = catalog.product(productId);
+    if (product === undefined || !product.inStock || cart.get(productId) === 1) continue;
+    if (hidden.removed.has(productId) && !hasInteractionAfter(state, productId, hidden.removed.get(productId)!)) continue;
+    let score = 0;
+    const reasons: [string, number][] = [];
+    for (const source of Object.keys(sources) as Source[]) {
+      const part = config.blend[source] * sources[source].normalized(productId);
+      if (part <= 0) continue;
+      score += part;
+      reasons.push([sources[source].reason.get(productId)![0], part]);
+    }
+    if (score <= 0) continue;
+    reasons.sort((a, b) => b[1] - a[1]);
+    items.push({ productId, score: roundScore(score), reasons: reasons.map(([reason]) => reason) });
+  }
+  items.sort((a, b) => b.score - a.score || (a.productId < b.productId ? -1 : 1));
+  return { items: items.slice(0, config.listSize), strategy: personalized ? 'PERSONALIZED' : 'BEST_SELLERS' };
+}
+
+function hasInteractionAfter(state: UserState | undefined, productId: string, after: number): boolean {
+  return state?.events.some(([, id, , at]) => id === productId && at > after) ?? false;
+}
+
+export function sameItems(a: readonly RecommendationItem[], b: readonly RecommendationItem[]): boolean {
+  return (
+    a.length === b.length &&
+    a.every((item, i) => {
+      const other = b[i]!;
+      return item.productId === other.productId && item.score === other.score && item.reasons.join() === other.reasons.join();
+    })
+  );
+}

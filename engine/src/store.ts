@@ -1,0 +1,105 @@
+import type { BuyerDays, Ranked } from './bestSellers.ts';
+import type { Cooc, Neighbour } from './similarity.ts';
+import type { UserState } from './userState.ts';
+
+export type KindCode = 'v' | 'b';
+
+/** Event counts of one product on one UTC day. */
+export interface DayCounters {
+  views: number;
+  clicks: number;
+  carts: number;
+  removals: number;
+  purchases: number;
+  /** Units purchased. */
+  quantity: number;
+  /** Sum of price × quantity over purchases that carried a price. */
+  revenue: number;
+}
+
+export function emptyDayCounters(): DayCounters {
+  return { views: 0, clicks: 0, carts: 0, removals: 0, purchases: 0, quantity: 0, revenue: 0 };
+}
+
+export interface CoocChange {
+  readonly kind: KindCode;
+  readonly productId: string;
+  readonly users: number;
+  /** [other product, count]; a count of 0 removes the pair. */
+  readonly pairs: readonly (readonly [string, number])[];
+  readonly top: readonly Neighbour[];
+}
+
+export interface BestSellersList {
+  readonly categoryId: string | null;
+  readonly windowDays: number;
+  readonly items: readonly Ranked[];
+  readonly changedAt: number;
+}
+
+/**
+ * Everything one batch changed, as absolute values: applying it twice is the same as applying
+ * it once, which is what makes a crashed write safe to finish later.
+ */
+export interface FlushChanges {
+  readonly users: readonly UserState[];
+  readonly cooc: readonly CoocChange[];
+  /** [product, [day, count][]]; a count of 0 removes the day. */
+  readonly buyerDays: readonly (readonly [string, readonly (readonly [number, number])[]])[];
+  readonly counters: readonly (readonly [productId: string, day: number, counters: DayCounters])[];
+  readonly universe: Universe | undefined;
+  readonly bestSellers: readonly BestSellersList[];
+  /** Events this batch applied, so a redelivered copy can be recognised. */
+  readonly eventIds: readonly string[];
+}
+
+/** Users with any view / any purchase: the population of the co-occurrence tables. */
+export interface Universe {
+  viewers: number;
+  buyers: number;
+}
+
+/** State loaded once when the aggregator starts and kept whole in memory afterwards. */
+export interface AggregateSnapshot {
+  readonly buyerDays: Map<string, BuyerDays>;
+  /** Per kind, per product, how many users have it (Cooc.users), for every product. */
+  readonly coocUsers: Record<KindCode, Map<string, number>>;
+  readonly universe: Universe;
+  readonly bestSellers: readonly BestSellersList[];
+}
+
+/** Where the aggregator's state lives. The worker's is MongoDB; the evaluator's is memory. */
+export interface AggregateStore {
+  loadSnapshot(): Promise<AggregateSnapshot>;
+  loadUsers(userIds: readonly string[]): Promise<Map<string, UserState>>;
+  /** Keys are `${kind}:${productId}`. */
+  loadCooc(keys: readonly string[]): Promise<Map<string, Cooc>>;
+  /** Keys are counterKey(productId, day). */
+  loadCounters(keys: readonly string[]): Promise<Map<string, DayCounters>>;
+  commit(changes: FlushChanges): Promise<void>;
+}
+
+export function coocKey(kind: KindCode, productId: string): string {
+  return `${kind}:${productId}`;
+}
+
+export function counterKey(productId: string, day: number): string {
+  return `${day}:${productId}`;
+}
+
+/** A store that keeps nothing: the aggregator's own caches, never trimmed, are the state. */
+export class MemoryStore implements AggregateStore {
+  async loadSnapshot(): Promise<AggregateSnapshot> {
+    return { buyerDays: new Map(), coocUsers: { v: new Map(), b: new Map() }, universe: { viewers: 0, buyers: 0 }, bestSellers: [] };
+  }
+  async loadUsers(): Promise<Map<string, UserState>> {
+    return new Map();
+  }
+  async loadCooc(): Promise<Map<string, Cooc>> {
+    return new Map();
+  }
+  async loadCounters(): Promise<Map<string, DayCounters>> {
+    return new Map();
+  }
+  async commit(): Promise<void> {}
+}

@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import { Aggregator } from '../src/aggregator.ts';
+import { MemoryCatalog } from '../src/catalog.ts';
+import { engineConfig } from '../src/config.ts';
+import { NOTHING_HIDDEN, recommend, type HiddenHistory } from '../src/recommend.ts';
+import { MemoryStore } from '../src/store.ts';
+import { DAY, event, MINUTE, T0 } from './fixtures.ts';
+
+const config = engineConfig({ bestSellerWindows: [30] });
+const NOW = T0 + 20 * DAY;
+
+async function world() {
+  const catalog = new MemoryCatalog([
+    ['mug', { categoryId: 'kitchen', inStock: true }],
+    ['teapot', { categoryId: 'kitchen', inStock: true }],
+    ['spoon', { categoryId: 'kitchen', inStock: true }],
+    ['candle', { categoryId: 'home', inStock: true }],
+    ['lamp', { categoryId: 'home', inStock: true }],
+    ['vase', { categoryId: 'home', inStock: false }],
+  ]);
+  const agg = new Aggregator(new MemoryStore(), catalog, config);
+  await agg.start();
+  // candle is the overall best seller; mug and teapot are bought together
+  const events = [];
+  for (const user of ['b1', 'b2', 'b3', 'b4']) events.push(event(user, 'candle', 'PURCHASE', 10 * DAY));
+  for (const user of ['b1', 'b2', 'b3']) events.push(event(user, 'mug', 'PURCHASE', 11 * DAY), event(user, 'teapot', 'PURCHASE', 11 * DAY));
+  events.push(event('b4', 'vase', 'PURCHASE', 11 * DAY), event('b4', 'lamp', 'PURCHASE', 11 * DAY));
+  await agg.apply(events, NOW);
+  const listFor = async (userId: string, userEvents: ReturnType<typeof event>[], hidden: HiddenHistory = NOTHING_HIDDEN) => {
+    if (userEvents.length > 0) await agg.apply(userEvents, NOW);
+    return recommend({ state: agg.userState(userId), hidden, now: NOW, catalog, read: agg, config });
+  };
+  return { listFor };
+}
+
+describe('recommend', () => {
+  it('gives a user without history the overall best sellers, marked BEST_SELLERS', async () => {
+    const { listFor } = await world();
+    const list = await listFor('new-user', []);
+    expect(list.strategy).toBe('BEST_SELLERS');
+    expect(list.items.map((i) => i.productId)).toEqual(['candle', 'mug', 'teapot', 'lamp']);
+    expect(list.items[0]!.reasons).toEqual(['POPULAR']);
+  });
+
+  it('recommends what is bought together with the user’s purchases, and buying again', async () => {
+    const { listFor } = await world();
+    const list = await listFor('u', [event('u', 'mug', 'PURCHASE', 15 * DAY)]);
+    expect(list.strategy).toBe('PERSONALIZED');
+    const teapot = list.items.find((i) => i.productId === 'teapot');
+    expect(teapot?.reasons).toContain('ALSO_BOUGHT:mug');
+    expect(list.items.find((i) => i.productId === 'mug')?.reasons[0]).toBe('BUY_AGAIN');
+  });
+
+  it('ranks a recent purchase above an old one for buying again', async () => {
+    const { listFor } = await world();
+    const list = await listFor('u', [event('u', 'spoon', 'PURCHASE', 0), event('u', 'lamp', 'PURCHASE', 19 * DAY)]);
+    const ids = list.items.map((i) => i.productId);
+    expect(ids.indexOf('lamp')).toBeLessThan(ids.indexOf('spoon'));
+  });
+
+  it('leaves out products that are out of stock, unknown, in the cart, or removed from history', async () => {
+    const { listFor } = await world();
+    const list = await listFor('u', [
+      event('u', 'lamp', 'PURCHASE', 12 * DAY),
+      event('u', 'unknown-product', 'VIEW', 13 * DAY),
+      event('u', 'teapot', 'ADD_TO_CART', 14 * DAY),
+      event('u', 'spoon', 'VIEW', 14 * DAY + MINUTE),
+    ], { removed: new Map([['spoon', NOW]]) });
+    const ids = list.items.map((i) => i.productId);
+    expect(ids).not.toContain('vase'); // bought with lamp, but out of stock
+    expect(ids).not.toContain('unknown-product');
+    expect(ids).not.toContain('teapot'); // in the cart
+    expect(ids).not.toContain('spoon'); // removed from history
+    expect(ids).toContain('lamp');
+  });
+
+  it('lets a product back once it leaves the cart by purchase', async () => {
+    const { listFor } = await world();
+    const list = await listFor('u', [event('u', 'teapot', 'ADD_TO_CART', 14 * DAY), event('u', 'teapot', 'PURCHASE', 14 * DAY + MINUTE)]);
+    expect(list.items.map((i) => i.productId)).toContain('teapot');
+  });
+});

@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { engineConfig } from '../src/config.ts';
+import { dayOf } from '../src/time.ts';
+import { emptyUserState, mergeEvents, type UserState } from '../src/userState.ts';
+import { DAY, event, MINUTE, shuffled, T0 } from './fixtures.ts';
+
+const config = engineConfig({ ringSize: 3, lastPurchaseCap: 2 });
+
+function applyAll(events: Parameters<typeof mergeEvents>[1], batch = 1): UserState {
+  let state = emptyUserState('u1');
+  for (let i = 0; i < events.length; i += batch) state = mergeEvents(state, events.slice(i, i + batch), config).state;
+  return state;
+}
+
+describe('mergeEvents', () => {
+  it('keeps events newest first and counts a duplicate once', () => {
+    const view = event('u1', 'p1', 'VIEW', 0, { eventId: 'a' });
+    const later = event('u1', 'p2', 'VIEW', MINUTE, { eventId: 'b' });
+    let state = mergeEvents(emptyUserState('u1'), [view, later], config).state;
+    const again = mergeEvents(state, [view], config);
+    expect(again.changed).toBe(false);
+    state = again.state;
+    expect(state.events.map((e) => e[0])).toEqual(['b', 'a']);
+    expect(state.version).toBe(1);
+  });
+
+  it('keeps only the most recent ringSize events and ignores events older than all of a full ring', () => {
+    const events = [0, 1, 2, 3].map((i) => event('u1', `p${i}`, 'VIEW', i * MINUTE, { eventId: `e${i}` }));
+    const state = applyAll(events);
+    expect(state.events.map((e) => e[0])).toEqual(['e3', 'e2', 'e1']);
+    const late = mergeEvents(state, [event('u1', 'px', 'VIEW', -MINUTE, { eventId: 'late' })], config);
+    expect(late.changed).toBe(false);
+  });
+
+  it('remembers the latest purchase day per product, capped to the most recent products', () => {
+    const state = applyAll([
+      event('u1', 'a', 'PURCHASE', 0),
+      event('u1', 'a', 'PURCHASE', 2 * DAY),
+      event('u1', 'b', 'PURCHASE', DAY),
+      event('u1', 'c', 'PURCHASE', 3 * DAY),
+    ]);
+    expect([...state.lastPurchaseDay]).toEqual([
+      ['c', dayOf(T0 + 3 * DAY)],
+      ['a', dayOf(T0 + 2 * DAY)],
+    ]);
+  });
+
+  it('reaches the same state whatever the order and batching of the events', () => {
+    const events = Array.from({ length: 12 }, (_, i) =>
+      event('u1', `p${i % 5}`, i % 3 === 0 ? 'PURCHASE' : 'VIEW', ((i * 7) % 12) * DAY, { eventId: `x${i}` }),
+    );
+    const reference = applyAll(events, events.length);
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const state = applyAll([...shuffled(events, seed), ...shuffled(events, seed + 100)], 1 + (seed % 4));
+      expect(state.events).toEqual(reference.events);
+      expect([...state.lastPurchaseDay].sort()).toEqual([...reference.lastPurchaseDay].sort());
+    }
+  });
+});
