@@ -1,0 +1,68 @@
+import { MongoClient, type Db } from 'mongodb';
+import type { Logger } from './logger.ts';
+
+/** Collection names, in one place. Every hot document is addressed by _id. */
+export const COLLECTIONS = {
+  products: 'products',
+  categories: 'categories',
+  /** Raw accepted events, _id = eventId: the store of record every aggregate can be rebuilt from. */
+  events: 'events',
+  /** Ingestion batches not yet applied to the aggregates (crash recovery). */
+  inbox: 'event_inbox',
+  /** Ids of events already applied, to recognise redelivered copies. */
+  applied: 'applied_events',
+  users: 'user_state',
+  hidden: 'user_hidden',
+  cooc: 'cooccurrence',
+  buyerDays: 'buyer_days',
+  counters: 'product_day_counters',
+  bestSellers: 'best_sellers',
+  lists: 'recommendation_lists',
+  aggregator: 'aggregator_state',
+  plans: 'aggregator_plans',
+  activeUsers: 'active_users',
+} as const;
+
+export interface MongoConnection {
+  readonly client: MongoClient;
+  readonly db: Db;
+  close(): Promise<void>;
+}
+
+export async function connectMongo(url: string, dbName: string, logger: Logger, appName: string): Promise<MongoConnection> {
+  const client = new MongoClient(url, {
+    appName,
+    serverSelectionTimeoutMS: 5_000,
+    connectTimeoutMS: 5_000,
+    maxPoolSize: 50,
+  });
+  await client.connect();
+  logger.debug({ db: dbName }, 'connected to MongoDB');
+  return { client, db: client.db(dbName), close: () => client.close() };
+}
+
+/**
+ * Product ids appear as field names (co-occurrence maps), where MongoDB gives '.' and a
+ * leading '$' meaning. They are escaped, with '%' escaping itself.
+ */
+export function encodeKey(key: string): string {
+  return key.replace(/%/g, '%25').replace(/\./g, '%2E').replace(/^\$/, '%24');
+}
+
+const DECODED: Readonly<Record<string, string>> = { '%25': '%', '%2E': '.', '%24': '$' };
+
+export function decodeKey(key: string): string {
+  return key.replace(/%(?:25|2E|24)/g, (escape) => DECODED[escape]!);
+}
+
+/** Indexes for the queries that are not by _id (MongoDB uses them; FerretDB accepts them). */
+export async function ensureIndexes(db: Db): Promise<void> {
+  await Promise.all([
+    db.collection(COLLECTIONS.products).createIndex({ categoryId: 1, _id: 1 }),
+    db.collection(COLLECTIONS.events).createIndex({ userId: 1, occurredAt: -1 }),
+    db.collection(COLLECTIONS.events).createIndex({ receivedAt: 1 }),
+    db.collection(COLLECTIONS.inbox).createIndex({ at: 1 }),
+    db.collection(COLLECTIONS.applied).createIndex({ at: 1 }),
+    db.collection(COLLECTIONS.plans).createIndex({ seq: 1 }),
+  ]);
+}

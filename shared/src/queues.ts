@@ -1,0 +1,70 @@
+import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
+import type { RedisClient } from './redis.ts';
+import { RedisNames } from './redis.ts';
+
+/** An accepted event as it travels to the workers (metadata is left in MongoDB). */
+export interface QueuedEvent {
+  readonly eventId: string;
+  readonly userId: string;
+  readonly productId: string;
+  readonly type: 'VIEW' | 'CLICK' | 'ADD_TO_CART' | 'REMOVE_FROM_CART' | 'PURCHASE';
+  readonly occurredAt: number;
+  readonly receivedAt: number;
+  readonly sessionId?: string;
+  readonly quantity: number;
+  readonly price?: number;
+}
+
+export interface EventsJob {
+  /** The ingestion batch (and its inbox entry); also the job id, so a batch is queued once. */
+  readonly batchId: string;
+  readonly events: readonly QueuedEvent[];
+  /** Some events may already have been applied (a redelivery or a recovered batch): check first. */
+  readonly verify?: boolean;
+}
+
+export interface ListsJob {
+  readonly userId: string;
+}
+
+export type MaintenanceTask = 'tick' | 'sweep-inbox' | 'refresh-active' | 'prune';
+
+export const JOB_NAMES = {
+  batch: 'batch',
+  /** Control job on the events queue: re-rank best sellers as time passes (done by the aggregator). */
+  tick: 'tick',
+  list: 'list',
+} as const;
+
+/** Completed jobs are dropped at once: MongoDB, not Redis, keeps the history. */
+export const EVENTS_JOB_OPTIONS: JobsOptions = {
+  attempts: 20,
+  backoff: { type: 'exponential', delay: 500 },
+  removeOnComplete: true,
+  removeOnFail: { age: 7 * 24 * 3600 },
+};
+
+export function connectionOf(client: RedisClient): ConnectionOptions {
+  // BullMQ recognises a node-redis client and adapts it; blocking readers get a duplicate.
+  return client as unknown as ConnectionOptions;
+}
+
+export function eventsQueue(client: RedisClient, prefix: string): Queue<EventsJob> {
+  return new Queue<EventsJob>(RedisNames.queues.events, { connection: connectionOf(client), prefix, defaultJobOptions: EVENTS_JOB_OPTIONS });
+}
+
+export function listsQueue(client: RedisClient, prefix: string): Queue<ListsJob> {
+  return new Queue<ListsJob>(RedisNames.queues.lists, {
+    connection: connectionOf(client),
+    prefix,
+    defaultJobOptions: { attempts: 5, backoff: { type: 'exponential', delay: 200 }, removeOnComplete: true, removeOnFail: { age: 24 * 3600 } },
+  });
+}
+
+/**
+ * Asks for a user's list to be recomputed. While one recomputation runs, further requests
+ * collapse into a single follow-up that sees the latest state (keepLastIfActive).
+ */
+export function listJob(userId: string): { name: string; data: ListsJob; opts: JobsOptions } {
+  return { name: JOB_NAMES.list, data: { userId }, opts: { deduplication: { id: `list:${userId}`, keepLastIfActive: true } } };
+}

@@ -1,0 +1,63 @@
+import { createClient, type RedisClientType } from 'redis';
+import type { Logger } from './logger.ts';
+
+export type RedisClient = RedisClientType;
+
+/**
+ * A node-redis client that reconnects with capped backoff for as long as the process lives
+ * (Redis restarts are expected), logging each state change once.
+ */
+export async function connectRedis(url: string, logger: Logger, name: string): Promise<RedisClient> {
+  const client: RedisClient = createClient({
+    url,
+    name,
+    socket: { reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2_000), connectTimeout: 5_000 },
+  });
+  let down = false;
+  client.on('error', (error: Error) => {
+    if (!down) logger.warn({ err: error.message, client: name }, 'Redis connection lost; reconnecting');
+    down = true;
+  });
+  client.on('ready', () => {
+    if (down) logger.info({ client: name }, 'Redis connection restored');
+    down = false;
+  });
+  await client.connect();
+  return client;
+}
+
+/**
+ * Names in Redis. Queue names carry a hash tag so each queue's keys share one Redis Cluster slot
+ * (BullMQ's Lua scripts need that) while different queues spread over the cluster. Channels are
+ * plain pub/sub, which Redis Cluster broadcasts to every node.
+ */
+export class RedisNames {
+  readonly prefix: string;
+
+  constructor(prefix: string) {
+    this.prefix = prefix;
+  }
+
+  static readonly queues = {
+    /** Accepted events to apply to the aggregates, one job per ingestion batch. */
+    events: '{events}',
+    /** Recommendation lists to recompute, deduplicated per user. */
+    lists: '{lists}',
+    /** Scheduled upkeep: slide windows, decay, sweep, prune. */
+    maintenance: '{maintenance}',
+  } as const;
+
+  recommendationsChannel(userId: string): string {
+    return `${this.prefix}:live:recommendations:${userId}`;
+  }
+
+  /** `null` is the all-products list. */
+  bestSellersChannel(categoryId: string | null): string {
+    return `${this.prefix}:live:best-sellers:${categoryId ?? '*'}`;
+  }
+
+  /** Catalog edits, so caches of it elsewhere refresh. */
+  catalogChannel(): string {
+    return `${this.prefix}:live:catalog`;
+  }
+}
