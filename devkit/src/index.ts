@@ -3,3 +3,4 @@ export { startRedis, ensureRedisServer, redisPing, type RedisServer } from './se
 export { startFerretdb, ensureFerretdb, mongoPing, type MongoServer, FERRETDB_VERSION } from './services/ferretdb.ts';
 export { startProcess, portAnswers, type ManagedProcess } from './services/process.ts';
 export { freePort } from './services/ports.ts';
+export * from './testing.ts';

@@ -7,3 +7,4 @@ export * from './redis.ts';
 export * from './queues.ts';
 export * from './http.ts';
 export * from './shutdown.ts';
+export * from './subgraph.ts';

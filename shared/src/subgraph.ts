@@ -1,0 +1,91 @@
+import type { IncomingMessage } from 'node:http';
+import { ApolloServer, type ApolloServerPlugin, type BaseContext } from '@apollo/server';
+import { buildSubgraphSchema, type GraphQLResolverMap } from '@apollo/subgraph';
+import type { DocumentNode } from 'graphql';
+import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
+import { AuthenticationError, IDENTITY_HEADER, verifyInternalIdentity, type Identity } from './auth.ts';
+import { formatError, isUnavailable, serviceUnavailable, unauthenticated } from './errors.ts';
+import type { Logger } from './logger.ts';
+
+export interface SubgraphContext extends BaseContext {
+  /** Who the gateway says is calling. */
+  readonly identity: Identity;
+}
+
+export type Resolvers<TContext> = GraphQLResolverMap<TContext>;
+
+/** Logs unexpected resolver errors (the response shows only a masked error in production). */
+function errorLogging(logger: Logger): ApolloServerPlugin<BaseContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async didEncounterErrors({ errors, operationName }) {
+          for (const error of errors) {
+            const code = error.extensions?.['code'];
+            if (code === undefined || code === 'INTERNAL_SERVER_ERROR') {
+              logger.error({ err: error.originalError ?? error, path: error.path, operationName }, 'resolver failed');
+            }
+          }
+        },
+      };
+    },
+  };
+}
+
+/**
+ * Unreachable MongoDB or Redis surfaces as a retryable SERVICE_UNAVAILABLE instead of an
+ * opaque internal error.
+ */
+function unavailableAsCode(): ApolloServerPlugin<BaseContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async willSendResponse({ response, errors }) {
+          if (response.body.kind !== 'single' || errors === undefined) return;
+          const result = response.body.singleResult;
+          if (result.errors === undefined) return;
+          result.errors = result.errors.map((formatted, i) => {
+            const original = errors[i]?.originalError;
+            if (original !== undefined && isUnavailable(original)) {
+              const replacement = serviceUnavailable();
+              return { message: replacement.message, ...(formatted.path === undefined ? {} : { path: formatted.path }), extensions: replacement.extensions };
+            }
+            return formatted;
+          });
+        },
+      };
+    },
+  };
+}
+
+export interface SubgraphServerOptions<TContext extends SubgraphContext> {
+  readonly typeDefs: DocumentNode;
+  readonly resolvers: Resolvers<TContext>;
+  readonly logger: Logger;
+  readonly production: boolean;
+}
+
+export function createSubgraphServer<TContext extends SubgraphContext>(options: SubgraphServerOptions<TContext>): ApolloServer<TContext> {
+  return new ApolloServer<TContext>({
+    schema: buildSubgraphSchema([
+      {
+        typeDefs: options.typeDefs,
+        resolvers: { DateTime: DateTimeResolver, JSON: JSONResolver, ...options.resolvers } as GraphQLResolverMap,
+      },
+    ]),
+    formatError: formatError(options.production),
+    includeStacktraceInErrorResponses: !options.production,
+    plugins: [errorLogging(options.logger) as ApolloServerPlugin<TContext>, unavailableAsCode() as ApolloServerPlugin<TContext>],
+  });
+}
+
+/** The identity a request carries (see IDENTITY_HEADER); a forged header is UNAUTHENTICATED. */
+export async function requestIdentity(req: IncomingMessage, secret: string): Promise<Identity> {
+  const header = req.headers[IDENTITY_HEADER];
+  try {
+    return await verifyInternalIdentity(Array.isArray(header) ? header[0] : header, secret);
+  } catch (error) {
+    if (error instanceof AuthenticationError) throw unauthenticated(error.message);
+    throw error;
+  }
+}

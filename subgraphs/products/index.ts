@@ -1,0 +1,26 @@
+import { closeServer, connectMongo, connectRedis, createLogger, ensureIndexes, exitOnStartupError, listen, onShutdown, RedisNames } from '@recs/shared';
+import { productsConfig } from './config.ts';
+import { createProductsServer } from './server.ts';
+import { ProductStore } from './store.ts';
+
+let logger;
+try {
+  const config = productsConfig();
+  logger = createLogger('products', config.LOG_LEVEL);
+  const mongo = await connectMongo(config.MONGO_URL, config.MONGO_DB, logger, 'recs-products');
+  await ensureIndexes(mongo.db);
+  const redis = await connectRedis(config.REDIS_URL, logger, 'products');
+  const store = new ProductStore(mongo.db, { redis, names: new RedisNames(config.QUEUE_PREFIX) });
+  const server = await createProductsServer({
+    store,
+    jwtSecret: config.JWT_SECRET,
+    logger,
+    production: config.NODE_ENV === 'production',
+    ready: async () => (await mongo.db.command({ ping: 1 }), redis.isReady),
+  });
+  const port = await listen(server.http, config.PORT);
+  logger.info({ port }, `products subgraph listening on http://127.0.0.1:${port}/graphql`);
+  onShutdown(logger, [() => closeServer(server.http), () => server.apollo.stop(), () => redis.close(), () => mongo.close()]);
+} catch (error) {
+  exitOnStartupError(logger, error);
+}

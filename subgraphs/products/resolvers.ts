@@ -1,0 +1,112 @@
+import { badUserInput, requireAdmin, type Resolvers, type SubgraphContext } from '@recs/shared';
+import DataLoader from 'dataloader';
+import { PRODUCT_LIMITS, ProductValidationError, validateProduct, type ProductInputLike } from './catalog/product.ts';
+import type { CategoryDoc, ProductDoc, ProductStore } from './store.ts';
+
+export interface ProductsContext extends SubgraphContext {
+  readonly store: ProductStore;
+  readonly products: DataLoader<string, ProductDoc | null>;
+  readonly categories: DataLoader<string, CategoryDoc | null>;
+}
+
+/** Loaders live for one request, so each request batches its lookups into one query per kind. */
+export function createLoaders(store: ProductStore): Pick<ProductsContext, 'products' | 'categories'> {
+  return {
+    products: new DataLoader(async (ids: readonly string[]) => {
+      const found = new Map((await store.findByIds(ids)).map((doc) => [doc._id, doc]));
+      return ids.map((id) => found.get(id) ?? null);
+    }),
+    categories: new DataLoader(async (ids: readonly string[]) => {
+      const found = new Map((await store.categoriesByIds(ids)).map((doc) => [doc._id, doc]));
+      return ids.map((id) => found.get(id) ?? null);
+    }),
+  };
+}
+
+const MAX_PAGE = 100;
+
+function encodeCursor(id: string): string {
+  return Buffer.from(id, 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string): string {
+  const id = Buffer.from(cursor, 'base64url').toString('utf8');
+  if (id === '' || encodeCursor(id) !== cursor) throw badUserInput('after is not a cursor returned by products');
+  return id;
+}
+
+interface ProductsArgs {
+  ids?: string[] | null;
+  categoryId?: string | null;
+  search?: string | null;
+  first?: number | null;
+  after?: string | null;
+}
+
+export const resolvers: Resolvers<ProductsContext> = {
+  Query: {
+    product: (_: unknown, { id }: { id: string }, ctx: ProductsContext) => ctx.products.load(id),
+
+    products: async (_: unknown, args: ProductsArgs, ctx: ProductsContext) => {
+      const first = args.first ?? 20;
+      if (!Number.isInteger(first) || first < 0 || first > MAX_PAGE) throw badUserInput(`first must be from 0 to ${MAX_PAGE}`);
+      if (args.ids != null && args.ids.length > 1_000) throw badUserInput('ids may hold at most 1,000 ids');
+      if (args.search != null && args.search.length > 200) throw badUserInput('search must be at most 200 characters');
+      const page = await ctx.store.page({
+        first,
+        ...(args.ids == null ? {} : { ids: args.ids }),
+        ...(args.categoryId == null ? {} : { categoryId: args.categoryId }),
+        ...(args.search == null ? {} : { search: args.search }),
+        ...(args.after == null ? {} : { after: decodeCursor(args.after) }),
+      });
+      for (const product of page.products) ctx.products.prime(product._id, product);
+      const edges = page.products.map((node) => ({ cursor: encodeCursor(node._id), node }));
+      return {
+        edges,
+        totalCount: page.totalCount,
+        pageInfo: {
+          hasNextPage: page.hasNextPage,
+          hasPreviousPage: args.after != null,
+          startCursor: edges[0]?.cursor ?? null,
+          endCursor: edges.at(-1)?.cursor ?? null,
+        },
+      };
+    },
+
+    categories: (_: unknown, __: unknown, ctx: ProductsContext) => ctx.store.categories(),
+  },
+
+  Mutation: {
+    upsertProducts: async (_: unknown, { products }: { products: ProductInputLike[] }, ctx: ProductsContext) => {
+      requireAdmin(ctx.identity);
+      if (products.length > PRODUCT_LIMITS.batch) throw badUserInput(`at most ${PRODUCT_LIMITS.batch} products per call`);
+      const seen = new Set<string>();
+      const records = products.map((input, index) => {
+        try {
+          const record = validateProduct(input);
+          if (seen.has(record.id)) throw new ProductValidationError('id', `${record.id} appears twice`);
+          seen.add(record.id);
+          return record;
+        } catch (error) {
+          if (error instanceof ProductValidationError) {
+            throw badUserInput(`products[${index}].${error.message}`, { index, field: error.field });
+          }
+          throw error;
+        }
+      });
+      return ctx.store.upsert(records);
+    },
+  },
+
+  Product: {
+    __resolveReference: (ref: { id: string }, ctx: ProductsContext) => ctx.products.load(ref.id),
+    id: (product: ProductDoc) => product._id,
+    category: (product: ProductDoc, _: unknown, ctx: ProductsContext) =>
+      product.categoryId === undefined ? null : ctx.categories.load(product.categoryId),
+  },
+
+  Category: {
+    __resolveReference: (ref: { id: string }, ctx: ProductsContext) => ctx.categories.load(ref.id),
+    id: (category: CategoryDoc) => category._id,
+  },
+};

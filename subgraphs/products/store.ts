@@ -1,0 +1,152 @@
+import { COLLECTIONS, type RedisClient, type RedisNames } from '@recs/shared';
+import type { Collection, Db, Filter } from 'mongodb';
+import type { ProductRecord } from './catalog/product.ts';
+
+export interface ProductDoc {
+  _id: string;
+  name: string;
+  categoryId?: string;
+  price?: number;
+  currency: string;
+  description?: string;
+  imageUrl?: string;
+  inStock: boolean;
+  attributes?: Record<string, unknown>;
+  updatedAt: Date;
+}
+
+export interface CategoryDoc {
+  _id: string;
+  name: string;
+}
+
+export interface ProductPage {
+  readonly products: readonly ProductDoc[];
+  readonly totalCount: number;
+  readonly hasNextPage: boolean;
+}
+
+export interface ProductQuery {
+  readonly ids?: readonly string[];
+  readonly categoryId?: string;
+  readonly search?: string;
+  readonly first: number;
+  /** Continue after this product id. */
+  readonly after?: string;
+}
+
+export interface UpsertResult {
+  readonly created: number;
+  readonly updated: number;
+  readonly unchanged: number;
+}
+
+function escapeRegex(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+function docOf(record: ProductRecord): Omit<ProductDoc, 'updatedAt'> {
+  return {
+    _id: record.id,
+    name: record.name,
+    currency: record.currency,
+    inStock: record.inStock,
+    ...(record.categoryId === undefined ? {} : { categoryId: record.categoryId }),
+    ...(record.price === undefined ? {} : { price: record.price }),
+    ...(record.description === undefined ? {} : { description: record.description }),
+    ...(record.imageUrl === undefined ? {} : { imageUrl: record.imageUrl }),
+    ...(record.attributes === undefined ? {} : { attributes: { ...record.attributes } }),
+  };
+}
+
+function sameProduct(a: Omit<ProductDoc, 'updatedAt'>, b: ProductDoc): boolean {
+  const { updatedAt: _ignored, ...rest } = b;
+  return JSON.stringify(Object.entries(a).sort()) === JSON.stringify(Object.entries(rest).sort());
+}
+
+/** All MongoDB access of the products subgraph. */
+export class ProductStore {
+  private readonly products: Collection<ProductDoc>;
+  private readonly categoryCollection: Collection<CategoryDoc>;
+  private readonly redis: RedisClient | undefined;
+  private readonly names: RedisNames | undefined;
+
+  constructor(db: Db, publish?: { redis: RedisClient; names: RedisNames }) {
+    this.products = db.collection<ProductDoc>(COLLECTIONS.products);
+    this.categoryCollection = db.collection<CategoryDoc>(COLLECTIONS.categories);
+    this.redis = publish?.redis;
+    this.names = publish?.names;
+  }
+
+  /** One query for any number of ids (DataLoader batches). */
+  findByIds(ids: readonly string[]): Promise<ProductDoc[]> {
+    return this.products.find({ _id: { $in: [...ids] } }).toArray();
+  }
+
+  categoriesByIds(ids: readonly string[]): Promise<CategoryDoc[]> {
+    return this.categoryCollection.find({ _id: { $in: [...ids] } }).toArray();
+  }
+
+  categories(): Promise<CategoryDoc[]> {
+    return this.categoryCollection.find().sort({ name: 1, _id: 1 }).toArray();
+  }
+
+  async page(query: ProductQuery): Promise<ProductPage> {
+    const filter: Filter<ProductDoc> = {};
+    if (query.ids !== undefined) filter._id = { $in: [...query.ids] };
+    if (query.categoryId !== undefined) filter.categoryId = query.categoryId;
+    const words = query.search?.trim().split(/\s+/).filter((w) => w !== '') ?? [];
+    if (words.length > 0) filter.$and = words.map((word) => ({ name: { $regex: escapeRegex(word), $options: 'i' } }));
+    const pageFilter: Filter<ProductDoc> = query.after === undefined ? filter : { $and: [filter, { _id: { $gt: query.after } }] };
+    const [products, totalCount] = await Promise.all([
+      this.products.find(pageFilter).sort({ _id: 1 }).limit(query.first + 1).toArray(),
+      this.products.countDocuments(filter),
+    ]);
+    return { products: products.slice(0, query.first), totalCount, hasNextPage: products.length > query.first };
+  }
+
+  /**
+   * Creates or replaces products by id and creates their categories. Existing products sent
+   * unchanged are not rewritten. Catalog caches elsewhere are told what changed.
+   */
+  async upsert(records: readonly ProductRecord[], now = new Date()): Promise<UpsertResult> {
+    const existing = new Map((await this.findByIds(records.map((r) => r.id))).map((doc) => [doc._id, doc]));
+    let created = 0;
+    let updated = 0;
+    const writes: ProductDoc[] = [];
+    for (const record of records) {
+      const doc = docOf(record);
+      const previous = existing.get(record.id);
+      if (previous !== undefined && sameProduct(doc, previous)) continue;
+      if (previous === undefined) created++;
+      else updated++;
+      writes.push({ ...doc, updatedAt: now });
+    }
+    for (let i = 0; i < writes.length; i += 500) {
+      await this.products.bulkWrite(
+        writes.slice(i, i + 500).map((doc) => ({ replaceOne: { filter: { _id: doc._id }, replacement: doc, upsert: true } })),
+        { ordered: false },
+      );
+    }
+    const categories = new Map<string, string | undefined>();
+    for (const record of records) {
+      if (record.categoryId !== undefined) categories.set(record.categoryId, record.categoryName ?? categories.get(record.categoryId));
+    }
+    if (categories.size > 0) {
+      await this.categoryCollection.bulkWrite(
+        [...categories].map(([id, name]) => ({
+          updateOne: {
+            filter: { _id: id },
+            update: name === undefined ? { $setOnInsert: { name: id } } : { $set: { name } },
+            upsert: true,
+          },
+        })),
+        { ordered: false },
+      );
+    }
+    if (writes.length > 0 && this.redis !== undefined && this.names !== undefined) {
+      await this.redis.publish(this.names.catalogChannel(), JSON.stringify({ changed: writes.length }));
+    }
+    return { created, updated, unchanged: records.length - created - updated };
+  }
+}
