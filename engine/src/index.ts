@@ -11,3 +11,4 @@ export * from './recommend.ts';
 export * from './store.ts';
 export * from './aggregator.ts';
 export * from './lru.ts';
+export * from './history.ts';

@@ -80,3 +80,34 @@ describe('recommend', () => {
     expect(list.items.map((i) => i.productId)).toContain('teapot');
   });
 });
+
+describe('browsingHistory', async () => {
+  const { browsingHistory } = await import('../src/history.ts');
+  const { emptyUserState, mergeEvents } = await import('../src/userState.ts');
+  const state = mergeEvents(
+    emptyUserState('u'),
+    [
+      event('u', 'a', 'VIEW', 0),
+      event('u', 'b', 'VIEW', MINUTE),
+      event('u', 'a', 'CLICK', 2 * MINUTE),
+      event('u', 'c', 'PURCHASE', 3 * MINUTE),
+      event('u', 'd', 'VIEW', 4 * MINUTE),
+    ],
+    config,
+  ).state;
+
+  it('lists distinct viewed products, most recent first, with view counts', () => {
+    expect(browsingHistory(state, NOTHING_HIDDEN, 10)).toEqual([
+      { productId: 'd', lastViewedAt: T0 + 4 * MINUTE, views: 1 },
+      { productId: 'a', lastViewedAt: T0 + 2 * MINUTE, views: 2 },
+      { productId: 'b', lastViewedAt: T0 + MINUTE, views: 1 },
+    ]);
+    expect(browsingHistory(state, NOTHING_HIDDEN, 2).map((e) => e.productId)).toEqual(['d', 'a']);
+  });
+
+  it('leaves out views removed or cleared, but shows later views again', () => {
+    expect(browsingHistory(state, { removed: new Map([['a', T0 + 2 * MINUTE]]) }, 10).map((e) => e.productId)).toEqual(['d', 'b']);
+    expect(browsingHistory(state, { removed: new Map([['a', T0 + MINUTE]]) }, 10)).toContainEqual({ productId: 'a', lastViewedAt: T0 + 2 * MINUTE, views: 1 });
+    expect(browsingHistory(state, { removed: new Map(), clearedAt: T0 + 3 * MINUTE }, 10).map((e) => e.productId)).toEqual(['d']);
+  });
+});

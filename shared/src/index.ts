@@ -8,3 +8,4 @@ export * from './queues.ts';
 export * from './http.ts';
 export * from './shutdown.ts';
 export * from './subgraph.ts';
+export * from './documents.ts';

@@ -1,9 +1,9 @@
-import { closeServer, connectMongo, connectRedis, createLogger, ensureIndexes, exitOnStartupError, listen, onShutdown, RedisNames } from '@recs/shared';
+import { closeServer, connectMongo, connectRedis, createLogger, ensureIndexes, exitOnStartupError, listen, onShutdown, RedisNames, type Logger } from '@recs/shared';
 import { productsConfig } from './config.ts';
 import { createProductsServer } from './server.ts';
 import { ProductStore } from './store.ts';
 
-let logger;
+let logger: Logger | undefined;
 try {
   const config = productsConfig();
   logger = createLogger('products', config.LOG_LEVEL);

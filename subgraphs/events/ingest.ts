@@ -1,0 +1,97 @@
+import { randomUUID } from 'node:crypto';
+import { validateEvent, type EventInput, type EventRejection, type TrackedEvent } from '@recs/engine';
+import { canAccessUser, JOB_NAMES, toQueuedEvent, type EventsJob, type Identity, type Logger } from '@recs/shared';
+import type { Queue } from 'bullmq';
+import type { EventStore } from './store.ts';
+
+export const MAX_BATCH = 1_000;
+
+export interface Rejected {
+  readonly index: number;
+  readonly code: EventRejection['code'] | 'FORBIDDEN';
+  readonly message: string;
+}
+
+export interface IngestResult {
+  readonly accepted: readonly TrackedEvent[];
+  /** Ids of events already recorded (by an earlier call or earlier in this batch). */
+  readonly duplicates: readonly string[];
+  readonly rejected: readonly Rejected[];
+}
+
+export interface IngestorOptions {
+  readonly store: EventStore;
+  readonly queue: Queue<EventsJob>;
+  readonly logger: Logger;
+  /** How long to wait for Redis before leaving the batch to the inbox sweeper. */
+  readonly enqueueTimeoutMs?: number;
+}
+
+/**
+ * Validates, stores and queues clickstream events. A call returns once its events are durable in
+ * MongoDB; queueing them for the workers is best effort within a short timeout, because the
+ * inbox entry written first guarantees they are applied later even if Redis is down now.
+ */
+export class Ingestor {
+  private readonly options: IngestorOptions;
+
+  constructor(options: IngestorOptions) {
+    this.options = options;
+  }
+
+  async track(inputs: readonly EventInput[], identity: Identity, now = Date.now()): Promise<IngestResult> {
+    const rejected: Rejected[] = [];
+    const valid: TrackedEvent[] = [];
+    const duplicates: string[] = [];
+    const seen = new Set<string>();
+    inputs.forEach((input, index) => {
+      const result = validateEvent(input, { now, newId: randomUUID });
+      if (!result.ok) {
+        rejected.push({ index, ...result.rejection });
+        return;
+      }
+      if (!canAccessUser(identity, result.event.userId)) {
+        rejected.push({ index, code: 'FORBIDDEN', message: `not allowed to track events for user ${result.event.userId}` });
+        return;
+      }
+      if (seen.has(result.event.eventId)) {
+        duplicates.push(result.event.eventId);
+        return;
+      }
+      seen.add(result.event.eventId);
+      valid.push(result.event);
+    });
+    if (valid.length === 0) return { accepted: [], duplicates, rejected };
+
+    const batchId = randomUUID();
+    const stored = await this.options.store.storeBatch(batchId, valid, new Date(now));
+    const accepted = valid.filter((event) => stored.inserted.has(event.eventId));
+    duplicates.push(...stored.duplicates);
+    if (accepted.length === 0) {
+      await this.options.store.dropInboxEntry(batchId);
+    } else {
+      await this.enqueue({ batchId, events: accepted.map(toQueuedEvent) });
+    }
+    return { accepted, duplicates, rejected };
+  }
+
+  private async enqueue(job: EventsJob): Promise<void> {
+    const timeoutMs = this.options.enqueueTimeoutMs ?? 1_000;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        this.options.queue.add(JOB_NAMES.batch, job, { jobId: job.batchId }),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`Redis did not answer within ${timeoutMs} ms`)), timeoutMs);
+        }),
+      ]);
+    } catch (error) {
+      this.options.logger.warn(
+        { batchId: job.batchId, events: job.events.length, err: (error as Error).message },
+        'could not queue a stored batch now; the inbox sweeper will queue it',
+      );
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
