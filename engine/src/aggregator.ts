@@ -400,6 +400,19 @@ export class Aggregator implements ReadModel {
     return this.counters.peek(counterKey(productId, day));
   }
 
+  /** Everything held in memory (all of it for an aggregator over a MemoryStore). */
+  *dump(): Generator<
+    | { kind: 'user'; state: UserState }
+    | { kind: 'cooc'; key: string; cooc: Cooc }
+    | { kind: 'counters'; key: string; counters: DayCounters }
+    | { kind: 'buyerDays'; productId: string; days: BuyerDays }
+  > {
+    for (const [, state] of this.users.entries()) yield { kind: 'user', state };
+    for (const [key, cooc] of this.cooc.entries()) yield { kind: 'cooc', key, cooc };
+    for (const [key, counters] of this.counters.entries()) yield { kind: 'counters', key, counters };
+    for (const [productId, days] of this.state().buyerDays) yield { kind: 'buyerDays', productId, days };
+  }
+
   get universe(): { viewers: number; buyers: number } {
     return { ...this.state().universe };
   }

@@ -42,6 +42,10 @@ export class LruMap<K, V> {
     }
   }
 
+  entries(): IterableIterator<[K, V]> {
+    return this.map.entries();
+  }
+
   clear(): void {
     this.map.clear();
   }

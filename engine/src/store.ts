@@ -101,5 +101,5 @@ export class MemoryStore implements AggregateStore {
   async loadCounters(): Promise<Map<string, DayCounters>> {
     return new Map();
   }
-  async commit(): Promise<void> {}
+  async commit(_changes: FlushChanges): Promise<void> {}
 }

@@ -1,0 +1,111 @@
+import type { Aggregator, FlushResult, TrackedEvent } from '@recs/engine';
+
+export interface BatchEntry {
+  readonly batchId: string;
+  readonly events: readonly TrackedEvent[];
+  /** Some of these events may already be applied: check before counting them. */
+  readonly verify: boolean;
+}
+
+interface Waiting {
+  readonly entry: BatchEntry | 'tick';
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
+export interface BatcherHooks {
+  /** Ids among `eventIds` that an earlier batch already applied. */
+  appliedAmong(eventIds: readonly string[]): Promise<Set<string>>;
+  /** Runs after each successful flush, with the batches it covered. */
+  afterFlush(result: FlushResult, batches: readonly BatchEntry[]): Promise<void>;
+}
+
+export interface FlushStats {
+  readonly events: number;
+  readonly batches: number;
+  readonly ms: number;
+}
+
+/**
+ * Merges the batches of concurrently active jobs into one aggregator flush: while a flush
+ * runs, new batches wait and are flushed together next. Each job's promise settles when the
+ * flush holding its events has committed (or failed, so BullMQ retries it).
+ */
+export class Batcher {
+  private readonly aggregator: Aggregator;
+  private readonly hooks: BatcherHooks;
+  private readonly maxEvents: number;
+  private readonly waiting: Waiting[] = [];
+  private running = false;
+  private readonly onFlush: ((stats: FlushStats) => void) | undefined;
+
+  constructor(aggregator: Aggregator, hooks: BatcherHooks, maxEvents: number, onFlush?: (stats: FlushStats) => void) {
+    this.aggregator = aggregator;
+    this.hooks = hooks;
+    this.maxEvents = maxEvents;
+    this.onFlush = onFlush;
+  }
+
+  submit(entry: BatchEntry): Promise<void> {
+    return this.enqueue(entry);
+  }
+
+  /** Re-ranks best sellers as time passes, in turn with the batches. */
+  tick(): Promise<void> {
+    return this.enqueue('tick');
+  }
+
+  /** Resolves once everything submitted so far has been flushed. */
+  async idle(): Promise<void> {
+    while (this.running || this.waiting.length > 0) await new Promise((resolve) => setImmediate(resolve));
+  }
+
+  private enqueue(entry: BatchEntry | 'tick'): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.waiting.push({ entry, resolve, reject });
+      // let the other jobs BullMQ is activating in this turn join the same flush
+      setImmediate(() => void this.drain());
+    });
+  }
+
+  private async drain(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      while (this.waiting.length > 0) {
+        const taken: Waiting[] = [];
+        let events = 0;
+        while (this.waiting.length > 0) {
+          const next = this.waiting[0]!;
+          const size = next.entry === 'tick' ? 0 : next.entry.events.length;
+          if (taken.length > 0 && events + size > this.maxEvents) break;
+          taken.push(this.waiting.shift()!);
+          events += size;
+        }
+        await this.flush(taken);
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async flush(taken: Waiting[]): Promise<void> {
+    const started = performance.now();
+    try {
+      const batches = taken.map((w) => w.entry).filter((e): e is BatchEntry => e !== 'tick');
+      const toVerify = batches.filter((b) => b.verify).flatMap((b) => b.events.map((e) => e.eventId));
+      const applied = toVerify.length > 0 ? await this.hooks.appliedAmong(toVerify) : new Set<string>();
+      const events = batches.flatMap((b) => b.events).filter((e) => !applied.has(e.eventId));
+      const now = Date.now();
+      const result = await this.aggregator.apply(events, now);
+      const ticked = taken.some((w) => w.entry === 'tick') ? await this.aggregator.refresh(now) : undefined;
+      const merged: FlushResult =
+        ticked === undefined ? result : { users: result.users, bestSellers: [...result.bestSellers, ...ticked.bestSellers], applied: result.applied };
+      await this.hooks.afterFlush(merged, batches);
+      for (const waiting of taken) waiting.resolve();
+      this.onFlush?.({ events: events.length, batches: batches.length, ms: performance.now() - started });
+    } catch (error) {
+      for (const waiting of taken) waiting.reject(error);
+    }
+  }
+}

@@ -1,0 +1,166 @@
+import { EventEmitter } from 'node:events';
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { Aggregator, dayOf, type EngineConfig, type FlushResult, type TrackedEvent } from '@recs/engine';
+import { COLLECTIONS, connectionOf, JOB_NAMES, listJob, RedisNames, type EventsJob, type ListsJob, type Logger, type RedisClient } from '@recs/shared';
+import { Worker, type Job, type Queue } from 'bullmq';
+import type { Db } from 'mongodb';
+import type { CatalogCache } from '../catalog.ts';
+import { Lease } from '../lease.ts';
+import { MongoAggregateStore } from '../mongoStore.ts';
+import type { Publisher } from '../publisher.ts';
+import { Batcher, type BatchEntry, type FlushStats } from './batcher.ts';
+
+export interface AggregatorServiceOptions {
+  readonly db: Db;
+  readonly redis: RedisClient;
+  readonly prefix: string;
+  readonly catalog: CatalogCache;
+  readonly engine: EngineConfig;
+  readonly lists: Queue<ListsJob>;
+  readonly publisher: Publisher;
+  readonly logger: Logger;
+  /** Jobs taken from Redis at once (and merged into flushes). */
+  readonly concurrency: number;
+  /** Events per flush at most. */
+  readonly maxBatchEvents: number;
+  readonly cacheSize: number;
+  readonly leaseMs: number;
+  readonly onFlush?: (stats: FlushStats) => void;
+}
+
+/**
+ * The aggregation role: while it holds the aggregator lease, it consumes the events queue and
+ * applies batches to the aggregates; otherwise it stands by and takes over when the lease lapses.
+ */
+export class AggregatorService extends EventEmitter<{ leading: []; standby: [] }> {
+  private readonly options: AggregatorServiceOptions;
+  private readonly lease: Lease;
+  private timer: NodeJS.Timeout | undefined;
+  private worker: Worker<EventsJob> | undefined;
+  private current: { aggregator: Aggregator; batcher: Batcher } | undefined;
+  private stopping = false;
+  private transition: Promise<void> = Promise.resolve();
+
+  constructor(options: AggregatorServiceOptions) {
+    super();
+    this.options = options;
+    this.lease = new Lease(options.db, 'aggregator', `${hostname()}:${process.pid}:${randomUUID().slice(0, 6)}`, options.leaseMs);
+  }
+
+  /** The aggregator while this process leads (list workers in the same process read from it). */
+  get aggregator(): Aggregator | undefined {
+    return this.current?.aggregator;
+  }
+
+  get leading(): boolean {
+    return this.worker !== undefined;
+  }
+
+  async start(): Promise<void> {
+    await this.heartbeat();
+    this.timer = setInterval(() => void this.heartbeat(), Math.max(200, Math.floor(this.options.leaseMs / 3)));
+  }
+
+  private heartbeat(): Promise<void> {
+    this.transition = this.transition.then(async () => {
+      if (this.stopping) return;
+      try {
+        if (this.worker === undefined) {
+          if (await this.lease.tryAcquire()) await this.lead();
+        } else if (!(await this.lease.renew())) {
+          this.options.logger.warn('aggregator lease lost; standing by');
+          await this.standBy(true);
+        }
+      } catch (error) {
+        this.options.logger.warn({ err: (error as Error).message }, 'aggregator lease check failed');
+      }
+    });
+    return this.transition;
+  }
+
+  private async lead(): Promise<void> {
+    const { db, logger } = this.options;
+    const store = new MongoAggregateStore(db);
+    const recovered = await store.recover();
+    if (recovered !== 'clean') logger.warn({ recovered }, 'finished a commit interrupted by a crash');
+    const aggregator = new Aggregator(store, this.options.catalog, this.options.engine, { cacheSize: this.options.cacheSize });
+    await aggregator.start();
+    const batcher = new Batcher(
+      aggregator,
+      { appliedAmong: (ids) => store.appliedAmong(ids), afterFlush: (result, batches) => this.afterFlush(result, batches) },
+      this.options.maxBatchEvents,
+      this.options.onFlush,
+    );
+    this.current = { aggregator, batcher };
+    this.worker = new Worker<EventsJob>(RedisNames.queues.events, (job) => this.process(job, batcher), {
+      connection: connectionOf(this.options.redis),
+      prefix: this.options.prefix,
+      concurrency: this.options.concurrency,
+    });
+    this.worker.on('error', (error) => logger.warn({ err: error.message }, 'events worker error'));
+    this.worker.on('failed', (job, error) =>
+      logger.warn({ batchId: job?.data.batchId, attempt: job?.attemptsMade, err: error.message }, 'events batch failed; it will be retried'),
+    );
+    logger.info({ lease: this.lease.owner }, 'leading aggregation');
+    this.emit('leading');
+  }
+
+  private async standBy(lost: boolean): Promise<void> {
+    const worker = this.worker;
+    this.worker = undefined;
+    this.current = undefined;
+    // after losing the lease, stop at once: active jobs are retried by the new leader
+    if (worker !== undefined) {
+      await worker.close(lost);
+      this.emit('standby');
+    }
+  }
+
+  private async process(job: Job<EventsJob>, batcher: Batcher): Promise<void> {
+    if (job.name === JOB_NAMES.tick) return batcher.tick();
+    const events: TrackedEvent[] = job.data.events.map((event) => ({ ...event }));
+    const entry: BatchEntry = {
+      batchId: job.data.batchId,
+      events,
+      // a job started before may have been applied before it could be completed
+      verify: job.data.verify === true || job.attemptsStarted > 1,
+    };
+    return batcher.submit(entry);
+  }
+
+  private async afterFlush(result: FlushResult, batches: readonly BatchEntry[]): Promise<void> {
+    const { db, lists, publisher, logger, engine } = this.options;
+    const tasks: Promise<unknown>[] = [];
+    if (batches.length > 0) {
+      tasks.push(db.collection(COLLECTIONS.inbox).deleteMany({ _id: { $in: batches.map((b) => b.batchId) as never[] } }));
+    }
+    if (result.users.length > 0) {
+      tasks.push(lists.addBulk(result.users.map((state) => listJob(state.userId))));
+      tasks.push(
+        db.collection<{ _id: number; users: string[] }>(COLLECTIONS.activeUsers).updateOne(
+          { _id: dayOf(Date.now()) },
+          { $addToSet: { users: { $each: result.users.map((u) => u.userId) } } },
+          { upsert: true },
+        ),
+      );
+    }
+    for (const list of result.bestSellers) {
+      if (list.windowDays === engine.defaultWindowDays) tasks.push(publisher.bestSellersChanged({ categoryId: list.categoryId, changedAt: list.changedAt }));
+    }
+    const outcomes = await Promise.allSettled(tasks);
+    for (const outcome of outcomes) {
+      // the aggregates are committed; a missed follow-up is caught up by the maintenance jobs
+      if (outcome.status === 'rejected') logger.warn({ err: (outcome.reason as Error).message }, 'after-flush step failed');
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.timer);
+    await this.transition;
+    await this.current?.batcher.idle();
+    await this.standBy(false);
+    await this.lease.release().catch(() => undefined);
+  }
+}

@@ -1,0 +1,35 @@
+import { baseEnv, loadConfig } from '@recs/shared';
+import { z } from 'zod';
+
+export const ROLES = ['aggregate', 'lists', 'maintenance'] as const;
+export type WorkerRole = (typeof ROLES)[number];
+
+const roles = z
+  .string()
+  .default(ROLES.join(','))
+  .transform((value) => value.split(',').map((r) => r.trim()).filter((r) => r !== ''))
+  .pipe(z.array(z.enum(ROLES, { error: `each role must be one of ${ROLES.join(', ')}` })).min(1, 'needs at least one role'));
+
+const int = (fallback: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(fallback);
+
+export function workersConfig(env: NodeJS.ProcessEnv = process.env) {
+  return loadConfig(
+    {
+      ...baseEnv,
+      /** What this process does: aggregate (one leader at a time), lists, maintenance. */
+      WORKER_ROLES: roles,
+      /** Events jobs taken at once by the aggregation leader; they are merged into flushes. */
+      AGGREGATOR_CONCURRENCY: int(256, 1, 10_000),
+      /** Events per flush at most. */
+      AGGREGATOR_MAX_BATCH: int(5_000, 1, 100_000),
+      /** Users, co-occurrence rows and counters the leader keeps in memory. */
+      AGGREGATOR_CACHE: int(200_000, 100, 10_000_000),
+      /** The aggregation lease: a standby takes over this long after the leader stops renewing. */
+      AGGREGATOR_LEASE_MS: int(15_000, 1_000, 600_000),
+      LIST_CONCURRENCY: int(8, 1, 1_000),
+    },
+    env,
+  );
+}
+
+export type WorkersConfig = ReturnType<typeof workersConfig>;

@@ -1,0 +1,92 @@
+import { DEFAULT_ENGINE_CONFIG } from '@recs/engine';
+import {
+  connectMongo,
+  connectRedis,
+  createLogger,
+  ensureIndexes,
+  eventsQueue,
+  exitOnStartupError,
+  JOB_NAMES,
+  listsQueue,
+  onShutdown,
+  RedisNames,
+  type Logger,
+} from '@recs/shared';
+import { AggregatorService } from './aggregate/service.ts';
+import { CatalogCache } from './catalog.ts';
+import { workersConfig } from './config.ts';
+import { ListService } from './lists/service.ts';
+import { ListStore } from './lists/store.ts';
+import { MaintenanceService } from './maintenance/service.ts';
+import { Publisher } from './publisher.ts';
+
+let logger: Logger | undefined;
+try {
+  const config = workersConfig();
+  logger = createLogger('workers', config.LOG_LEVEL);
+  const log = logger;
+  const mongo = await connectMongo(config.MONGO_URL, config.MONGO_DB, log, 'recs-workers');
+  await ensureIndexes(mongo.db);
+  const redis = await connectRedis(config.REDIS_URL, log, 'workers');
+  const names = new RedisNames(config.QUEUE_PREFIX);
+  const catalog = new CatalogCache(mongo.db, log);
+  log.info({ products: await catalog.load() }, 'catalog loaded');
+  await catalog.watch(redis, names);
+  const publisher = new Publisher(redis, names);
+  const events = eventsQueue(redis, config.QUEUE_PREFIX);
+  const lists = listsQueue(redis, config.QUEUE_PREFIX);
+  const engine = DEFAULT_ENGINE_CONFIG;
+  const roles = new Set(config.WORKER_ROLES);
+  const stops: (() => Promise<unknown>)[] = [];
+
+  let aggregation: AggregatorService | undefined;
+  if (roles.has('aggregate')) {
+    aggregation = new AggregatorService({
+      db: mongo.db,
+      redis,
+      prefix: config.QUEUE_PREFIX,
+      catalog,
+      engine,
+      lists,
+      publisher,
+      logger: log,
+      concurrency: config.AGGREGATOR_CONCURRENCY,
+      maxBatchEvents: config.AGGREGATOR_MAX_BATCH,
+      cacheSize: config.AGGREGATOR_CACHE,
+      leaseMs: config.AGGREGATOR_LEASE_MS,
+      onFlush: (stats) => log.debug(stats, 'flushed'),
+    });
+    await aggregation.start();
+    // categories or stock changed: rankings may too
+    catalog.onChange(() => void events.add(JOB_NAMES.tick, { batchId: 'tick', events: [] }).catch(() => undefined));
+    stops.push(() => aggregation!.stop());
+  }
+  if (roles.has('lists')) {
+    const listService = new ListService({
+      store: new ListStore(mongo.db),
+      catalog,
+      engine,
+      publisher,
+      logger: log,
+      ...(aggregation === undefined ? {} : { local: () => aggregation!.aggregator }),
+    });
+    listService.start(redis, config.QUEUE_PREFIX, config.LIST_CONCURRENCY);
+    stops.push(() => listService.stop());
+  }
+  if (roles.has('maintenance')) {
+    const maintenance = new MaintenanceService({ db: mongo.db, redis, prefix: config.QUEUE_PREFIX, events, lists, engine, logger: log });
+    await maintenance.start();
+    stops.push(() => maintenance.stop());
+  }
+  log.info({ roles: [...roles] }, 'workers running');
+  onShutdown(log, [
+    ...stops,
+    () => events.close(),
+    () => lists.close(),
+    () => catalog.close(),
+    () => redis.close(),
+    () => mongo.close(),
+  ]);
+} catch (error) {
+  exitOnStartupError(logger, error);
+}

@@ -1,0 +1,143 @@
+import { Aggregator, MemoryStore, type CatalogView, type DayCounters, type EngineConfig } from '@recs/engine';
+import { COLLECTIONS, decodeKey, fromRawEventDoc, fromUserStateDoc, type CoocDoc, type RawEventDoc, type UserStateDoc } from '@recs/shared';
+import type { Db } from 'mongodb';
+
+/**
+ * Every aggregate in a canonical form, so stored and recomputed aggregates compare with deep
+ * equality. Empty entries (no users, no counts) are left out; derived rankings (neighbour lists,
+ * best sellers) are not aggregates and are not compared.
+ */
+export interface AggregateDump {
+  users: Record<string, { events: string[]; lastPurchaseDay: Record<string, number> }>;
+  cooc: Record<string, { users: number; pairs: Record<string, number> }>;
+  buyerDays: Record<string, Record<string, number>>;
+  counters: Record<string, DayCounters>;
+  universe: { viewers: number; buyers: number };
+}
+
+function sorted<V>(entries: Iterable<[string, V]>): Record<string, V> {
+  return Object.fromEntries([...entries].sort((a, b) => (a[0] < b[0] ? -1 : 1)));
+}
+
+function nonZero(entries: Iterable<[string | number, number]>): Record<string, number> {
+  return sorted([...entries].filter(([, n]) => n !== 0).map(([k, n]) => [String(k), n] as [string, number]));
+}
+
+function ringKey(event: readonly [string, string, string, number, string]): string {
+  return event.join('|');
+}
+
+/** The aggregates as stored in MongoDB. */
+export async function readStoredAggregates(db: Db): Promise<AggregateDump> {
+  const users: AggregateDump['users'] = {};
+  for await (const doc of db.collection<UserStateDoc>(COLLECTIONS.users).find()) {
+    const state = fromUserStateDoc(doc);
+    if (state.events.length === 0 && state.lastPurchaseDay.size === 0) continue;
+    users[state.userId] = { events: state.events.map(ringKey), lastPurchaseDay: sorted(state.lastPurchaseDay) };
+  }
+  const cooc: AggregateDump['cooc'] = {};
+  for await (const doc of db.collection<CoocDoc>(COLLECTIONS.cooc).find()) {
+    const pairs = nonZero(Object.entries(doc.c ?? {}).map(([k, n]) => [decodeKey(k), n] as [string, number]));
+    if (doc.n !== 0 || Object.keys(pairs).length > 0) cooc[doc._id] = { users: doc.n, pairs };
+  }
+  const buyerDays: AggregateDump['buyerDays'] = {};
+  for await (const doc of db.collection<{ _id: string; d?: Record<string, number> }>(COLLECTIONS.buyerDays).find()) {
+    const days = nonZero(Object.entries(doc.d ?? {}));
+    if (Object.keys(days).length > 0) buyerDays[doc._id] = days;
+  }
+  const counters: AggregateDump['counters'] = {};
+  for await (const doc of db.collection<DayCounters & { _id: string }>(COLLECTIONS.counters).find()) {
+    const { views, clicks, carts, removals, purchases, quantity, revenue } = doc;
+    counters[doc._id] = { views, clicks, carts, removals, purchases, quantity, revenue };
+  }
+  const universe = await db.collection<{ _id: string; viewers: number; buyers: number }>(COLLECTIONS.aggregator).findOne({ _id: 'universe' });
+  return {
+    users: sorted(Object.entries(users)),
+    cooc: sorted(Object.entries(cooc)),
+    buyerDays: sorted(Object.entries(buyerDays)),
+    counters: sorted(Object.entries(counters)),
+    universe: { viewers: universe?.viewers ?? 0, buyers: universe?.buyers ?? 0 },
+  };
+}
+
+/** The aggregates of an in-memory aggregator (over a MemoryStore, it holds everything). */
+export function dumpAggregator(aggregator: Aggregator): AggregateDump {
+  const dump: AggregateDump = { users: {}, cooc: {}, buyerDays: {}, counters: {}, universe: aggregator.universe };
+  for (const entry of aggregator.dump()) {
+    switch (entry.kind) {
+      case 'user':
+        if (entry.state.events.length > 0 || entry.state.lastPurchaseDay.size > 0) {
+          dump.users[entry.state.userId] = { events: entry.state.events.map(ringKey), lastPurchaseDay: sorted(entry.state.lastPurchaseDay) };
+        }
+        break;
+      case 'cooc': {
+        const pairs = nonZero(entry.cooc.pairs);
+        if (entry.cooc.users !== 0 || Object.keys(pairs).length > 0) dump.cooc[entry.key] = { users: entry.cooc.users, pairs };
+        break;
+      }
+      case 'counters':
+        dump.counters[entry.key] = { ...entry.counters };
+        break;
+      case 'buyerDays': {
+        const days = nonZero(entry.days);
+        if (Object.keys(days).length > 0) dump.buyerDays[entry.productId] = days;
+        break;
+      }
+    }
+  }
+  return {
+    users: sorted(Object.entries(dump.users)),
+    cooc: sorted(Object.entries(dump.cooc)),
+    buyerDays: sorted(Object.entries(dump.buyerDays)),
+    counters: sorted(Object.entries(dump.counters)),
+    universe: dump.universe,
+  };
+}
+
+/**
+ * Replays every raw event through the engine in memory, in batches, with the same code the
+ * workers run. `onProgress` is told how many events were replayed so far.
+ */
+export async function recomputeAggregates(
+  db: Db,
+  catalog: CatalogView,
+  engine: EngineConfig,
+  onProgress?: (replayed: number) => void,
+): Promise<Aggregator> {
+  const aggregator = new Aggregator(new MemoryStore(), catalog, engine);
+  await aggregator.start();
+  let batch = [];
+  let replayed = 0;
+  const now = Date.now();
+  for await (const doc of db.collection<RawEventDoc>(COLLECTIONS.events).find().sort({ receivedAt: 1, _id: 1 })) {
+    batch.push(fromRawEventDoc(doc));
+    if (batch.length === 5_000) {
+      await aggregator.apply(batch, now);
+      replayed += batch.length;
+      onProgress?.(replayed);
+      batch = [];
+    }
+  }
+  await aggregator.apply(batch, now);
+  onProgress?.(replayed + batch.length);
+  return aggregator;
+}
+
+/** Human-readable differences between two dumps (empty when they agree). */
+export function compareAggregates(stored: AggregateDump, expected: AggregateDump, limit = 20): string[] {
+  const differences: string[] = [];
+  for (const section of ['users', 'cooc', 'buyerDays', 'counters'] as const) {
+    const a = stored[section] as Record<string, unknown>;
+    const b = expected[section] as Record<string, unknown>;
+    for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
+      const left = JSON.stringify(a[key]);
+      const right = JSON.stringify(b[key]);
+      if (left !== right) differences.push(`${section} ${key}: stored ${left ?? 'nothing'}, expected ${right ?? 'nothing'}`);
+      if (differences.length >= limit) return differences;
+    }
+  }
+  if (JSON.stringify(stored.universe) !== JSON.stringify(expected.universe)) {
+    differences.push(`universe: stored ${JSON.stringify(stored.universe)}, expected ${JSON.stringify(expected.universe)}`);
+  }
+  return differences;
+}

@@ -1,0 +1,68 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testDatabase, type TestDatabase } from '@recs/devkit';
+import { Aggregator, DEFAULT_ENGINE_CONFIG, MemoryCatalog, MemoryStore, type FlushChanges } from '@recs/engine';
+import { COLLECTIONS } from '@recs/shared';
+import { MongoAggregateStore, planChunks, planOps } from '../src/mongoStore.ts';
+import { compareAggregates, dumpAggregator, readStoredAggregates } from '../src/verify.ts';
+import { event } from './helpers.ts';
+
+/** A memory store that keeps the last changeset, to stage a crashed commit by hand. */
+class CapturingStore extends MemoryStore {
+  last: FlushChanges | undefined;
+  override async commit(changes: FlushChanges): Promise<void> {
+    this.last = changes;
+  }
+}
+
+let database: TestDatabase;
+
+beforeAll(async () => {
+  database = await testDatabase('recovery');
+});
+
+afterAll(async () => {
+  await database.drop();
+});
+
+async function stageCrash(keepChunks: (chunkCount: number) => number) {
+  const db = database.db;
+  for (const name of Object.values(COLLECTIONS)) await db.collection(name).deleteMany({});
+  const capture = new CapturingStore();
+  const catalog = new MemoryCatalog([
+    ['mug', { categoryId: 'kitchen', inStock: true }],
+    ['teapot', { categoryId: 'kitchen', inStock: true }],
+  ]);
+  const memory = new Aggregator(capture, catalog, DEFAULT_ENGINE_CONFIG);
+  await memory.start();
+  const events = ['u1', 'u2', 'u3'].flatMap((u) => [event(u, 'mug', 'PURCHASE', 5), event(u, 'teapot', 'VIEW', 4)]);
+  await memory.apply(events, Date.now());
+  const changes = capture.last!;
+  // a crash after marking seq 1 as being written, with some or all of its plan stored
+  const chunks = planChunks(1, planOps(changes), changes.eventIds);
+  await db.collection(COLLECTIONS.aggregator).insertOne({ _id: 'state' as never, seq: 1, status: 'writing', at: new Date() });
+  const kept = chunks.slice(0, keepChunks(chunks.length));
+  if (kept.length > 0) await db.collection(COLLECTIONS.plans).insertMany(kept as never[]);
+  return { memory, changes };
+}
+
+describe('MongoAggregateStore.recover', () => {
+  it('finishes a commit whose plan was written completely', async () => {
+    const { memory, changes } = await stageCrash((n) => n);
+    const store = new MongoAggregateStore(database.db);
+    expect(await store.recover()).toBe('reapplied');
+    expect(compareAggregates(await readStoredAggregates(database.db), dumpAggregator(memory))).toEqual([]);
+    expect(await store.appliedAmong(changes.eventIds)).toEqual(new Set(changes.eventIds));
+    expect(await database.db.collection(COLLECTIONS.plans).countDocuments()).toBe(0);
+    // the next commit proceeds from the recovered state
+    expect(await database.db.collection(COLLECTIONS.aggregator).findOne({ _id: 'state' as never })).toMatchObject({ seq: 1, status: 'idle' });
+  });
+
+  it('discards a commit whose plan was cut short, leaving the aggregates untouched', async () => {
+    await stageCrash(() => 0);
+    expect(await new MongoAggregateStore(database.db).recover()).toBe('discarded');
+    const stored = await readStoredAggregates(database.db);
+    expect(stored.users).toEqual({});
+    expect(stored.cooc).toEqual({});
+    expect(await database.db.collection(COLLECTIONS.applied).countDocuments()).toBe(0);
+  });
+});
