@@ -1,0 +1,104 @@
+import { KIND_CODE, type EngineConfig, type Neighbour, type RecommendationItem, type SimilarityKind } from '@recs/engine';
+import { badUserInput, coocDocId, requireUserAccess, type Resolvers, type StoredList, type SubgraphContext } from '@recs/shared';
+import DataLoader from 'dataloader';
+import { GraphQLError } from 'graphql';
+import type { RecommendationStore } from './store.ts';
+
+export interface RecommendationsContext extends SubgraphContext {
+  readonly store: RecommendationStore;
+  readonly engine: EngineConfig;
+  /** Neighbour lists by co-occurrence id, batched per request. */
+  readonly neighbours: DataLoader<string, readonly Neighbour[]>;
+}
+
+export function createLoaders(store: RecommendationStore): Pick<RecommendationsContext, 'neighbours'> {
+  return {
+    neighbours: new DataLoader(async (ids: readonly string[]) => {
+      const found = await store.neighbours(ids);
+      return ids.map((id) => found.get(id) ?? []);
+    }),
+  };
+}
+
+const productRef = (id: string) => ({ __typename: 'Product', id });
+
+function checkLimit(limit: number, max: number): void {
+  if (!Number.isInteger(limit) || limit < 0 || limit > max) throw badUserInput(`limit must be from 0 to ${max}`);
+}
+
+function ranked(items: readonly (readonly [string, number])[], limit: number) {
+  return items.slice(0, limit).map(([id, score], i) => ({ product: productRef(id), rank: i + 1, score }));
+}
+
+/** A user's list, or (never computed: no history yet) the overall best sellers. */
+async function recommendationList(userId: string, limit: number, ctx: RecommendationsContext) {
+  requireUserAccess(ctx.identity, userId);
+  checkLimit(limit, ctx.engine.listSize);
+  let list: StoredList | undefined = await ctx.store.list(userId);
+  if (list === undefined) {
+    const popular = await ctx.store.bestSellers(null, ctx.engine.defaultWindowDays);
+    const items: RecommendationItem[] = popular.items.map(([productId, buyers]) => ({ productId, score: buyers, reasons: ['POPULAR'] }));
+    list = { userId, items, strategy: 'BEST_SELLERS', generatedAt: popular.changedAt, version: 0 };
+  }
+  return {
+    userId,
+    strategy: list.strategy,
+    generatedAt: new Date(list.generatedAt),
+    version: list.version,
+    items: list.items.slice(0, limit).map((item) => ({ product: productRef(item.productId), score: item.score, reasons: item.reasons })),
+  };
+}
+
+async function similar(productId: string, kind: SimilarityKind, limit: number, ctx: RecommendationsContext) {
+  checkLimit(limit, ctx.engine.neighboursPerItem);
+  return ranked(await ctx.neighbours.load(coocDocId(KIND_CODE[kind], productId)), limit);
+}
+
+async function bestSellers(categoryId: string | null, limit: number, windowDays: number, ctx: RecommendationsContext) {
+  checkLimit(limit, ctx.engine.bestSellersSize);
+  if (!Number.isInteger(windowDays) || windowDays < 1 || windowDays > ctx.engine.maxWindowDays) {
+    throw badUserInput(`windowDays must be from 1 to ${ctx.engine.maxWindowDays}`);
+  }
+  return ctx.store.bestSellers(categoryId, windowDays);
+}
+
+const servedByGateway = () => {
+  throw new GraphQLError('Subscriptions are served by the gateway over graphql-ws', { extensions: { code: 'BAD_REQUEST' } });
+};
+
+interface ListArgs {
+  userId: string;
+  limit: number;
+}
+interface BestSellersArgs {
+  categoryId?: string | null;
+  limit: number;
+  windowDays: number;
+}
+
+export const resolvers: Resolvers<RecommendationsContext> = {
+  Query: {
+    recommendations: (_: unknown, { userId, limit }: ListArgs, ctx: RecommendationsContext) => recommendationList(userId, limit, ctx),
+    bestSellers: async (_: unknown, { categoryId, limit, windowDays }: BestSellersArgs, ctx: RecommendationsContext) =>
+      ranked((await bestSellers(categoryId ?? null, limit, windowDays, ctx)).items, limit),
+    similarProducts: (_: unknown, { productId, kind, limit }: { productId: string; kind: SimilarityKind; limit: number }, ctx: RecommendationsContext) =>
+      similar(productId, kind, limit, ctx),
+    bestSellersSnapshot: async (_: unknown, { categoryId, limit }: { categoryId?: string | null; limit: number }, ctx: RecommendationsContext) => {
+      const list = await bestSellers(categoryId ?? null, limit, ctx.engine.defaultWindowDays, ctx);
+      return { categoryId: list.categoryId, items: ranked(list.items, limit), changedAt: new Date(list.changedAt) };
+    },
+  },
+  Subscription: {
+    recommendationsChanged: { subscribe: servedByGateway },
+    bestSellersChanged: { subscribe: servedByGateway },
+  },
+  User: {
+    __resolveReference: (ref: { id: string }) => ({ id: ref.id }),
+    recommendations: (user: { id: string }, { limit }: { limit: number }, ctx: RecommendationsContext) => recommendationList(user.id, limit, ctx),
+  },
+  Product: {
+    __resolveReference: (ref: { id: string }) => ({ id: ref.id }),
+    alsoViewed: (product: { id: string }, { limit }: { limit: number }, ctx: RecommendationsContext) => similar(product.id, 'ALSO_VIEWED', limit, ctx),
+    alsoBought: (product: { id: string }, { limit }: { limit: number }, ctx: RecommendationsContext) => similar(product.id, 'ALSO_BOUGHT', limit, ctx),
+  },
+};

@@ -1,0 +1,149 @@
+import type { AddressInfo } from 'node:net';
+import type { CommandStartedEvent } from 'mongodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { postGraphQL, TEST_JWT_SECRET, testDatabase, type TestDatabase } from '@recs/devkit';
+import { dayOf, DEFAULT_ENGINE_CONFIG } from '@recs/engine';
+import { closeServer, COLLECTIONS, createLogger, IDENTITY_HEADER, signInternalIdentity, toBestSellersDoc, toListDoc, type Identity } from '@recs/shared';
+import { createRecommendationsServer, type RecommendationsServer } from '../server.ts';
+import { RecommendationStore } from '../store.ts';
+
+const alice: Identity = { kind: 'authenticated', subject: 'alice', role: 'user' };
+const today = dayOf(Date.now());
+let database: TestDatabase;
+let server: RecommendationsServer;
+let url: string;
+const commands: CommandStartedEvent[] = [];
+
+async function gql(query: string, variables: Record<string, unknown> = {}, identity?: Identity) {
+  const headers = identity === undefined ? {} : { [IDENTITY_HEADER]: await signInternalIdentity(identity, TEST_JWT_SECRET) };
+  return postGraphQL(url, query, variables, headers);
+}
+
+beforeAll(async () => {
+  database = await testDatabase('recommendations', { monitorCommands: true });
+  database.client.on('commandStarted', (event) => commands.push(event));
+  const db = database.db;
+  await db.collection(COLLECTIONS.lists).insertOne(
+    toListDoc({
+      userId: 'alice',
+      strategy: 'PERSONALIZED',
+      generatedAt: Date.parse('2026-01-01T00:00:00Z'),
+      version: 3,
+      items: [
+        { productId: 'teapot', score: 1.5, reasons: ['ALSO_BOUGHT:mug', 'TOP_IN_CATEGORY:kitchen'] },
+        { productId: 'mug', score: 1, reasons: ['BUY_AGAIN'] },
+        { productId: 'lamp', score: 0.2, reasons: ['POPULAR'] },
+      ],
+    }) as never,
+  );
+  await db.collection(COLLECTIONS.bestSellers).insertMany([
+    toBestSellersDoc({ categoryId: null, windowDays: 30, items: [['lamp', 9], ['mug', 4]], changedAt: Date.parse('2026-01-02T00:00:00Z') }),
+    toBestSellersDoc({ categoryId: 'kitchen', windowDays: 30, items: [['mug', 4]], changedAt: Date.parse('2026-01-02T00:00:00Z') }),
+  ] as never[]);
+  await db.collection(COLLECTIONS.cooc).insertMany([
+    { _id: 'b:mug', k: 'b', p: 'mug', n: 5, top: [{ p: 'teapot', s: 12.5 }, { p: 'cup', s: 3 }] },
+    { _id: 'v:mug', k: 'v', p: 'mug', n: 2, top: [{ p: 'cup', s: 1.25 }] },
+    { _id: 'b:lamp', k: 'b', p: 'lamp', n: 1, top: [{ p: 'candle', s: 2 }] },
+  ] as never[]);
+  // products and distinct buyers per day, for windows that are not materialized
+  await db.collection(COLLECTIONS.products).insertMany(
+    ['mug', 'teapot', 'lamp'].map((id) => ({ _id: id, name: id, categoryId: id === 'lamp' ? 'home' : 'kitchen', currency: 'GBP', inStock: true })) as never[],
+  );
+  await db.collection(COLLECTIONS.buyerDays).insertMany([
+    { _id: 'mug', d: { [today]: 1, [today - 5]: 2 } },
+    { _id: 'teapot', d: { [today - 1]: 1 } },
+    { _id: 'lamp', d: { [today - 20]: 7 } },
+  ] as never[]);
+  server = await createRecommendationsServer({
+    store: new RecommendationStore(database.db, [30]),
+    engine: DEFAULT_ENGINE_CONFIG,
+    jwtSecret: TEST_JWT_SECRET,
+    logger: createLogger('recommendations-test', 'silent'),
+    production: true,
+  });
+  await new Promise<void>((resolve) => server.http.listen(0, '127.0.0.1', resolve));
+  url = `http://127.0.0.1:${(server.http.address() as AddressInfo).port}/graphql`;
+});
+
+afterAll(async () => {
+  await closeServer(server.http);
+  await server.apollo.stop();
+  await database.drop();
+});
+
+const LIST = `query ($id: ID!, $limit: Int) { recommendations(userId: $id, limit: $limit) {
+  userId strategy version generatedAt items { product { id } score reasons } } }`;
+
+describe('recommendations', () => {
+  it('serves the user’s stored list, cut to the limit', async () => {
+    const result = await gql(LIST, { id: 'alice', limit: 2 }, alice);
+    expect(result.data?.['recommendations']).toEqual({
+      userId: 'alice',
+      strategy: 'PERSONALIZED',
+      version: 3,
+      generatedAt: '2026-01-01T00:00:00.000Z',
+      items: [
+        { product: { id: 'teapot' }, score: 1.5, reasons: ['ALSO_BOUGHT:mug', 'TOP_IN_CATEGORY:kitchen'] },
+        { product: { id: 'mug' }, score: 1, reasons: ['BUY_AGAIN'] },
+      ],
+    });
+  });
+
+  it('gives a user without a list the overall best sellers, marked BEST_SELLERS', async () => {
+    const result = await gql(LIST, { id: 'newcomer' }, { kind: 'authenticated', subject: 'newcomer', role: 'user' });
+    expect(result.data?.['recommendations']).toMatchObject({
+      strategy: 'BEST_SELLERS',
+      version: 0,
+      items: [
+        { product: { id: 'lamp' }, score: 9, reasons: ['POPULAR'] },
+        { product: { id: 'mug' }, score: 4, reasons: ['POPULAR'] },
+      ],
+    });
+  });
+
+  it('lets users read only their own list', async () => {
+    expect((await gql(LIST, { id: 'alice' })).errors?.[0]?.extensions?.['code']).toBe('UNAUTHENTICATED');
+    expect((await gql(LIST, { id: 'alice' }, { kind: 'authenticated', subject: 'bob', role: 'user' })).errors?.[0]?.extensions?.['code']).toBe('FORBIDDEN');
+    expect((await gql(LIST, { id: 'alice', limit: 51 }, alice)).errors?.[0]?.extensions?.['code']).toBe('BAD_USER_INPUT');
+  });
+});
+
+describe('best sellers and similar products', () => {
+  it('serves materialized windows and computes any other window from distinct buyers per day', async () => {
+    const result = await gql(`{
+      all: bestSellers { product { id } rank score }
+      kitchen: bestSellers(categoryId: "kitchen") { product { id } score }
+      lastWeek: bestSellers(windowDays: 7) { product { id } rank score }
+      snapshot: bestSellersSnapshot(categoryId: "kitchen") { categoryId changedAt items { product { id } } }
+    }`);
+    expect(result.data).toEqual({
+      all: [
+        { product: { id: 'lamp' }, rank: 1, score: 9 },
+        { product: { id: 'mug' }, rank: 2, score: 4 },
+      ],
+      kitchen: [{ product: { id: 'mug' }, score: 4 }],
+      // days today-6..today: mug 1 + 2, teapot 1; lamp's buyers are 20 days old
+      lastWeek: [
+        { product: { id: 'mug' }, rank: 1, score: 3 },
+        { product: { id: 'teapot' }, rank: 2, score: 1 },
+      ],
+      snapshot: { categoryId: 'kitchen', changedAt: '2026-01-02T00:00:00.000Z', items: [{ product: { id: 'mug' } }] },
+    });
+    expect((await gql(`{ bestSellers(windowDays: 0) { rank } }`)).errors?.[0]?.extensions?.['code']).toBe('BAD_USER_INPUT');
+  });
+
+  it('answers similar products and the neighbours of many products with one query', async () => {
+    const similar = await gql(`{ similarProducts(productId: "mug", kind: ALSO_BOUGHT, limit: 1) { product { id } rank score } }`);
+    expect(similar.data?.['similarProducts']).toEqual([{ product: { id: 'teapot' }, rank: 1, score: 12.5 }]);
+    commands.length = 0;
+    const entities = await gql(
+      `query ($r: [_Any!]!) { _entities(representations: $r) { ... on Product { id alsoBought { product { id } } alsoViewed { product { id } } } } }`,
+      { r: [{ __typename: 'Product', id: 'mug' }, { __typename: 'Product', id: 'lamp' }] },
+    );
+    expect(entities.data?.['_entities']).toEqual([
+      { id: 'mug', alsoBought: [{ product: { id: 'teapot' } }, { product: { id: 'cup' } }], alsoViewed: [{ product: { id: 'cup' } }] },
+      { id: 'lamp', alsoBought: [{ product: { id: 'candle' } }], alsoViewed: [] },
+    ]);
+    expect(commands.filter((c) => c.commandName === 'find' && c.command['find'] === COLLECTIONS.cooc)).toHaveLength(1);
+  });
+});
