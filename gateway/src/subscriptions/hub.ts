@@ -1,0 +1,144 @@
+import { EventEmitter } from 'node:events';
+import type { Logger, RedisClient, RedisNames } from '@recs/shared';
+import type { DocumentNode, ExecutionResult } from 'graphql';
+import { LatestResult } from './latest.ts';
+import type { LiveOperation } from './liveOperation.ts';
+
+/** Runs a hydration query through the gateway. */
+export type Hydrate = (query: DocumentNode, variables: Readonly<Record<string, unknown>>) => Promise<ExecutionResult>;
+
+/** Subscribers that share a selection (and variables) on one channel: one hydration serves them all. */
+class Group {
+  readonly subscribers = new Set<LatestResult>();
+  /** The newest change marker seen (list version, or change time for best sellers). */
+  seen = -Infinity;
+  running = false;
+  again = false;
+  readonly live: LiveOperation;
+
+  constructor(live: LiveOperation) {
+    this.live = live;
+  }
+}
+
+export interface HubStats {
+  readonly channels: number;
+  readonly groups: number;
+  readonly subscribers: number;
+  readonly hydrations: number;
+  readonly delivered: number;
+}
+
+/**
+ * Relays change messages from Redis pub/sub to this replica's graphql-ws subscribers. Every
+ * replica subscribes only to the channels its own subscribers need.
+ */
+export class LiveHub extends EventEmitter<{ subscribed: [channel: string] }> {
+  private readonly channels = new Map<string, Map<string, Group>>();
+  private readonly subscriber: RedisClient;
+  private readonly names: RedisNames;
+  private readonly hydrate: Hydrate;
+  private readonly logger: Logger;
+  private hydrations = 0;
+  private delivered = 0;
+
+  constructor(subscriber: RedisClient, names: RedisNames, hydrate: Hydrate, logger: Logger) {
+    super();
+    this.subscriber = subscriber;
+    this.names = names;
+    this.hydrate = hydrate;
+    this.logger = logger;
+  }
+
+  channelOf(live: LiveOperation): string {
+    if (live.field === 'recommendationsChanged') return this.names.recommendationsChannel(String(live.args['userId']));
+    const categoryId = live.args['categoryId'];
+    return this.names.bestSellersChannel(typeof categoryId === 'string' ? categoryId : null);
+  }
+
+  /** A subscriber's stream of results; ends when the client completes or disconnects. */
+  async subscribe(live: LiveOperation): Promise<AsyncIterableIterator<ExecutionResult>> {
+    const channel = this.channelOf(live);
+    let groups = this.channels.get(channel);
+    if (groups === undefined) {
+      this.channels.set(channel, (groups = new Map()));
+      await this.subscriber.subscribe(channel, (message) => this.onMessage(channel, message));
+    }
+    let group = groups.get(live.key);
+    if (group === undefined) groups.set(live.key, (group = new Group(live)));
+    const target = group;
+    const stream = new LatestResult(() => this.leave(channel, target, stream));
+    group.subscribers.add(stream);
+    // the subscriber now receives every change published from here on
+    this.emit('subscribed', channel);
+    return stream;
+  }
+
+  private leave(channel: string, group: Group, stream: LatestResult): void {
+    group.subscribers.delete(stream);
+    if (group.subscribers.size > 0) return;
+    const groups = this.channels.get(channel);
+    groups?.delete(group.live.key);
+    if (groups !== undefined && groups.size === 0) {
+      this.channels.delete(channel);
+      this.subscriber.unsubscribe(channel).catch((error: unknown) => this.logger.warn({ channel, err: (error as Error).message }, 'unsubscribe failed'));
+    }
+  }
+
+  private onMessage(channel: string, message: string): void {
+    let marker = Date.now();
+    try {
+      const parsed = JSON.parse(message) as { version?: unknown; changedAt?: unknown };
+      if (typeof parsed.version === 'number') marker = parsed.version;
+      else if (typeof parsed.changedAt === 'number') marker = parsed.changedAt;
+    } catch {
+      this.logger.warn({ channel }, 'ignoring a malformed change message');
+      return;
+    }
+    for (const group of this.channels.get(channel)?.values() ?? []) {
+      if (marker <= group.seen) continue;
+      group.seen = marker;
+      void this.run(group);
+    }
+  }
+
+  /** One hydration at a time per group; a change arriving meanwhile triggers exactly one more. */
+  private async run(group: Group): Promise<void> {
+    if (group.running) {
+      group.again = true;
+      return;
+    }
+    group.running = true;
+    try {
+      do {
+        group.again = false;
+        this.hydrations++;
+        let result: ExecutionResult;
+        try {
+          result = await this.hydrate(group.live.query, group.live.variables);
+        } catch (error) {
+          this.logger.warn({ err: (error as Error).message, field: group.live.field }, 'hydrating a change failed');
+          continue;
+        }
+        for (const stream of group.subscribers) stream.push(result);
+        this.delivered += group.subscribers.size;
+      } while (group.again && group.subscribers.size > 0);
+    } finally {
+      group.running = false;
+    }
+  }
+
+  stats(): HubStats {
+    let groups = 0;
+    let subscribers = 0;
+    for (const channelGroups of this.channels.values()) {
+      groups += channelGroups.size;
+      for (const group of channelGroups.values()) subscribers += group.subscribers.size;
+    }
+    return { channels: this.channels.size, groups, subscribers, hydrations: this.hydrations, delivered: this.delivered };
+  }
+
+  async close(): Promise<void> {
+    for (const groups of this.channels.values()) for (const group of groups.values()) for (const stream of [...group.subscribers]) await stream.return();
+  }
+}

@@ -1,0 +1,101 @@
+import {
+  getArgumentValues,
+  getOperationAST,
+  GraphQLError,
+  Kind,
+  print,
+  type DocumentNode,
+  type FieldNode,
+  type FragmentDefinitionNode,
+  type GraphQLSchema,
+  type SelectionSetNode,
+} from 'graphql';
+
+/**
+ * Each subscription field has a query "twin" with the same arguments and return type that reads
+ * the stream's current value. A change message makes the gateway run the subscriber's own
+ * selection set on the twin, through the normal federated query plan, so subscribers select
+ * fields of every subgraph, with their variables, fragments and aliases.
+ */
+export const TWINS: Readonly<Record<string, string>> = {
+  recommendationsChanged: 'recommendations',
+  bestSellersChanged: 'bestSellersSnapshot',
+};
+
+export interface LiveOperation {
+  /** The subscription field, e.g. recommendationsChanged. */
+  readonly field: string;
+  /** Its arguments, with variables and defaults applied. */
+  readonly args: Readonly<Record<string, unknown>>;
+  /** The query that produces one result for this subscriber. */
+  readonly query: DocumentNode;
+  readonly variables: Readonly<Record<string, unknown>>;
+  /** Subscribers with the same key get the same result: it is computed once per change. */
+  readonly key: string;
+}
+
+function stableJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`;
+}
+
+/** The root field of a subscription, looking through fragments on the Subscription type. */
+function rootField(selectionSet: SelectionSetNode, fragments: ReadonlyMap<string, FragmentDefinitionNode>): FieldNode[] {
+  const fields: FieldNode[] = [];
+  for (const selection of selectionSet.selections) {
+    if (selection.kind === Kind.FIELD) {
+      if (selection.name.value !== '__typename') fields.push(selection);
+    } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+      fields.push(...rootField(selection.selectionSet, fragments));
+    } else {
+      const fragment = fragments.get(selection.name.value);
+      if (fragment !== undefined) fields.push(...rootField(fragment.selectionSet, fragments));
+    }
+  }
+  return fields;
+}
+
+/** Turns a validated subscription into its live operation, or explains why it cannot be served. */
+export function liveOperation(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operationName: string | null | undefined,
+  variables: Readonly<Record<string, unknown>> = {},
+): LiveOperation {
+  const operation = getOperationAST(document, operationName);
+  if (operation == null || operation.operation !== 'subscription') throw new GraphQLError('Not a subscription operation');
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const definition of document.definitions) {
+    if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
+  }
+  const fields = rootField(operation.selectionSet, fragments);
+  const field = fields[0];
+  if (field === undefined || fields.length > 1) throw new GraphQLError('A subscription must select exactly one field');
+  const name = field.name.value;
+  const twin = TWINS[name];
+  const definition = schema.getSubscriptionType()?.getFields()[name];
+  if (twin === undefined || definition === undefined) throw new GraphQLError(`Subscription field ${name} is not served`);
+  const args = getArgumentValues(definition, field, variables as Record<string, unknown>);
+
+  const subscriptionType = schema.getSubscriptionType()!.name;
+  const query: DocumentNode = {
+    kind: Kind.DOCUMENT,
+    definitions: [
+      {
+        kind: Kind.OPERATION_DEFINITION,
+        operation: 'query' as never,
+        ...(operation.name === undefined ? {} : { name: operation.name }),
+        variableDefinitions: operation.variableDefinitions ?? [],
+        directives: [],
+        selectionSet: {
+          kind: Kind.SELECTION_SET,
+          selections: [{ ...field, name: { kind: Kind.NAME, value: twin }, alias: field.alias ?? { kind: Kind.NAME, value: name } }],
+        },
+      },
+      ...[...fragments.values()].filter((fragment) => fragment.typeCondition.name.value !== subscriptionType),
+    ],
+  };
+  return { field: name, args, query, variables, key: `${print(query)}\n${stableJson(variables)}` };
+}
