@@ -4,3 +4,4 @@ export { startFerretdb, ensureFerretdb, mongoPing, type MongoServer, FERRETDB_VE
 export { startProcess, portAnswers, type ManagedProcess } from './services/process.ts';
 export { freePort } from './services/ports.ts';
 export * from './testing.ts';
+export * from './simulator.ts';

@@ -61,6 +61,9 @@ export async function createGatewayServer({ config, logger, redis, supergraph }:
     formatError: formatError(production),
     includeStacktraceInErrorResponses: !production,
     introspection: true,
+    logger,
+    // the process handles SIGTERM itself, in order
+    stopOnTerminationSignals: false,
     validationRules: armor.validationRules,
     // the plugin packages resolve Apollo Server's CommonJS typings, the gateway its ESM ones: same classes
     plugins: [

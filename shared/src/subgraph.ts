@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { ApolloServer, type ApolloServerPlugin, type BaseContext } from '@apollo/server';
+import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import { buildSubgraphSchema, type GraphQLResolverMap } from '@apollo/subgraph';
 import type { DocumentNode } from 'graphql';
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
@@ -75,7 +76,15 @@ export function createSubgraphServer<TContext extends SubgraphContext>(options: 
     ]),
     formatError: formatError(options.production),
     includeStacktraceInErrorResponses: !options.production,
-    plugins: [errorLogging(options.logger) as ApolloServerPlugin<TContext>, unavailableAsCode() as ApolloServerPlugin<TContext>],
+    logger: options.logger,
+    // the process handles SIGTERM itself (shutdown.ts), in order
+    stopOnTerminationSignals: false,
+    plugins: [
+      errorLogging(options.logger) as ApolloServerPlugin<TContext>,
+      unavailableAsCode() as ApolloServerPlugin<TContext>,
+      // federated tracing is only useful with Apollo Studio
+      ApolloServerPluginInlineTraceDisabled() as unknown as ApolloServerPlugin<TContext>,
+    ],
   });
 }
 

@@ -12,6 +12,8 @@ class Group {
   readonly subscribers = new Set<LatestResult>();
   /** The newest change marker seen (list version, or change time for best sellers). */
   seen = -Infinity;
+  /** The last result delivered, to skip an identical one (a change outside this selection). */
+  last: string | undefined;
   running = false;
   again = false;
   readonly live: LiveOperation;
@@ -120,6 +122,9 @@ export class LiveHub extends EventEmitter<{ subscribed: [channel: string] }> {
           this.logger.warn({ err: (error as Error).message, field: group.live.field }, 'hydrating a change failed');
           continue;
         }
+        const text = JSON.stringify(result);
+        if (text === group.last) continue;
+        group.last = text;
         for (const stream of group.subscribers) stream.push(result);
         this.delivered += group.subscribers.size;
       } while (group.again && group.subscribers.size > 0);

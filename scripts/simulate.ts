@@ -1,0 +1,109 @@
+/**
+ * Sends a synthetic clickstream to a running gateway (see devkit/src/simulator.ts for the model):
+ *   npm run simulate -- [--url URL] [--rate EVENTS_PER_S] [--users N] [--seed N] [--duration S]
+ * It signs a development service token with JWT_SECRET (or the running `npm start`'s key).
+ * One shopper, `--focus` (default shopper-1), browses every few seconds so a live subscription
+ * to their recommendations shows changes soon.
+ */
+import { parseArgs } from 'node:util';
+import { ClickstreamSimulator, type SimulatedEvent, type SimulatorProduct } from '@recs/devkit';
+import { signClientToken } from '@recs/shared';
+import { devJwtSecret, readDevEnv } from './lib/devProfile.ts';
+
+const { values } = parseArgs({
+  options: {
+    url: { type: 'string', default: process.env['GATEWAY_URL'] ?? 'http://127.0.0.1:4000/graphql' },
+    rate: { type: 'string', default: '10' },
+    users: { type: 'string', default: '200' },
+    seed: { type: 'string', default: '42' },
+    duration: { type: 'string', default: '0' },
+    focus: { type: 'string', default: '1' },
+    'focus-every': { type: 'string', default: '5' },
+  },
+});
+const rate = Number(values.rate);
+const users = Number(values.users);
+const seed = Number(values.seed);
+const duration = Number(values.duration);
+const focus = Number(values.focus);
+const focusEvery = Number(values['focus-every']) * 1_000;
+for (const [name, value] of Object.entries({ rate, users, seed, duration, focus })) {
+  if (!Number.isFinite(value) || value < 0) {
+    console.error(`--${name} must be a non-negative number`);
+    process.exit(2);
+  }
+}
+
+const secret = process.env['JWT_SECRET'] ?? readDevEnv()?.['JWT_SECRET'] ?? devJwtSecret();
+const token = await signClientToken({ subject: 'clickstream-simulator', role: 'service', expiresIn: '30d' }, secret);
+
+async function graphql<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
+  const response = await fetch(values.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await response.json()) as { data?: T; errors?: { message: string }[] };
+  if (body.errors !== undefined && body.errors.length > 0) throw new Error(body.errors.map((e) => e.message).join('; '));
+  return body.data as T;
+}
+
+async function loadCatalog(): Promise<SimulatorProduct[]> {
+  const products: SimulatorProduct[] = [];
+  let after: string | null = null;
+  for (;;) {
+    const page: { products: { edges: { node: { id: string; price: number | null; category: { id: string } | null } }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } } } =
+      await graphql(`query ($after: String) { products(first: 100, after: $after) { edges { node { id price category { id } } } pageInfo { hasNextPage endCursor } } }`, { after });
+    for (const { node } of page.products.edges) {
+      products.push({ id: node.id, categoryId: node.category?.id ?? 'none', ...(node.price === null ? {} : { price: node.price }) });
+    }
+    if (!page.products.pageInfo.hasNextPage) return products;
+    after = page.products.pageInfo.endCursor;
+  }
+}
+
+const catalog = await loadCatalog();
+if (catalog.length === 0) {
+  console.error('The catalog is empty: import one first (npm run import-catalog).');
+  process.exit(1);
+}
+const simulator = new ClickstreamSimulator({ seed, users, products: catalog });
+console.log(`simulating ${users} shoppers over ${catalog.length} products at ~${rate} events/s (seed ${seed}); focus: ${simulator.userId(focus)}`);
+
+let sent = 0;
+let accepted = 0;
+let buffer: SimulatedEvent[] = [];
+let lastFocus = 0;
+let lastReport = Date.now();
+const started = Date.now();
+let stopping = false;
+process.on('SIGINT', () => (stopping = true));
+process.on('SIGTERM', () => (stopping = true));
+
+while (!stopping && (duration === 0 || Date.now() - started < duration * 1_000)) {
+  const tickStarted = Date.now();
+  if (focus > 0 && tickStarted - lastFocus >= focusEvery) {
+    buffer.push(...simulator.session(focus));
+    lastFocus = tickStarted;
+  }
+  const quota = Math.max(1, Math.round(rate / 4));
+  while (buffer.length < quota) buffer.push(...simulator.session());
+  const batch = buffer.slice(0, Math.min(quota, 1_000));
+  buffer = buffer.slice(batch.length);
+  try {
+    const result = await graphql<{ trackEvents: { accepted: number } }>(
+      `mutation ($e: [TrackEventInput!]!) { trackEvents(inputs: $e) { accepted } }`,
+      { e: batch },
+    );
+    sent += batch.length;
+    accepted += result.trackEvents.accepted;
+  } catch (error) {
+    console.error(`trackEvents failed: ${(error as Error).message}`);
+  }
+  if (Date.now() - lastReport >= 15_000) {
+    console.log(`sent ${sent} events (${accepted} accepted) in ${Math.round((Date.now() - started) / 1000)} s`);
+    lastReport = Date.now();
+  }
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, 250 - (Date.now() - tickStarted))));
+}
+console.log(`stopped after ${sent} events (${accepted} accepted)`);
