@@ -33,8 +33,8 @@ export interface TestDatabase {
 }
 
 /** A database of its own for one test file, dropped afterwards. */
-export async function testDatabase(label: string, options: { monitorCommands?: boolean } = {}): Promise<TestDatabase> {
-  const { mongoUrl } = testServices();
+export async function testDatabase(label: string, options: { monitorCommands?: boolean; mongoUrl?: string } = {}): Promise<TestDatabase> {
+  const mongoUrl = options.mongoUrl ?? testServices().mongoUrl;
   const name = uniqueName(label);
   const client = new MongoClient(mongoUrl, { monitorCommands: options.monitorCommands ?? false });
   await client.connect();

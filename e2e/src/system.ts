@@ -48,6 +48,11 @@ export interface SystemOptions {
   readonly gateways?: number;
   readonly engine?: EngineConfig;
   readonly logLevel?: string;
+  /** Servers of the test's own (fault tests restart them); default: the ones `npm test` started. */
+  readonly mongoUrl?: string;
+  readonly redisUrl?: string;
+  /** 'none' when the test runs the workers as processes of their own. */
+  readonly workers?: 'in-process' | 'none';
 }
 
 async function listenOnFreePort(server: Server): Promise<string> {
@@ -63,8 +68,9 @@ async function listenOnFreePort(server: Server): Promise<string> {
 export async function startSystem(options: SystemOptions): Promise<System> {
   const logger: Logger = createLogger(`e2e-${options.label}`, options.logLevel ?? process.env['TEST_LOG_LEVEL'] ?? 'silent');
   const engine = options.engine ?? DEFAULT_ENGINE_CONFIG;
-  const db = await testDatabase(options.label);
-  const redis = await connectRedis(testServices().redisUrl, logger, 'e2e');
+  const db = await testDatabase(options.label, options.mongoUrl === undefined ? {} : { mongoUrl: options.mongoUrl });
+  const redisUrl = options.redisUrl ?? testServices().redisUrl;
+  const redis = await connectRedis(redisUrl, logger, 'e2e');
   const prefix = uniqueName('q');
   const names = new RedisNames(prefix);
   const events = eventsQueue(redis, prefix);
@@ -86,7 +92,8 @@ export async function startSystem(options: SystemOptions): Promise<System> {
   await catalog.load();
   await catalog.watch(redis, names);
   const publisher = new Publisher(redis, names);
-  const aggregation = new AggregatorService({
+  const inProcess = (options.workers ?? 'in-process') === 'in-process';
+  const aggregation = !inProcess ? undefined : new AggregatorService({
     db: db.db,
     redis,
     prefix,
@@ -100,15 +107,17 @@ export async function startSystem(options: SystemOptions): Promise<System> {
     cacheSize: 100_000,
     leaseMs: 5_000,
   });
-  await aggregation.start();
-  const listService = new ListService({ store: new ListStore(db.db), catalog, engine, publisher, logger, local: () => aggregation.aggregator });
-  listService.start(redis, prefix, 8);
+  await aggregation?.start();
+  const listService = !inProcess
+    ? undefined
+    : new ListService({ store: new ListStore(db.db), catalog, engine, publisher, logger, local: () => aggregation?.aggregator });
+  listService?.start(redis, prefix, 8);
 
   const gateways: { url: string; ws: string; server: GatewayServer }[] = [];
   for (let i = 0; i < (options.gateways ?? 1); i++) {
     const server = await createGatewayServer({
       config: {
-        REDIS_URL: testServices().redisUrl,
+        REDIS_URL: redisUrl,
         QUEUE_PREFIX: prefix,
         LOG_LEVEL: 'silent',
         NODE_ENV: 'test',
@@ -154,8 +163,8 @@ export async function startSystem(options: SystemOptions): Promise<System> {
     async stop() {
       for (const client of clients) await client.dispose();
       for (const gateway of gateways) await gateway.server.stop();
-      await listService.stop();
-      await aggregation.stop();
+      await listService?.stop();
+      await aggregation?.stop();
       await catalog.close();
       for (const server of [products, eventsServer, recommendations]) {
         await closeServer(server.http);

@@ -27,6 +27,22 @@ export function workersConfig(env: NodeJS.ProcessEnv = process.env) {
       /** The aggregation lease: a standby takes over this long after the leader stops renewing. */
       AGGREGATOR_LEASE_MS: int(15_000, 1_000, 600_000),
       LIST_CONCURRENCY: int(8, 1, 1_000),
+      /**
+       * BullMQ job lock: a job whose worker died is taken up again within about twice this
+       * (the lock expires, then the next stalled-job check moves it back to the queue).
+       */
+      JOB_LOCK_MS: int(15_000, 1_000, 600_000),
+      /** Maintenance schedule: best-seller re-ranking, inbox sweep, decay refresh (milliseconds). */
+      TICK_INTERVAL_MS: int(5 * 60_000, 100, 86_400_000),
+      SWEEP_INTERVAL_MS: int(30_000, 100, 86_400_000),
+      REFRESH_INTERVAL_MS: int(60 * 60_000, 1_000, 86_400_000),
+      /** Inbox entries older than this are taken as lost on their way to the queue. */
+      INBOX_GRACE_MS: int(60_000, 0, 86_400_000),
+      /**
+       * Test only (fault tests): the aggregator kills its own process after writing the plan of
+       * its Nth commit and applying part of it, to prove recovery. 0 (the default) is off.
+       */
+      CRASH_AFTER_PLAN: int(0, 0, 1_000_000),
     },
     env,
   );

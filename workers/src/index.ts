@@ -55,6 +55,8 @@ try {
       cacheSize: config.AGGREGATOR_CACHE,
       leaseMs: config.AGGREGATOR_LEASE_MS,
       onFlush: (stats) => log.debug(stats, 'flushed'),
+      crashAfterPlan: config.CRASH_AFTER_PLAN,
+      jobLockMs: config.JOB_LOCK_MS,
     });
     await aggregation.start();
     // categories or stock changed: rankings may too
@@ -70,11 +72,21 @@ try {
       logger: log,
       ...(aggregation === undefined ? {} : { local: () => aggregation!.aggregator }),
     });
-    listService.start(redis, config.QUEUE_PREFIX, config.LIST_CONCURRENCY);
+    listService.start(redis, config.QUEUE_PREFIX, config.LIST_CONCURRENCY, config.JOB_LOCK_MS);
     stops.push(() => listService.stop());
   }
   if (roles.has('maintenance')) {
-    const maintenance = new MaintenanceService({ db: mongo.db, redis, prefix: config.QUEUE_PREFIX, events, lists, engine, logger: log });
+    const maintenance = new MaintenanceService({
+      db: mongo.db,
+      redis,
+      prefix: config.QUEUE_PREFIX,
+      events,
+      lists,
+      engine,
+      logger: log,
+      inboxGraceMs: config.INBOX_GRACE_MS,
+      schedules: { tick: config.TICK_INTERVAL_MS, 'sweep-inbox': config.SWEEP_INTERVAL_MS, 'refresh-active': config.REFRESH_INTERVAL_MS },
+    });
     await maintenance.start();
     stops.push(() => maintenance.stop());
   }

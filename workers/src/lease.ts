@@ -41,10 +41,25 @@ export class Lease {
     }
   }
 
+  /** Takes the lease whoever holds it: the holder finds out at its next renewal and stands by. */
+  async takeOver(now = Date.now()): Promise<void> {
+    await this.leases.updateOne(
+      { _id: this.name },
+      { $set: { owner: this.owner, until: new Date(now + this.ttlMs), since: new Date(now) } },
+      { upsert: true },
+    );
+  }
+
   /** Extends the lease; false when it was lost (taken over after lapsing). */
   async renew(now = Date.now()): Promise<boolean> {
     const result = await this.leases.updateOne({ _id: this.name, owner: this.owner }, { $set: { until: new Date(now + this.ttlMs) } });
     return result.matchedCount === 1;
+  }
+
+  /** Whether this owner holds the lease now (one read). */
+  async holds(now = Date.now()): Promise<boolean> {
+    const doc = await this.leases.findOne({ _id: this.name });
+    return doc !== null && doc.owner === this.owner && doc.until.getTime() > now;
   }
 
   async release(): Promise<void> {

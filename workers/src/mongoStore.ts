@@ -47,6 +47,7 @@ interface StateDoc {
   seq: number;
   status: 'idle' | 'writing';
   at: Date;
+  verifyBefore?: Date;
 }
 
 interface UniverseDoc {
@@ -86,9 +87,24 @@ export class ConcurrentWriteError extends Error {
 export class MongoAggregateStore implements AggregateStore {
   private readonly db: Db;
   private seq: number | undefined;
+  private readonly crashAfterPlan: number;
+  private readonly fence: (() => Promise<boolean>) | undefined;
+  private commits = 0;
 
-  constructor(db: Db) {
+  /**
+   * `fence`: checked before every bulk write; false (the lease was taken over) stops the commit.
+   * `crashAfterPlan`: test only, see CRASH_AFTER_PLAN in config.ts.
+   */
+  constructor(db: Db, options: { crashAfterPlan?: number; fence?: () => Promise<boolean> } = {}) {
     this.db = db;
+    this.crashAfterPlan = options.crashAfterPlan ?? 0;
+    this.fence = options.fence;
+  }
+
+  /** Jobs queued before this time may hold events a rebuild already applied. */
+  async verifyBefore(): Promise<number> {
+    const state = await this.collection<StateDoc>(COLLECTIONS.aggregator).findOne({ _id: 'state' });
+    return state?.verifyBefore?.getTime() ?? 0;
   }
 
   private collection<T extends Document>(name: string) {
@@ -114,6 +130,24 @@ export class MongoAggregateStore implements AggregateStore {
     }
     await this.finish(state.seq, plans.map((p) => p._id));
     return complete ? 'reapplied' : 'discarded';
+  }
+
+  /**
+   * Empties every aggregate (not the raw events, the catalog, hidden histories or lists) for a
+   * rebuild, and marks jobs queued until now as possibly applied already.
+   */
+  async resetForRebuild(now: Date): Promise<void> {
+    await this.recover();
+    for (const name of [COLLECTIONS.users, COLLECTIONS.cooc, COLLECTIONS.buyerDays, COLLECTIONS.counters, COLLECTIONS.bestSellers, COLLECTIONS.applied, COLLECTIONS.plans]) {
+      await this.db.collection(name).deleteMany({});
+    }
+    await this.collection<UniverseDoc>(COLLECTIONS.aggregator).deleteOne({ _id: 'universe' });
+    await this.collection<StateDoc>(COLLECTIONS.aggregator).updateOne({ _id: 'state' }, { $set: { status: 'idle', at: now, verifyBefore: now } });
+  }
+
+  /** Moves the verification mark to `at` (the end of a rebuild). */
+  async setVerifyBefore(at: Date): Promise<void> {
+    await this.collection<StateDoc>(COLLECTIONS.aggregator).updateOne({ _id: 'state' }, { $set: { verifyBefore: at } });
   }
 
   async loadSnapshot(): Promise<AggregateSnapshot> {
@@ -185,6 +219,10 @@ export class MongoAggregateStore implements AggregateStore {
     try {
       const chunks = planChunks(seq, ops, changes.eventIds);
       await this.collection<PlanDoc>(COLLECTIONS.plans).insertMany(chunks);
+      if (this.crashAfterPlan > 0 && ++this.commits === this.crashAfterPlan) {
+        await this.apply(ops.slice(0, Math.floor(ops.length / 2)), []);
+        process.kill(process.pid, 'SIGKILL');
+      }
       await this.apply(ops, changes.eventIds);
       await this.finish(seq, chunks.map((c) => c._id));
     } catch (error) {
@@ -207,6 +245,7 @@ export class MongoAggregateStore implements AggregateStore {
     }
     for (const [name, writes] of byCollection) {
       for (let i = 0; i < writes.length; i += WRITES_PER_BULK) {
+        if (this.fence !== undefined && !(await this.fence())) throw new ConcurrentWriteError('the aggregation lease was taken over');
         await this.collection<IdDoc>(name).bulkWrite(writes.slice(i, i + WRITES_PER_BULK), { ordered: false });
       }
     }

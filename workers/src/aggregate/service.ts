@@ -27,6 +27,10 @@ export interface AggregatorServiceOptions {
   readonly cacheSize: number;
   readonly leaseMs: number;
   readonly onFlush?: (stats: FlushStats) => void;
+  /** Test only: see CRASH_AFTER_PLAN. */
+  readonly crashAfterPlan?: number;
+  /** See JOB_LOCK_MS. */
+  readonly jobLockMs?: number;
 }
 
 /**
@@ -41,6 +45,8 @@ export class AggregatorService extends EventEmitter<{ leading: []; standby: [] }
   private current: { aggregator: Aggregator; batcher: Batcher } | undefined;
   private stopping = false;
   private transition: Promise<void> = Promise.resolve();
+  /** Jobs created before this (a rebuild's end) are checked against the applied events. */
+  private verifyBefore = 0;
 
   constructor(options: AggregatorServiceOptions) {
     super();
@@ -81,9 +87,10 @@ export class AggregatorService extends EventEmitter<{ leading: []; standby: [] }
 
   private async lead(): Promise<void> {
     const { db, logger } = this.options;
-    const store = new MongoAggregateStore(db);
+    const store = new MongoAggregateStore(db, { crashAfterPlan: this.options.crashAfterPlan ?? 0, fence: () => this.lease.holds() });
     const recovered = await store.recover();
     if (recovered !== 'clean') logger.warn({ recovered }, 'finished a commit interrupted by a crash');
+    this.verifyBefore = await store.verifyBefore();
     const aggregator = new Aggregator(store, this.options.catalog, this.options.engine, { cacheSize: this.options.cacheSize });
     await aggregator.start();
     const batcher = new Batcher(
@@ -97,6 +104,10 @@ export class AggregatorService extends EventEmitter<{ leading: []; standby: [] }
       connection: connectionOf(this.options.redis),
       prefix: this.options.prefix,
       concurrency: this.options.concurrency,
+      lockDuration: this.options.jobLockMs ?? 15_000,
+      stalledInterval: this.options.jobLockMs ?? 15_000,
+      // a job whose worker crashed twice is still retried (its events are verified then)
+      maxStalledCount: 10,
     });
     this.worker.on('error', (error) => logger.warn({ err: error.message }, 'events worker error'));
     this.worker.on('failed', (job, error) =>
@@ -123,8 +134,9 @@ export class AggregatorService extends EventEmitter<{ leading: []; standby: [] }
     const entry: BatchEntry = {
       batchId: job.data.batchId,
       events,
-      // a job started before may have been applied before it could be completed
-      verify: job.data.verify === true || job.attemptsStarted > 1,
+      // a job started before may have been applied before it could be completed; one queued
+      // before a rebuild ended holds events the rebuild already applied
+      verify: job.data.verify === true || job.attemptsStarted > 1 || job.timestamp < this.verifyBefore,
     };
     return batcher.submit(entry);
   }

@@ -64,11 +64,13 @@ export class ListService {
     return { changed: true, list };
   }
 
-  start(redis: RedisClient, prefix: string, concurrency: number): void {
+  start(redis: RedisClient, prefix: string, concurrency: number, jobLockMs = 15_000): void {
     this.worker = new Worker<ListsJob>(RedisNames.queues.lists, async (job) => void (await this.compute(job.data.userId)), {
       connection: connectionOf(redis),
       prefix,
       concurrency,
+      lockDuration: jobLockMs,
+      stalledInterval: jobLockMs,
     });
     this.worker.on('error', (error) => this.options.logger.warn({ err: error.message }, 'lists worker error'));
     this.worker.on('failed', (job, error) => this.options.logger.warn({ userId: job?.data.userId, err: error.message }, 'list recomputation failed'));

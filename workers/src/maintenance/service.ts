@@ -28,6 +28,8 @@ export interface MaintenanceOptions {
   readonly logger: Logger;
   /** Inbox entries older than this are assumed lost on their way to the queue. */
   readonly inboxGraceMs?: number;
+  /** Overrides of SCHEDULES (milliseconds). */
+  readonly schedules?: Partial<Record<MaintenanceTask, number>>;
 }
 
 export const SCHEDULES: Readonly<Record<MaintenanceTask, number>> = {
@@ -55,9 +57,10 @@ export class MaintenanceService {
     const { redis, prefix, events, logger } = this.options;
     this.queue = new Queue(RedisNames.queues.maintenance, { connection: connectionOf(redis), prefix });
     // ticks go to the events queue: the aggregation leader re-ranks, in turn with the batches
-    await events.upsertJobScheduler('tick', { every: SCHEDULES.tick }, { name: JOB_NAMES.tick, data: { batchId: 'tick', events: [] } });
+    const every = { ...SCHEDULES, ...this.options.schedules };
+    await events.upsertJobScheduler('tick', { every: every.tick }, { name: JOB_NAMES.tick, data: { batchId: 'tick', events: [] } });
     for (const task of ['sweep-inbox', 'refresh-active', 'prune'] as const) {
-      await this.queue.upsertJobScheduler(task, { every: SCHEDULES[task] }, { name: task, data: {} });
+      await this.queue.upsertJobScheduler(task, { every: every[task] }, { name: task, data: {} });
     }
     this.worker = new Worker(RedisNames.queues.maintenance, (job) => this.run(job.name as MaintenanceTask), {
       connection: connectionOf(redis),

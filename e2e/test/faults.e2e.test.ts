@@ -1,0 +1,145 @@
+import { ClickstreamSimulator } from '@recs/devkit';
+import { COLLECTIONS, RedisNames } from '@recs/shared';
+import { compareAggregates, dumpAggregator, readStoredAggregates, recomputeAggregates } from '@recs/workers';
+import { DEFAULT_ENGINE_CONFIG } from '@recs/engine';
+import { QueueEvents } from 'bullmq';
+import { createClient } from 'redis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OwnServers, WorkerProcess } from '../src/processes.ts';
+import { startSystem, type System } from '../src/system.ts';
+
+const PRODUCTS = Array.from({ length: 20 }, (_, i) => ({ id: `p${i}`, name: `Product ${i}`, categoryId: `c${i % 3}`, price: 1 + i }));
+const servers = new OwnServers();
+let system: System;
+let storefront: string;
+let sent = 0;
+const simulator = new ClickstreamSimulator({ seed: 99, users: 60, products: PRODUCTS });
+const workers: WorkerProcess[] = [];
+
+function worker(env: Record<string, string> = {}): WorkerProcess {
+  const started = new WorkerProcess({
+    MONGO_URL: servers.mongoUrl,
+    MONGO_DB: system.db.name,
+    REDIS_URL: servers.redisUrl,
+    QUEUE_PREFIX: system.prefix,
+    LOG_LEVEL: 'debug',
+    AGGREGATOR_LEASE_MS: '1500',
+    AGGREGATOR_CONCURRENCY: '4',
+    AGGREGATOR_MAX_BATCH: '300',
+    JOB_LOCK_MS: '2000',
+    ...env,
+  });
+  workers.push(started);
+  return started;
+}
+
+/** Sends `batches` batches of simulated events through the gateway; returns how many were accepted. */
+async function track(batches: number, size = 100): Promise<number> {
+  let accepted = 0;
+  for (let b = 0; b < batches; b++) {
+    const events = [];
+    while (events.length < size) events.push(...simulator.session());
+    const batch = events.slice(0, size).map((event, i) => ({ ...event, eventId: `f-${sent}-${b}-${i}` }));
+    const result = await system.query(`mutation ($e: [TrackEventInput!]!) { trackEvents(inputs: $e) { accepted } }`, { e: batch }, storefront);
+    expect(result.errors).toBeUndefined();
+    accepted += result.data?.['trackEvents'].accepted as number;
+  }
+  sent += batches;
+  return accepted;
+}
+
+/** Resolves once every stored batch has been applied (the inbox is empty), checking after each completed job. */
+async function allApplied(): Promise<void> {
+  const inbox = system.db.db.collection(COLLECTIONS.inbox);
+  if ((await inbox.countDocuments()) === 0) return;
+  const connection = createClient({ url: servers.redisUrl });
+  connection.on('error', () => undefined);
+  const events = new QueueEvents(RedisNames.queues.events, { connection: connection as never, prefix: system.prefix });
+  try {
+    await events.waitUntilReady();
+    await new Promise<void>((resolve) => {
+      const check = () => void inbox.countDocuments().then((n) => n === 0 && resolve());
+      events.on('completed', check);
+      check();
+    });
+  } finally {
+    await events.close();
+  }
+}
+
+async function expectAggregatesToMatchRawEvents(): Promise<void> {
+  const expected = dumpAggregator(await recomputeAggregates(system.db.db, system.catalog, DEFAULT_ENGINE_CONFIG));
+  expect(compareAggregates(await readStoredAggregates(system.db.db), expected)).toEqual([]);
+  // and nothing is counted twice: the day counters add up to the raw events
+  const raw = await system.db.db.collection(COLLECTIONS.events).countDocuments();
+  const counted = Object.values(expected.counters).reduce((sum, c) => sum + c.views + c.clicks + c.carts + c.removals + c.purchases, 0);
+  const stored = Object.values((await readStoredAggregates(system.db.db)).counters).reduce((sum, c) => sum + c.views + c.clicks + c.carts + c.removals + c.purchases, 0);
+  expect(counted).toBe(raw);
+  expect(stored).toBe(raw);
+}
+
+beforeAll(async () => {
+  await servers.start();
+  system = await startSystem({ label: 'faults', mongoUrl: servers.mongoUrl, redisUrl: servers.redisUrl, workers: 'none' });
+  storefront = await system.token('storefront', 'service');
+  const admin = await system.token('ops', 'admin');
+  const upsert = await system.query(`mutation ($p: [ProductInput!]!) { upsertProducts(products: $p) { created } }`, { p: PRODUCTS }, admin);
+  expect(upsert.data).toEqual({ upsertProducts: { created: PRODUCTS.length } });
+  await system.catalog.load();
+});
+
+afterAll(async () => {
+  for (const w of workers) await w.stop().catch(() => undefined);
+  await system?.stop();
+  await servers.stop();
+});
+
+describe('faults', () => {
+  it('(a) a worker killed in the middle of a commit is recovered from: nothing lost, nothing counted twice', async () => {
+    expect(await track(12)).toBe(1_200);
+    const crashing = worker({ CRASH_AFTER_PLAN: '3' });
+    const { signal } = await crashing.exited;
+    expect(signal).toBe('SIGKILL');
+    // it died with a plan written and half applied
+    expect(await system.db.db.collection(COLLECTIONS.aggregator).findOne({ _id: 'state' as never })).toMatchObject({ status: 'writing' });
+    expect(await system.db.db.collection(COLLECTIONS.plans).countDocuments()).toBeGreaterThan(0);
+
+    const restarted = worker();
+    await restarted.waitForLog(/finished a commit interrupted by a crash/);
+    await allApplied();
+    await expectAggregatesToMatchRawEvents();
+
+    // and killed at an arbitrary moment of a busy stream
+    expect(await track(10)).toBe(1_000);
+    await restarted.waitForLog(/"msg":"flushed"/);
+    await restarted.kill();
+    worker();
+    await allApplied();
+    await expectAggregatesToMatchRawEvents();
+  });
+
+  it('(b) Redis restarted without its data while jobs wait: the stored batches are queued again, no event is lost', async () => {
+    for (const w of workers) await w.stop();
+    expect(await track(5)).toBe(500);
+    expect(await system.db.db.collection(COLLECTIONS.inbox).countDocuments()).toBe(5);
+    await servers.killRedis();
+    await servers.startRedis({ fresh: true });
+    worker({ SWEEP_INTERVAL_MS: '300', INBOX_GRACE_MS: '0' });
+    await allApplied();
+    await expectAggregatesToMatchRawEvents();
+  });
+
+  it('(c) MongoDB unreachable during trackEvents: a coded error, nothing written, and service resumes when it returns', async () => {
+    const batch = [{ eventId: 'outage-1', userId: 'u-outage', productId: 'p1', type: 'PURCHASE' }, { eventId: 'outage-2', userId: 'u-outage', productId: 'p2', type: 'VIEW' }];
+    await servers.killMongo();
+    const refused = await system.query(`mutation ($e: [TrackEventInput!]!) { trackEvents(inputs: $e) { accepted } }`, { e: batch }, storefront);
+    expect(refused.errors?.[0]?.extensions).toMatchObject({ code: 'SERVICE_UNAVAILABLE', retryable: true });
+
+    await servers.startMongo();
+    const retried = await system.query(`mutation ($e: [TrackEventInput!]!) { trackEvents(inputs: $e) { accepted duplicates } }`, { e: batch }, storefront);
+    // the first attempt wrote nothing, so these are new, not duplicates
+    expect(retried.data).toEqual({ trackEvents: { accepted: 2, duplicates: 0 } });
+    await allApplied();
+    await expectAggregatesToMatchRawEvents();
+  });
+});
