@@ -11,9 +11,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { portAnswers, provisionServices, type Services } from '@recs/devkit';
+import { portAnswers, provisionServices, startChild, waitReady, type Child, type Services } from '@recs/devkit';
 import { signClientToken } from '@recs/shared';
-import { startChild, waitReady, type Child } from './lib/children.ts';
 import { clearDevEnv, DEV_DIR, devJwtSecret, ROOT, writeDevEnv } from './lib/devProfile.ts';
 
 const say = (message: string) => console.log(`\x1b[1m[recs]\x1b[0m ${message}`);

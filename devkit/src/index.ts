@@ -5,3 +5,4 @@ export { startProcess, portAnswers, type ManagedProcess } from './services/proce
 export { freePort } from './services/ports.ts';
 export * from './testing.ts';
 export * from './simulator.ts';
+export * from './children.ts';

@@ -26,6 +26,13 @@ export interface AggregatorOptions {
   readonly cacheSize?: number;
 }
 
+/** Milliseconds spent in each stage of the last batch, for diagnostics. */
+export interface FlushTimings {
+  load: number;
+  compute: number;
+  commit: number;
+}
+
 export interface FlushResult {
   /** Users whose state changed, in their new state. */
   readonly users: readonly UserState[];
@@ -58,6 +65,8 @@ export class Aggregator implements ReadModel {
   private windowCounts = new Map<number, Map<string, number>>();
   private countsDay = -1;
   private broken = false;
+  /** Stage timings of the last apply(). */
+  readonly timings: FlushTimings = { load: 0, compute: 0, commit: 0 };
 
   private readonly store: AggregateStore;
   private readonly catalog: CatalogView;
@@ -99,6 +108,8 @@ export class Aggregator implements ReadModel {
     const unique = new Map<string, TrackedEvent>();
     for (const event of events) if (!unique.has(event.eventId)) unique.set(event.eventId, event);
     if (unique.size === 0) return NO_CHANGE;
+    const started = performance.now();
+    let loading = 0;
 
     const byUser = new Map<string, TrackedEvent[]>();
     for (const event of unique.values()) {
@@ -106,7 +117,9 @@ export class Aggregator implements ReadModel {
       if (list === undefined) byUser.set(event.userId, (list = []));
       list.push(event);
     }
+    const loadingUsers = performance.now();
     await this.ensureUsers([...byUser.keys()]);
+    loading += performance.now() - loadingUsers;
 
     const delta = new ContributionDelta();
     const changedUsers: UserState[] = [];
@@ -119,12 +132,13 @@ export class Aggregator implements ReadModel {
       changedUsers.push(state);
     }
 
-    const counters = await this.countEvents(unique.values());
-    const cooc = await this.applyCooc(delta);
+    const counters = await this.countEvents(unique.values(), (ms) => (loading += ms));
+    const cooc = await this.applyCooc(delta, (ms) => (loading += ms));
     const buyerDays = this.applyBuyerDays(delta);
     const bestSellers = this.refreshBestSellers(now, new Set(buyerDays.map(([productId]) => productId)));
     const universe = delta.viewingUsers !== 0 || delta.buyingUsers !== 0 ? { ...this.state().universe } : undefined;
 
+    const committing = performance.now();
     await this.commit({
       users: changedUsers,
       cooc,
@@ -134,6 +148,9 @@ export class Aggregator implements ReadModel {
       bestSellers,
       eventIds: [...unique.keys()],
     });
+    this.timings.load = loading;
+    this.timings.commit = performance.now() - committing;
+    this.timings.compute = committing - started - loading;
     return { users: changedUsers, bestSellers, applied: unique.size };
   }
 
@@ -173,7 +190,7 @@ export class Aggregator implements ReadModel {
     for (const id of missing) this.users.set(id, loaded.get(id) ?? emptyUserState(id));
   }
 
-  private async countEvents(events: Iterable<TrackedEvent>): Promise<FlushChanges['counters']> {
+  private async countEvents(events: Iterable<TrackedEvent>, onLoad?: (ms: number) => void): Promise<FlushChanges['counters']> {
     const increments = new Map<string, { productId: string; day: number; events: TrackedEvent[] }>();
     for (const event of events) {
       const day = dayOf(event.occurredAt);
@@ -184,7 +201,9 @@ export class Aggregator implements ReadModel {
     }
     const missing = [...increments.keys()].filter((key) => !this.counters.has(key));
     if (missing.length > 0) {
+      const started = performance.now();
       const loaded = await this.store.loadCounters(missing);
+      onLoad?.(performance.now() - started);
       for (const key of missing) this.counters.set(key, loaded.get(key) ?? emptyDayCounters());
     }
     const changes: [string, number, DayCounters][] = [];
@@ -216,7 +235,7 @@ export class Aggregator implements ReadModel {
     return changes;
   }
 
-  private async applyCooc(delta: ContributionDelta): Promise<CoocChange[]> {
+  private async applyCooc(delta: ContributionDelta, onLoad?: (ms: number) => void): Promise<CoocChange[]> {
     const touched = new Map<string, { kind: KindCode; productId: string; pairs: Set<string> }>();
     const touch = (kind: KindCode, productId: string): Set<string> => {
       const key = coocKey(kind, productId);
@@ -240,7 +259,9 @@ export class Aggregator implements ReadModel {
 
     const missing = [...touched.keys()].filter((key) => !this.cooc.has(key));
     if (missing.length > 0) {
+      const started = performance.now();
       const loaded = await this.store.loadCooc(missing);
+      onLoad?.(performance.now() - started);
       for (const key of missing) this.cooc.set(key, loaded.get(key) ?? emptyCooc());
     }
 
@@ -262,16 +283,10 @@ export class Aggregator implements ReadModel {
     }
 
     const changes: CoocChange[] = [];
-    for (const [key, { kind, productId, pairs }] of touched) {
+    for (const [key, { kind, productId }] of touched) {
       const entry = this.cooc.get(key)!;
       entry.top = this.rankNeighbours(kind, entry);
-      changes.push({
-        kind,
-        productId,
-        users: entry.users,
-        pairs: [...pairs].map((other) => [other, entry.pairs.get(other) ?? 0] as const),
-        top: entry.top,
-      });
+      changes.push({ kind, productId, users: entry.users, pairs: [...entry.pairs], top: entry.top });
     }
     return changes;
   }
@@ -303,7 +318,7 @@ export class Aggregator implements ReadModel {
         changed.push([day, next]);
       }
       if (changed.length > 0) {
-        changes.push([productId, changed]);
+        changes.push([productId, [...histogram]]);
         this.updateWindowCounts(productId, histogram);
       }
     }

@@ -173,12 +173,17 @@ function hasInteractionAfter(state: UserState | undefined, productId: string, af
   return state?.events.some(([, id, , at]) => id === productId && at > after) ?? false;
 }
 
+/**
+ * Whether two lists show the same thing: the same products, in the same order, for the same
+ * reasons. Scores are left out: interest decays with time, so scores drift on every
+ * recomputation, and a drift that changes nothing a shopper sees is not worth announcing.
+ */
 export function sameItems(a: readonly RecommendationItem[], b: readonly RecommendationItem[]): boolean {
   return (
     a.length === b.length &&
     a.every((item, i) => {
       const other = b[i]!;
-      return item.productId === other.productId && item.score === other.score && item.reasons.join() === other.reasons.join();
+      return item.productId === other.productId && item.reasons.join() === other.reasons.join();
     })
   );
 }

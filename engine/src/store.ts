@@ -25,7 +25,7 @@ export interface CoocChange {
   readonly kind: KindCode;
   readonly productId: string;
   readonly users: number;
-  /** [other product, count]; a count of 0 removes the pair. */
+  /** Every [other product, count] the product now has. */
   readonly pairs: readonly (readonly [string, number])[];
   readonly top: readonly Neighbour[];
 }
@@ -44,7 +44,7 @@ export interface BestSellersList {
 export interface FlushChanges {
   readonly users: readonly UserState[];
   readonly cooc: readonly CoocChange[];
-  /** [product, [day, count][]]; a count of 0 removes the day. */
+  /** [product, its whole histogram as [day, count][]] for every product whose histogram changed. */
   readonly buyerDays: readonly (readonly [string, readonly (readonly [number, number])[]])[];
   readonly counters: readonly (readonly [productId: string, day: number, counters: DayCounters])[];
   readonly universe: Universe | undefined;

@@ -111,3 +111,16 @@ describe('browsingHistory', async () => {
     expect(browsingHistory(state, { removed: new Map(), clearedAt: T0 + 3 * MINUTE }, 10).map((e) => e.productId)).toEqual(['d']);
   });
 });
+
+describe('sameItems', async () => {
+  const { sameItems } = await import('../src/recommend.ts');
+  const item = (productId: string, score: number, reasons: string[]) => ({ productId, score, reasons });
+  it('ignores score drift but not order, products or reasons', () => {
+    const list = [item('a', 2, ['BUY_AGAIN']), item('b', 1, ['POPULAR'])];
+    expect(sameItems(list, [item('a', 1.999, ['BUY_AGAIN']), item('b', 1.001, ['POPULAR'])])).toBe(true);
+    expect(sameItems(list, [item('b', 1, ['POPULAR']), item('a', 2, ['BUY_AGAIN'])])).toBe(false);
+    expect(sameItems(list, [item('a', 2, ['BUY_AGAIN']), item('c', 1, ['POPULAR'])])).toBe(false);
+    expect(sameItems(list, [item('a', 2, ['ALSO_BOUGHT:x']), item('b', 1, ['POPULAR'])])).toBe(false);
+    expect(sameItems(list, list.slice(0, 1))).toBe(false);
+  });
+});

@@ -8,41 +8,58 @@ import { decodeKey, encodeKey } from './mongo.ts';
 import type { QueuedEvent } from './queues.ts';
 
 /*
- * Documents hold arrays of objects, never arrays of arrays: FerretDB does not support nested
- * arrays, and the same documents must work on MongoDB and FerretDB.
+ * The bulky parts of hot documents (a user's events, a product's co-occurrence counts, rankings,
+ * plans) are stored as one compact string of tab-separated lines, never as arrays of objects:
+ * FerretDB converts every array element and field separately, so a 20 KB user state costs 12 ms
+ * to update as objects and 1 ms as a string (MongoDB handles both well). Nothing ever queries
+ * inside these fields. Ids cannot hold control characters (see isValidId), so tabs and newlines
+ * are safe separators. FerretDB also refuses nested arrays, which this avoids too.
  */
+
+/** Rows of fields as one string: fields joined by tabs, rows by newlines. */
+export function encodeRows(rows: Iterable<readonly (string | number)[]>): string {
+  const lines: string[] = [];
+  for (const row of rows) lines.push(row.join('\t'));
+  return lines.join('\n');
+}
+
+export function decodeRows(text: string | undefined): string[][] {
+  if (text === undefined || text === '') return [];
+  return text.split('\n').map((line) => line.split('\t'));
+}
 
 /** user_state: a user's recent events and last purchase per product (written by the aggregator). */
 export interface UserStateDoc {
   _id: string;
-  /** i: eventId, p: productId, t: type code, a: occurredAt (ms), s: sessionId when sent */
-  ev: { i: string; p: string; t: string; a: number; s?: string }[];
-  /** p: productId, d: day of the latest purchase */
-  lp: { p: string; d: number }[];
+  /** rows: eventId, productId, type code, occurredAt (ms, base 36), sessionId or '' */
+  ev: string;
+  /** rows: productId, day of the latest purchase */
+  lp: string;
   v: number;
-  at: Date;
+  /** epoch ms of the write (plans are JSON, so times are numbers) */
+  at: number;
 }
 
 export function toUserStateDoc(state: UserState, now: Date): UserStateDoc {
   return {
     _id: state.userId,
-    ev: state.events.map(([i, p, t, a, s]) => (s === '' ? { i, p, t, a } : { i, p, t, a, s })),
-    lp: [...state.lastPurchaseDay].map(([p, d]) => ({ p, d })),
+    ev: encodeRows(state.events.map(([i, p, t, a, s]) => [i, p, t, a.toString(36), s])),
+    lp: encodeRows(state.lastPurchaseDay),
     v: state.version,
-    at: now,
+    at: now.getTime(),
   };
 }
 
 export function fromUserStateDoc(doc: UserStateDoc): UserState {
   return {
     userId: doc._id,
-    events: doc.ev.map(({ i, p, t, a, s }): RingEvent => [i, p, t, a, s ?? '']),
-    lastPurchaseDay: new Map(doc.lp.map(({ p, d }) => [p, d])),
+    events: decodeRows(doc.ev).map(([i, p, t, a, s]): RingEvent => [i!, p!, t!, parseInt(a!, 36), s ?? '']),
+    lastPurchaseDay: new Map(decodeRows(doc.lp).map(([p, d]) => [p!, Number(d)])),
     version: doc.v,
   };
 }
 
-/** user_hidden: what a user removed from their history (written by the events subgraph). */
+/** user_hidden: what a user removed from their history (written by the events subgraph, rarely). */
 export interface HiddenDoc {
   _id: string;
   /** encoded productId -> epoch ms of the removal */
@@ -66,18 +83,33 @@ export interface CoocDoc {
   p: string;
   /** users with the product */
   n: number;
-  /** encoded other productId -> users with both */
-  c?: Record<string, number>;
-  /** best neighbours: p: productId, s: score */
-  top: { p: string; s: number }[];
+  /** rows: other productId, users with both */
+  c: string;
+  /** rows: productId, score; best first */
+  top: string;
 }
 
 export function neighboursFromDoc(doc: Pick<CoocDoc, 'top'> | null | undefined): Neighbour[] {
-  return (doc?.top ?? []).map(({ p, s }): Neighbour => [p, s]);
+  return decodeRows(doc?.top).map(([p, s]): Neighbour => [p!, Number(s)]);
 }
 
-export function neighboursToDoc(top: readonly Neighbour[]): CoocDoc['top'] {
-  return top.map(([p, s]) => ({ p, s }));
+export function neighboursToDoc(top: readonly Neighbour[]): string {
+  return encodeRows(top);
+}
+
+export function pairsFromDoc(doc: Pick<CoocDoc, 'c'> | null | undefined): Map<string, number> {
+  return new Map(decodeRows(doc?.c).map(([p, n]) => [p!, Number(n)]));
+}
+
+/** buyer_days: per product, day -> distinct users whose latest purchase fell on it. */
+export interface BuyerDaysDoc {
+  _id: string;
+  /** rows: day, users */
+  d: string;
+}
+
+export function buyerDaysFromDoc(doc: Pick<BuyerDaysDoc, 'd'> | null | undefined): Map<number, number> {
+  return new Map(decodeRows(doc?.d).map(([day, n]) => [Number(day), Number(n)]));
 }
 
 export function coocDocId(kind: 'v' | 'b', productId: string): string {
@@ -89,9 +121,10 @@ export interface BestSellersDoc {
   _id: string;
   c: string | null;
   w: number;
-  /** p: productId, n: distinct buyers in the window */
-  items: { p: string; n: number }[];
-  changedAt: Date;
+  /** rows: productId, distinct buyers in the window; best first */
+  items: string;
+  /** epoch ms (plans are JSON, so times are numbers) */
+  changedAt: number;
 }
 
 export function bestSellersDocId(categoryId: string | null, windowDays: number): string {
@@ -103,19 +136,20 @@ export function toBestSellersDoc(list: BestSellersList): BestSellersDoc {
     _id: bestSellersDocId(list.categoryId, list.windowDays),
     c: list.categoryId,
     w: list.windowDays,
-    items: list.items.map(([p, n]) => ({ p, n })),
-    changedAt: new Date(list.changedAt),
+    items: encodeRows(list.items),
+    changedAt: list.changedAt,
   };
 }
 
 export function fromBestSellersDoc(doc: BestSellersDoc): BestSellersList {
-  return { categoryId: doc.c, windowDays: doc.w, items: doc.items.map(({ p, n }): Ranked => [p, n]), changedAt: doc.changedAt.getTime() };
+  return { categoryId: doc.c, windowDays: doc.w, items: decodeRows(doc.items).map(([p, n]): Ranked => [p!, Number(n)]), changedAt: new Date(doc.changedAt).getTime() };
 }
 
 /** recommendation_lists: a user's current list (written by the list workers). */
 export interface ListDoc {
   _id: string;
-  items: { p: string; s: number; r: string[] }[];
+  /** JSON of [{ p: productId, s: score, r: reasons }] */
+  items: string;
   strategy: RecommendationStrategy;
   generatedAt: Date;
   version: number;
@@ -132,7 +166,7 @@ export interface StoredList {
 export function fromListDoc(doc: ListDoc): StoredList {
   return {
     userId: doc._id,
-    items: doc.items.map((item) => ({ productId: item.p, score: item.s, reasons: item.r })),
+    items: (JSON.parse(doc.items) as { p: string; s: number; r: string[] }[]).map((item) => ({ productId: item.p, score: item.s, reasons: item.r })),
     strategy: doc.strategy,
     generatedAt: doc.generatedAt.getTime(),
     version: doc.version,
@@ -142,7 +176,7 @@ export function fromListDoc(doc: ListDoc): StoredList {
 export function toListDoc(list: StoredList): ListDoc {
   return {
     _id: list.userId,
-    items: list.items.map((item) => ({ p: item.productId, s: item.score, r: [...item.reasons] })),
+    items: JSON.stringify(list.items.map((item) => ({ p: item.productId, s: item.score, r: item.reasons }))),
     strategy: list.strategy,
     generatedAt: new Date(list.generatedAt),
     version: list.version,

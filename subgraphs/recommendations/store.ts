@@ -1,11 +1,13 @@
 import { dayOf, rankBestSellers, type BestSellersList, type Neighbour } from '@recs/engine';
 import {
   bestSellersDocId,
+  buyerDaysFromDoc,
   COLLECTIONS,
   fromBestSellersDoc,
   fromListDoc,
   neighboursFromDoc,
   type BestSellersDoc,
+  type BuyerDaysDoc,
   type CoocDoc,
   type ListDoc,
   type StoredList,
@@ -62,11 +64,8 @@ export class RecommendationStore {
     const ids = (await products.find(categoryId === null ? {} : { categoryId }, { projection: { _id: 1 } }).toArray()).map((p) => p._id);
     const days = new Map<string, Map<number, number>>();
     for (let i = 0; i < ids.length; i += 1_000) {
-      const docs = await this.db
-        .collection<{ _id: string; d?: Record<string, number> }>(COLLECTIONS.buyerDays)
-        .find({ _id: { $in: ids.slice(i, i + 1_000) } })
-        .toArray();
-      for (const doc of docs) days.set(doc._id, new Map(Object.entries(doc.d ?? {}).map(([day, n]) => [Number(day), n])));
+      const docs = await this.db.collection<BuyerDaysDoc>(COLLECTIONS.buyerDays).find({ _id: { $in: ids.slice(i, i + 1_000) } }).toArray();
+      for (const doc of docs) days.set(doc._id, buyerDaysFromDoc(doc));
     }
     const items = rankBestSellers(ids, (id) => days.get(id), dayOf(now), windowDays, 100);
     return { categoryId, windowDays, items, changedAt: now };

@@ -1,31 +1,39 @@
-import { randomUUID } from 'node:crypto';
-import { counterKey, type AggregateSnapshot, type AggregateStore, type BuyerDays, type Cooc, type DayCounters, type FlushChanges, type KindCode, type Universe, type UserState } from '@recs/engine';
 import {
+  counterKey,
+  type AggregateSnapshot,
+  type AggregateStore,
+  type BuyerDays,
+  type Cooc,
+  type DayCounters,
+  type FlushChanges,
+  type KindCode,
+  type Universe,
+  type UserState,
+} from '@recs/engine';
+import {
+  buyerDaysFromDoc,
   COLLECTIONS,
   coocDocId,
-  decodeKey,
-  encodeKey,
+  encodeRows,
   fromBestSellersDoc,
   fromUserStateDoc,
   neighboursFromDoc,
   neighboursToDoc,
+  pairsFromDoc,
   toBestSellersDoc,
   toUserStateDoc,
   type BestSellersDoc,
+  type BuyerDaysDoc,
   type CoocDoc,
   type UserStateDoc,
 } from '@recs/shared';
-import { MongoBulkWriteError, type AnyBulkWriteOperation, type Db, type Document } from 'mongodb';
+import { MongoBulkWriteError, MongoServerError, type AnyBulkWriteOperation, type Db, type Document } from 'mongodb';
 
-/**
- * One document write of a plan: $set / $unset by _id, with upsert. Field paths are kept as
- * values ({ f, v }), never as keys: a stored document may not have dotted field names.
- */
-interface PlanOp {
+/** One document write of a plan: $set of whole fields by _id, with upsert. */
+export interface PlanOp {
   c: string;
   id: string;
-  set: { f: string; v: unknown }[];
-  unset?: string[];
+  set: Document;
 }
 
 /** Every aggregate document has a string _id. */
@@ -33,19 +41,24 @@ interface IdDoc extends Document {
   _id: string;
 }
 
+/**
+ * A plan chunk, the write-ahead log record of one commit: its ops as one JSON string and its
+ * event ids as lines (see documents.ts on why strings). `_id` is `${seq}:${chunk}`, so a second
+ * writer committing the same sequence number fails on the unique _id.
+ */
 interface PlanDoc {
   _id: string;
   seq: number;
   chunk: number;
   of: number;
-  ops: PlanOp[];
-  eventIds: string[];
+  ops: string;
+  eventIds: string;
 }
 
 interface StateDoc {
   _id: 'state';
-  seq: number;
-  status: 'idle' | 'writing';
+  /** Every plan up to this sequence number is fully written to the collections. */
+  appliedThrough: number;
   at: Date;
   verifyBefore?: Date;
 }
@@ -62,43 +75,72 @@ interface CountersDoc extends DayCounters {
   day: number;
 }
 
-interface BuyerDaysDoc {
-  _id: string;
-  d?: Record<string, number>;
-}
-
 /** Plan chunks stay well below MongoDB's 16 MB document limit. */
 const CHUNK_BYTES = 4 * 1_048_576;
 const EVENT_IDS_PER_CHUNK = 20_000;
-const WRITES_PER_BULK = 500;
+const WRITES_PER_BULK = 200;
 const DUPLICATE_KEY = 11000;
 
-/** Thrown when the state document moved under us: another aggregator wrote, or a crash left work. */
+/**
+ * Written at commit, because other processes read them right away: user states (browsing
+ * history, list workers), rankings and the population counts. Everything else is written behind.
+ */
+const IMMEDIATE = new Set<string>([COLLECTIONS.users, COLLECTIONS.bestSellers, COLLECTIONS.aggregator]);
+
+/** Thrown when another writer committed (or the lease was taken over): this one must stop. */
 export class ConcurrentWriteError extends Error {
   override readonly name = 'ConcurrentWriteError';
 }
 
+export interface MongoAggregateStoreOptions {
+  /** Checked before writing; false (the lease was taken over) stops the write. */
+  readonly fence?: () => Promise<boolean>;
+  /** How long write-behind waits between rounds, in milliseconds. */
+  readonly writeBehindMs?: number;
+  /** Test only, see CRASH_AFTER_PLAN in config.ts. */
+  readonly crashAfterPlan?: number;
+}
+
 /**
- * The aggregator's state in MongoDB. A batch is committed as a plan of absolute values, written
- * first and then applied, so a crash at any point is finished (or discarded, if the plan itself
- * was incomplete) by `recover()`, and no aggregate is ever counted twice or half-applied.
- * Every document is addressed by _id.
+ * The aggregator's state in MongoDB, with a write-ahead log. A commit inserts its plan (every
+ * changed document as an absolute value; the durable commit point), writes the documents other
+ * processes read at once, and leaves the rest (co-occurrence, counters, buyer days, bookkeeping)
+ * to write-behind, which writes each document once however many commits changed it. After a
+ * crash, recover() writes every plan past the last fully written one, in order; writing a plan
+ * twice is harmless because its values are absolute. Every document is addressed by _id.
  */
 export class MongoAggregateStore implements AggregateStore {
   private readonly db: Db;
+  private readonly options: MongoAggregateStoreOptions;
   private seq: number | undefined;
-  private readonly crashAfterPlan: number;
-  private readonly fence: (() => Promise<boolean>) | undefined;
   private commits = 0;
+  /** Latest value of each document waiting for write-behind, by `${collection}\0${id}`. */
+  private deferred = new Map<string, PlanOp>();
+  private deferredEvents: string[] = [];
+  private deferredEventSet = new Set<string>();
+  private deferredInbox: string[] = [];
+  private deferredActive = new Map<number, Set<string>>();
+  private pendingPlans: { seq: number; ids: string[] }[] = [];
+  private writing: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  /** Commits so far; write-behind rounds settle waiters up to the generation they covered. */
+  private generation = 0;
+  private waiters: { generation: number; resolve: () => void }[] = [];
+  private closed = false;
+  /** Milliseconds in each step of the last commit, and how many documents it changed. */
+  readonly timings = { plan: 0, apply: 0, writes: 0, behind: 0 };
 
-  /**
-   * `fence`: checked before every bulk write; false (the lease was taken over) stops the commit.
-   * `crashAfterPlan`: test only, see CRASH_AFTER_PLAN in config.ts.
-   */
-  constructor(db: Db, options: { crashAfterPlan?: number; fence?: () => Promise<boolean> } = {}) {
+  constructor(db: Db, options: MongoAggregateStoreOptions = {}) {
     this.db = db;
-    this.crashAfterPlan = options.crashAfterPlan ?? 0;
-    this.fence = options.fence;
+    this.options = options;
+  }
+
+  private collection<T extends Document>(name: string) {
+    return this.db.collection<T>(name);
+  }
+
+  private async checkFence(): Promise<void> {
+    if (this.options.fence !== undefined && !(await this.options.fence())) throw new ConcurrentWriteError('the aggregation lease was taken over');
   }
 
   /** Jobs queued before this time may hold events a rebuild already applied. */
@@ -107,29 +149,53 @@ export class MongoAggregateStore implements AggregateStore {
     return state?.verifyBefore?.getTime() ?? 0;
   }
 
-  private collection<T extends Document>(name: string) {
-    return this.db.collection<T>(name);
-  }
-
-  /** Finishes or discards a commit a crash interrupted; must run before loading any state. */
+  /**
+   * Writes every complete plan past the last fully written one, in order, and drops an
+   * incomplete one (a crash while its chunks were being inserted: nothing of it was applied
+   * and its jobs are retried). Must run before anything is loaded.
+   */
   async recover(): Promise<'clean' | 'reapplied' | 'discarded'> {
+    // a write-behind round still running would write older values over the replayed ones
+    while (this.writing !== undefined) await this.writing.catch(() => undefined);
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.deferred.clear();
+    this.deferredInbox = [];
+    this.deferredActive.clear();
+    this.deferredEvents = [];
+    this.deferredEventSet.clear();
+    this.pendingPlans = [];
     const states = this.collection<StateDoc>(COLLECTIONS.aggregator);
     const state = await states.findOne({ _id: 'state' });
-    if (state === null) {
-      await states.updateOne({ _id: 'state' }, { $setOnInsert: { seq: 0, status: 'idle', at: new Date() } }, { upsert: true });
-      this.seq = 0;
-      return 'clean';
+    const appliedThrough = state?.appliedThrough ?? 0;
+    if (state === null) await states.updateOne({ _id: 'state' }, { $setOnInsert: { appliedThrough: 0, at: new Date() } }, { upsert: true });
+    const plans = await this.collection<PlanDoc>(COLLECTIONS.plans).find({ seq: { $gt: appliedThrough } }).toArray();
+    const bySeq = new Map<number, PlanDoc[]>();
+    for (const plan of plans) {
+      let list = bySeq.get(plan.seq);
+      if (list === undefined) bySeq.set(plan.seq, (list = []));
+      list.push(plan);
     }
-    this.seq = state.seq;
-    if (state.status === 'idle') return 'clean';
-    const plans = await this.collection<PlanDoc>(COLLECTIONS.plans).find({ seq: state.seq }).toArray();
-    const complete = plans.length > 0 && plans.length === plans[0]!.of;
-    if (complete) {
-      plans.sort((a, b) => a.chunk - b.chunk);
-      await this.apply(plans.flatMap((p) => p.ops), plans.flatMap((p) => p.eventIds));
+    let last = appliedThrough;
+    let outcome: 'clean' | 'reapplied' | 'discarded' = 'clean';
+    for (const seq of [...bySeq.keys()].sort((a, b) => a - b)) {
+      const chunks = bySeq.get(seq)!.sort((a, b) => a.chunk - b.chunk);
+      if (chunks.length !== chunks[0]!.of) {
+        await this.collection<PlanDoc>(COLLECTIONS.plans).deleteMany({ _id: { $in: chunks.map((c) => c._id) } });
+        outcome = outcome === 'clean' ? 'discarded' : outcome;
+        continue;
+      }
+      await this.write(
+        chunks.flatMap((c) => JSON.parse(c.ops) as PlanOp[]),
+        chunks.flatMap((c) => (c.eventIds === '' ? [] : c.eventIds.split('\n'))),
+      );
+      last = seq;
+      outcome = 'reapplied';
     }
-    await this.finish(state.seq, plans.map((p) => p._id));
-    return complete ? 'reapplied' : 'discarded';
+    await states.updateOne({ _id: 'state' }, { $max: { appliedThrough: last }, $set: { at: new Date() } });
+    await this.collection<PlanDoc>(COLLECTIONS.plans).deleteMany({ seq: { $lte: last } });
+    this.seq = last;
+    return outcome;
   }
 
   /**
@@ -142,7 +208,7 @@ export class MongoAggregateStore implements AggregateStore {
       await this.db.collection(name).deleteMany({});
     }
     await this.collection<UniverseDoc>(COLLECTIONS.aggregator).deleteOne({ _id: 'universe' });
-    await this.collection<StateDoc>(COLLECTIONS.aggregator).updateOne({ _id: 'state' }, { $set: { status: 'idle', at: now, verifyBefore: now } });
+    await this.collection<StateDoc>(COLLECTIONS.aggregator).updateOne({ _id: 'state' }, { $set: { at: now, verifyBefore: now } });
   }
 
   /** Moves the verification mark to `at` (the end of a rebuild). */
@@ -153,13 +219,9 @@ export class MongoAggregateStore implements AggregateStore {
   async loadSnapshot(): Promise<AggregateSnapshot> {
     if (this.seq === undefined) await this.recover();
     const buyerDays = new Map<string, BuyerDays>();
-    for await (const doc of this.collection<BuyerDaysDoc>(COLLECTIONS.buyerDays).find()) {
-      buyerDays.set(doc._id, new Map(Object.entries(doc.d ?? {}).map(([day, n]) => [Number(day), n])));
-    }
+    for await (const doc of this.collection<BuyerDaysDoc>(COLLECTIONS.buyerDays).find()) buyerDays.set(doc._id, buyerDaysFromDoc(doc));
     const coocUsers: Record<KindCode, Map<string, number>> = { v: new Map(), b: new Map() };
-    for await (const doc of this.collection<CoocDoc>(COLLECTIONS.cooc).find({}, { projection: { k: 1, p: 1, n: 1 } })) {
-      coocUsers[doc.k].set(doc.p, doc.n);
-    }
+    for await (const doc of this.collection<CoocDoc>(COLLECTIONS.cooc).find({}, { projection: { k: 1, p: 1, n: 1 } })) coocUsers[doc.k].set(doc.p, doc.n);
     const universeDoc = await this.collection<UniverseDoc>(COLLECTIONS.aggregator).findOne({ _id: 'universe' });
     const universe: Universe = { viewers: universeDoc?.viewers ?? 0, buyers: universeDoc?.buyers ?? 0 };
     const bestSellers = (await this.collection<BestSellersDoc>(COLLECTIONS.bestSellers).find().toArray()).map(fromBestSellersDoc);
@@ -171,30 +233,45 @@ export class MongoAggregateStore implements AggregateStore {
     return new Map(docs.map((doc) => [doc._id, fromUserStateDoc(doc)]));
   }
 
+  /** Values still waiting for write-behind win over what MongoDB holds. */
+  private pendingValue(collection: string, id: string): Document | undefined {
+    return this.deferred.get(`${collection}\u0000${id}`)?.set;
+  }
+
   async loadCooc(keys: readonly string[]): Promise<Map<string, Cooc>> {
-    const docs = await this.collection<CoocDoc>(COLLECTIONS.cooc).find({ _id: { $in: [...keys] } }).toArray();
-    return new Map(
-      docs.map((doc) => [
-        doc._id,
-        {
-          users: doc.n,
-          pairs: new Map(Object.entries(doc.c ?? {}).map(([key, n]) => [decodeKey(key), n])),
-          top: neighboursFromDoc(doc),
-        },
-      ]),
-    );
+    const found = new Map<string, Cooc>();
+    const missing: string[] = [];
+    for (const key of keys) {
+      const pending = this.pendingValue(COLLECTIONS.cooc, key) as Omit<CoocDoc, '_id'> | undefined;
+      if (pending !== undefined) found.set(key, { users: pending.n, pairs: pairsFromDoc(pending), top: neighboursFromDoc(pending) });
+      else missing.push(key);
+    }
+    if (missing.length > 0) {
+      for (const doc of await this.collection<CoocDoc>(COLLECTIONS.cooc).find({ _id: { $in: missing } }).toArray()) {
+        found.set(doc._id, { users: doc.n, pairs: pairsFromDoc(doc), top: neighboursFromDoc(doc) });
+      }
+    }
+    return found;
   }
 
   async loadCounters(keys: readonly string[]): Promise<Map<string, DayCounters>> {
-    const docs = await this.collection<CountersDoc>(COLLECTIONS.counters).find({ _id: { $in: [...keys] } }).toArray();
-    return new Map(
-      docs.map(({ _id, views, clicks, carts, removals, purchases, quantity, revenue }) => [_id, { views, clicks, carts, removals, purchases, quantity, revenue }]),
-    );
+    const found = new Map<string, DayCounters>();
+    const missing: string[] = [];
+    const pick = ({ views, clicks, carts, removals, purchases, quantity, revenue }: DayCounters): DayCounters => ({ views, clicks, carts, removals, purchases, quantity, revenue });
+    for (const key of keys) {
+      const pending = this.pendingValue(COLLECTIONS.counters, key) as DayCounters | undefined;
+      if (pending !== undefined) found.set(key, pick(pending));
+      else missing.push(key);
+    }
+    if (missing.length > 0) {
+      for (const doc of await this.collection<CountersDoc>(COLLECTIONS.counters).find({ _id: { $in: missing } }).toArray()) found.set(doc._id, pick(doc));
+    }
+    return found;
   }
 
   /** Of these event ids, the ones some earlier batch already applied. */
   async appliedAmong(eventIds: readonly string[]): Promise<Set<string>> {
-    const found = new Set<string>();
+    const found = new Set(eventIds.filter((id) => this.deferredEventSet.has(id)));
     for (let i = 0; i < eventIds.length; i += 1_000) {
       const docs = await this.collection<{ _id: string }>(COLLECTIONS.applied)
         .find({ _id: { $in: eventIds.slice(i, i + 1_000) } }, { projection: { _id: 1 } })
@@ -205,47 +282,164 @@ export class MongoAggregateStore implements AggregateStore {
   }
 
   async commit(changes: FlushChanges): Promise<void> {
+    if (this.closed) throw new ConcurrentWriteError('the store is closed');
     if (this.seq === undefined) await this.recover();
     const ops = planOps(changes);
     if (ops.length === 0 && changes.eventIds.length === 0) return;
     const seq = this.seq! + 1;
-    const states = this.collection<StateDoc>(COLLECTIONS.aggregator);
-    const claimed = await states.updateOne({ _id: 'state', seq: this.seq!, status: 'idle' }, { $set: { seq, status: 'writing', at: new Date() } });
-    if (claimed.matchedCount !== 1) {
-      this.seq = undefined;
-      throw new ConcurrentWriteError(`aggregator state is not at seq ${seq - 1}/idle; another writer or an unfinished commit`);
-    }
-    this.seq = seq;
     try {
+      await this.checkFence();
+      const planning = performance.now();
       const chunks = planChunks(seq, ops, changes.eventIds);
-      await this.collection<PlanDoc>(COLLECTIONS.plans).insertMany(chunks);
-      if (this.crashAfterPlan > 0 && ++this.commits === this.crashAfterPlan) {
-        await this.apply(ops.slice(0, Math.floor(ops.length / 2)), []);
+      try {
+        await this.collection<PlanDoc>(COLLECTIONS.plans).insertMany(chunks, { ordered: true });
+      } catch (error) {
+        if ((error instanceof MongoBulkWriteError || error instanceof MongoServerError) && error.code === DUPLICATE_KEY) {
+          throw new ConcurrentWriteError(`plan ${seq} was committed by another writer`);
+        }
+        throw error;
+      }
+      this.timings.plan = performance.now() - planning;
+      this.timings.writes = ops.length;
+      this.seq = seq;
+
+      const applying = performance.now();
+      const immediate = ops.filter((op) => IMMEDIATE.has(op.c));
+      if (this.options.crashAfterPlan !== undefined && this.options.crashAfterPlan > 0 && ++this.commits === this.options.crashAfterPlan) {
+        await this.write(immediate.slice(0, Math.floor(immediate.length / 2)), []);
         process.kill(process.pid, 'SIGKILL');
       }
-      await this.apply(ops, changes.eventIds);
-      await this.finish(seq, chunks.map((c) => c._id));
+      await this.write(immediate, []);
+      this.timings.apply = performance.now() - applying;
+      for (const op of ops) if (!IMMEDIATE.has(op.c)) this.deferred.set(`${op.c}\u0000${op.id}`, op);
+      for (const id of changes.eventIds) {
+        this.deferredEvents.push(id);
+        this.deferredEventSet.add(id);
+      }
+      this.pendingPlans.push({ seq, ids: chunks.map((c) => c._id) });
+      this.generation++;
+      this.scheduleWriteBehind();
     } catch (error) {
-      // the commit is now finished (or discarded) by recover(), before anything is loaded again
+      // recover() finishes whatever was committed before anything is loaded again
       this.seq = undefined;
       throw error;
     }
   }
 
-  private async apply(ops: readonly PlanOp[], eventIds: readonly string[]): Promise<void> {
+  /** Resolves once everything committed (and noted) so far is written to the collections. */
+  written(): Promise<void> {
+    const generation = this.generation;
+    return new Promise((resolve) => {
+      this.waiters.push({ generation, resolve });
+      this.scheduleWriteBehind();
+    });
+  }
+
+  /** Inbox entries of batches this store has committed: deleted by write-behind. */
+  noteBatchesApplied(batchIds: readonly string[]): void {
+    this.deferredInbox.push(...batchIds);
+    this.scheduleWriteBehind();
+  }
+
+  /** Users active on `day` (lists refreshed as interest decays), recorded by write-behind. */
+  noteActive(day: number, userIds: readonly string[]): void {
+    let set = this.deferredActive.get(day);
+    if (set === undefined) this.deferredActive.set(day, (set = new Set()));
+    for (const id of userIds) set.add(id);
+  }
+
+  private scheduleWriteBehind(): void {
+    if (this.timer !== undefined || (this.closed && this.waiters.length === 0)) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.writeBehind().catch(() => {
+        // kept for the next round; a lost lease or an outage surfaces at the next commit
+        this.scheduleWriteBehind();
+      });
+    }, this.options.writeBehindMs ?? 300);
+  }
+
+  /** Writes everything committed so far; resolves when it is in the collections. */
+  async writeBehind(): Promise<void> {
+    while (this.writing !== undefined) await this.writing;
+    const generation = this.generation;
+    const settle = () => {
+      const ready = this.waiters.filter((w) => w.generation <= generation);
+      this.waiters = this.waiters.filter((w) => w.generation > generation);
+      for (const waiter of ready) waiter.resolve();
+    };
+    if (this.deferred.size === 0 && this.pendingPlans.length === 0 && this.deferredInbox.length === 0 && this.deferredActive.size === 0) {
+      settle();
+      return;
+    }
+    const ops = [...this.deferred.values()];
+    const events = this.deferredEvents;
+    const inbox = this.deferredInbox;
+    const active = this.deferredActive;
+    const plans = this.pendingPlans;
+    this.deferred = new Map();
+    this.deferredEvents = [];
+    this.deferredInbox = [];
+    this.deferredActive = new Map();
+    this.pendingPlans = [];
+    const started = performance.now();
+    this.writing = (async () => {
+      try {
+        await this.checkFence();
+        await this.write(ops, events);
+        for (const [day, users] of active) {
+          await this.collection<{ _id: number; users: string[] }>(COLLECTIONS.activeUsers).updateOne(
+            { _id: day },
+            { $addToSet: { users: { $each: [...users] } } },
+            { upsert: true },
+          );
+        }
+        if (inbox.length > 0) await this.collection<{ _id: string }>(COLLECTIONS.inbox).deleteMany({ _id: { $in: inbox } });
+        const through = plans.at(-1)?.seq;
+        if (through !== undefined) {
+          await this.collection<StateDoc>(COLLECTIONS.aggregator).updateOne({ _id: 'state' }, { $max: { appliedThrough: through }, $set: { at: new Date() } });
+          await this.collection<PlanDoc>(COLLECTIONS.plans).deleteMany({ _id: { $in: plans.flatMap((p) => p.ids) } });
+        }
+        for (const id of events) this.deferredEventSet.delete(id);
+        this.timings.behind = performance.now() - started;
+        settle();
+      } catch (error) {
+        // put back what was not written, without overriding newer values
+        for (const op of ops) {
+          const key = `${op.c}\u0000${op.id}`;
+          if (!this.deferred.has(key)) this.deferred.set(key, op);
+        }
+        this.deferredEvents = [...events, ...this.deferredEvents];
+        this.deferredInbox = [...inbox, ...this.deferredInbox];
+        for (const [day, users] of active) for (const id of users) this.noteActive(day, [id]);
+        this.pendingPlans = [...plans, ...this.pendingPlans];
+        throw error;
+      }
+    })();
+    try {
+      await this.writing;
+    } finally {
+      this.writing = undefined;
+    }
+  }
+
+  /** Stops write-behind after writing what is pending (on shutdown). */
+  async close({ flush }: { flush: boolean }): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (flush) await this.writeBehind().catch(() => undefined);
+    this.closed = true;
+  }
+
+  private async write(ops: readonly PlanOp[], eventIds: readonly string[]): Promise<void> {
     const byCollection = new Map<string, AnyBulkWriteOperation<IdDoc>[]>();
     for (const op of ops) {
-      const update: Document = {};
-      if (op.set.length > 0) update['$set'] = Object.fromEntries(op.set.map(({ f, v }) => [f, v]));
-      if (op.unset !== undefined && op.unset.length > 0) update['$unset'] = Object.fromEntries(op.unset.map((field) => [field, '']));
-      if (Object.keys(update).length === 0) continue;
       let list = byCollection.get(op.c);
       if (list === undefined) byCollection.set(op.c, (list = []));
-      list.push({ updateOne: { filter: { _id: op.id }, update, upsert: true } });
+      list.push({ updateOne: { filter: { _id: op.id }, update: { $set: op.set }, upsert: true } });
     }
     for (const [name, writes] of byCollection) {
       for (let i = 0; i < writes.length; i += WRITES_PER_BULK) {
-        if (this.fence !== undefined && !(await this.fence())) throw new ConcurrentWriteError('the aggregation lease was taken over');
         await this.collection<IdDoc>(name).bulkWrite(writes.slice(i, i + WRITES_PER_BULK), { ordered: false });
       }
     }
@@ -264,22 +458,13 @@ export class MongoAggregateStore implements AggregateStore {
       }
     }
   }
-
-  private async finish(seq: number, planIds: readonly string[]): Promise<void> {
-    await this.collection<StateDoc>(COLLECTIONS.aggregator).updateOne({ _id: 'state', seq }, { $set: { status: 'idle', at: new Date() } });
-    if (planIds.length > 0) await this.collection<PlanDoc>(COLLECTIONS.plans).deleteMany({ _id: { $in: [...planIds] } });
-  }
 }
 
-/** A cheap upper-bound estimate of an op's BSON size (user states dominate). */
+/** An upper-bound estimate of an op's size (its strings dominate). */
 function estimateBytes(op: PlanOp): number {
-  let bytes = 200 + (op.unset?.length ?? 0) * 60;
-  for (const { v } of op.set) bytes += 60 + (Array.isArray(v) ? v.length * 160 : 0);
+  let bytes = 200;
+  for (const value of Object.values(op.set)) bytes += 40 + (typeof value === 'string' ? value.length * 2 : 40);
   return bytes;
-}
-
-function fields(values: Document): PlanOp['set'] {
-  return Object.entries(values).map(([f, v]) => ({ f, v }));
 }
 
 export function planChunks(seq: number, ops: readonly PlanOp[], eventIds: readonly string[]): PlanDoc[] {
@@ -297,52 +482,43 @@ export function planChunks(seq: number, ops: readonly PlanOp[], eventIds: readon
   const idGroups: string[][] = [];
   for (let i = 0; i < eventIds.length; i += EVENT_IDS_PER_CHUNK) idGroups.push(eventIds.slice(i, i + EVENT_IDS_PER_CHUNK));
   const of = Math.max(opGroups.length, idGroups.length);
-  const token = randomUUID().slice(0, 8);
   return Array.from({ length: of }, (_, chunk) => ({
-    _id: `${seq}:${chunk}:${token}`,
+    _id: `${seq}:${chunk}`,
     seq,
     chunk,
     of,
-    ops: opGroups[chunk] ?? [],
-    eventIds: idGroups[chunk] ?? [],
+    ops: JSON.stringify(opGroups[chunk] ?? []),
+    eventIds: (idGroups[chunk] ?? []).join('\n'),
   }));
 }
 
-/** The absolute document writes of one batch. */
+/** The absolute document writes of one batch: whole fields, so writing one twice is harmless. */
 export function planOps(changes: FlushChanges): PlanOp[] {
   const ops: PlanOp[] = [];
   const now = new Date();
   for (const state of changes.users) {
     const { _id, ...set } = toUserStateDoc(state, now);
-    ops.push({ c: COLLECTIONS.users, id: _id, set: fields(set) });
+    ops.push({ c: COLLECTIONS.users, id: _id, set });
   }
   for (const change of changes.cooc) {
-    const set: Document = { k: change.kind, p: change.productId, n: change.users, top: neighboursToDoc(change.top) };
-    const unset: string[] = [];
-    for (const [other, count] of change.pairs) {
-      if (count > 0) set[`c.${encodeKey(other)}`] = count;
-      else unset.push(`c.${encodeKey(other)}`);
-    }
-    ops.push({ c: COLLECTIONS.cooc, id: coocDocId(change.kind, change.productId), set: fields(set), unset });
+    ops.push({
+      c: COLLECTIONS.cooc,
+      id: coocDocId(change.kind, change.productId),
+      set: { k: change.kind, p: change.productId, n: change.users, c: encodeRows(change.pairs), top: neighboursToDoc(change.top) },
+    });
   }
   for (const [productId, days] of changes.buyerDays) {
-    const set: Document = {};
-    const unset: string[] = [];
-    for (const [day, count] of days) {
-      if (count > 0) set[`d.${day}`] = count;
-      else unset.push(`d.${day}`);
-    }
-    ops.push({ c: COLLECTIONS.buyerDays, id: productId, set: fields(set), unset });
+    ops.push({ c: COLLECTIONS.buyerDays, id: productId, set: { d: encodeRows(days.filter(([, n]) => n > 0)) } });
   }
   for (const [productId, day, counters] of changes.counters) {
-    ops.push({ c: COLLECTIONS.counters, id: counterKey(productId, day), set: fields({ p: productId, day, ...counters }) });
+    ops.push({ c: COLLECTIONS.counters, id: counterKey(productId, day), set: { p: productId, day, ...counters } });
   }
   if (changes.universe !== undefined) {
-    ops.push({ c: COLLECTIONS.aggregator, id: 'universe', set: fields({ viewers: changes.universe.viewers, buyers: changes.universe.buyers }) });
+    ops.push({ c: COLLECTIONS.aggregator, id: 'universe', set: { viewers: changes.universe.viewers, buyers: changes.universe.buyers } });
   }
   for (const list of changes.bestSellers) {
     const { _id, ...set } = toBestSellersDoc(list);
-    ops.push({ c: COLLECTIONS.bestSellers, id: _id, set: fields(set) });
+    ops.push({ c: COLLECTIONS.bestSellers, id: _id, set });
   }
   return ops;
 }

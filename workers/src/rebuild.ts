@@ -94,6 +94,8 @@ try {
   const ranker = new Aggregator(store, catalog, engine, { cacheSize: 1_000 });
   await ranker.start();
   await ranker.refresh(Date.now());
+  await store.writeBehind();
+  await store.close({ flush: true });
   await store.setVerifyBefore(new Date());
   clearInterval(renew);
   await lease.release();

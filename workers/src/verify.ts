@@ -1,5 +1,15 @@
 import { Aggregator, MemoryStore, type CatalogView, type DayCounters, type EngineConfig } from '@recs/engine';
-import { COLLECTIONS, decodeKey, fromRawEventDoc, fromUserStateDoc, type CoocDoc, type RawEventDoc, type UserStateDoc } from '@recs/shared';
+import {
+  buyerDaysFromDoc,
+  COLLECTIONS,
+  fromRawEventDoc,
+  fromUserStateDoc,
+  pairsFromDoc,
+  type BuyerDaysDoc,
+  type CoocDoc,
+  type RawEventDoc,
+  type UserStateDoc,
+} from '@recs/shared';
 import type { Db } from 'mongodb';
 
 /**
@@ -37,12 +47,12 @@ export async function readStoredAggregates(db: Db): Promise<AggregateDump> {
   }
   const cooc: AggregateDump['cooc'] = {};
   for await (const doc of db.collection<CoocDoc>(COLLECTIONS.cooc).find()) {
-    const pairs = nonZero(Object.entries(doc.c ?? {}).map(([k, n]) => [decodeKey(k), n] as [string, number]));
+    const pairs = nonZero(pairsFromDoc(doc));
     if (doc.n !== 0 || Object.keys(pairs).length > 0) cooc[doc._id] = { users: doc.n, pairs };
   }
   const buyerDays: AggregateDump['buyerDays'] = {};
-  for await (const doc of db.collection<{ _id: string; d?: Record<string, number> }>(COLLECTIONS.buyerDays).find()) {
-    const days = nonZero(Object.entries(doc.d ?? {}));
+  for await (const doc of db.collection<BuyerDaysDoc>(COLLECTIONS.buyerDays).find()) {
+    const days = nonZero(buyerDaysFromDoc(doc));
     if (Object.keys(days).length > 0) buyerDays[doc._id] = days;
   }
   const counters: AggregateDump['counters'] = {};

@@ -115,6 +115,7 @@ describe('aggregation worker', () => {
       ingest(database.db, events, [event('c', 'lamp', 'VIEW', 10), event('c', 'candle', 'ADD_TO_CART', 9, { price: 4, quantity: 2 })]),
     ]);
     await Promise.all(jobs.map((job) => job.waitUntilFinished(queueEvents)));
+    await aggregation.settled();
 
     const expected = dumpAggregator(await recomputeAggregates(database.db, catalog, engine));
     expect(Object.keys(expected.users)).toEqual(['a', 'b', 'c']);
@@ -126,9 +127,11 @@ describe('aggregation worker', () => {
   it('does not count a redelivered batch twice', async () => {
     const purchase = [event('d', 'cup', 'PURCHASE', 5)];
     await (await ingest(database.db, events, purchase)).waitUntilFinished(queueEvents);
+    await aggregation.settled();
     const before = await readStoredAggregates(database.db);
     const again = await events.add('batch', { batchId: 'redelivered', events: purchase, verify: true });
     await again.waitUntilFinished(queueEvents);
+    await aggregation.settled();
     expect(compareAggregates(await readStoredAggregates(database.db), before)).toEqual([]);
   });
 
@@ -167,6 +170,7 @@ describe('aggregation worker', () => {
     try {
       const job = await ingest(database.db, events, [event('f', 'candle', 'VIEW', 1)]);
       await job.waitUntilFinished(queueEvents);
+      await standby.settled();
       const expected = dumpAggregator(await recomputeAggregates(database.db, catalog, engine));
       expect(compareAggregates(await readStoredAggregates(database.db), expected)).toEqual([]);
     } finally {

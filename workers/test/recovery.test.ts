@@ -24,7 +24,7 @@ afterAll(async () => {
   await database.drop();
 });
 
-async function stageCrash(keepChunks: (chunkCount: number) => number) {
+async function stageCrash(partial: boolean) {
   const db = database.db;
   for (const name of Object.values(COLLECTIONS)) await db.collection(name).deleteMany({});
   const capture = new CapturingStore();
@@ -37,28 +37,32 @@ async function stageCrash(keepChunks: (chunkCount: number) => number) {
   const events = ['u1', 'u2', 'u3'].flatMap((u) => [event(u, 'mug', 'PURCHASE', 5), event(u, 'teapot', 'VIEW', 4)]);
   await memory.apply(events, Date.now());
   const changes = capture.last!;
-  // a crash after marking seq 1 as being written, with some or all of its plan stored
+  // a crash after inserting some or all of plan 1, before write-behind finished it
   const chunks = planChunks(1, planOps(changes), changes.eventIds);
-  await db.collection(COLLECTIONS.aggregator).insertOne({ _id: 'state' as never, seq: 1, status: 'writing', at: new Date() });
-  const kept = chunks.slice(0, keepChunks(chunks.length));
-  if (kept.length > 0) await db.collection(COLLECTIONS.plans).insertMany(kept as never[]);
+  await db.collection(COLLECTIONS.aggregator).insertOne({ _id: 'state' as never, appliedThrough: 0, at: new Date() });
+  // a partial plan: the first of two chunks (the crash came before the second was inserted)
+  const kept = partial ? [{ ...chunks[0]!, of: chunks.length + 1 }] : chunks;
+  await db.collection(COLLECTIONS.plans).insertMany(kept as never[]);
   return { memory, changes };
 }
 
 describe('MongoAggregateStore.recover', () => {
   it('finishes a commit whose plan was written completely', async () => {
-    const { memory, changes } = await stageCrash((n) => n);
+    const { memory, changes } = await stageCrash(false);
     const store = new MongoAggregateStore(database.db);
     expect(await store.recover()).toBe('reapplied');
     expect(compareAggregates(await readStoredAggregates(database.db), dumpAggregator(memory))).toEqual([]);
+    // what recovery wrote loads back like what a commit writes (rankings included)
+    const snapshot = await store.loadSnapshot();
+    expect(snapshot.bestSellers.find((list) => list.categoryId === null && list.windowDays === 30)?.items).toEqual(memory.bestSellers(null, 30));
     expect(await store.appliedAmong(changes.eventIds)).toEqual(new Set(changes.eventIds));
     expect(await database.db.collection(COLLECTIONS.plans).countDocuments()).toBe(0);
     // the next commit proceeds from the recovered state
-    expect(await database.db.collection(COLLECTIONS.aggregator).findOne({ _id: 'state' as never })).toMatchObject({ seq: 1, status: 'idle' });
+    expect(await database.db.collection(COLLECTIONS.aggregator).findOne({ _id: 'state' as never })).toMatchObject({ appliedThrough: 1 });
   });
 
   it('discards a commit whose plan was cut short, leaving the aggregates untouched', async () => {
-    await stageCrash(() => 0);
+    await stageCrash(true);
     expect(await new MongoAggregateStore(database.db).recover()).toBe('discarded');
     const stored = await readStoredAggregates(database.db);
     expect(stored.users).toEqual({});

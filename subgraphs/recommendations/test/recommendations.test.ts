@@ -3,7 +3,18 @@ import type { CommandStartedEvent } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postGraphQL, TEST_JWT_SECRET, testDatabase, type TestDatabase } from '@recs/devkit';
 import { dayOf, DEFAULT_ENGINE_CONFIG } from '@recs/engine';
-import { closeServer, COLLECTIONS, createLogger, IDENTITY_HEADER, signInternalIdentity, toBestSellersDoc, toListDoc, type Identity } from '@recs/shared';
+import {
+  closeServer,
+  COLLECTIONS,
+  createLogger,
+  encodeRows,
+  IDENTITY_HEADER,
+  neighboursToDoc,
+  signInternalIdentity,
+  toBestSellersDoc,
+  toListDoc,
+  type Identity,
+} from '@recs/shared';
 import { createRecommendationsServer, type RecommendationsServer } from '../server.ts';
 import { RecommendationStore } from '../store.ts';
 
@@ -41,18 +52,18 @@ beforeAll(async () => {
     toBestSellersDoc({ categoryId: 'kitchen', windowDays: 30, items: [['mug', 4]], changedAt: Date.parse('2026-01-02T00:00:00Z') }),
   ] as never[]);
   await db.collection(COLLECTIONS.cooc).insertMany([
-    { _id: 'b:mug', k: 'b', p: 'mug', n: 5, top: [{ p: 'teapot', s: 12.5 }, { p: 'cup', s: 3 }] },
-    { _id: 'v:mug', k: 'v', p: 'mug', n: 2, top: [{ p: 'cup', s: 1.25 }] },
-    { _id: 'b:lamp', k: 'b', p: 'lamp', n: 1, top: [{ p: 'candle', s: 2 }] },
+    { _id: 'b:mug', k: 'b', p: 'mug', n: 5, c: '', top: neighboursToDoc([['teapot', 12.5], ['cup', 3]]) },
+    { _id: 'v:mug', k: 'v', p: 'mug', n: 2, c: '', top: neighboursToDoc([['cup', 1.25]]) },
+    { _id: 'b:lamp', k: 'b', p: 'lamp', n: 1, c: '', top: neighboursToDoc([['candle', 2]]) },
   ] as never[]);
   // products and distinct buyers per day, for windows that are not materialized
   await db.collection(COLLECTIONS.products).insertMany(
     ['mug', 'teapot', 'lamp'].map((id) => ({ _id: id, name: id, categoryId: id === 'lamp' ? 'home' : 'kitchen', currency: 'GBP', inStock: true })) as never[],
   );
   await db.collection(COLLECTIONS.buyerDays).insertMany([
-    { _id: 'mug', d: { [today]: 1, [today - 5]: 2 } },
-    { _id: 'teapot', d: { [today - 1]: 1 } },
-    { _id: 'lamp', d: { [today - 20]: 7 } },
+    { _id: 'mug', d: encodeRows([[today, 1], [today - 5, 2]]) },
+    { _id: 'teapot', d: encodeRows([[today - 1, 1]]) },
+    { _id: 'lamp', d: encodeRows([[today - 20, 7]]) },
   ] as never[]);
   server = await createRecommendationsServer({
     store: new RecommendationStore(database.db, [30]),

@@ -16,14 +16,20 @@ interface Waiting {
 export interface BatcherHooks {
   /** Ids among `eventIds` that an earlier batch already applied. */
   appliedAmong(eventIds: readonly string[]): Promise<Set<string>>;
-  /** Runs after each successful flush, with the batches it covered. */
-  afterFlush(result: FlushResult, batches: readonly BatchEntry[]): Promise<void>;
+  /**
+   * Runs after each successful flush, with the batches it covered. The promise it returns
+   * settles the flush's jobs; it may take longer (durable writes) without holding back the
+   * next flush.
+   */
+  afterFlush(result: FlushResult, batches: readonly BatchEntry[]): Promise<{ readonly settled: Promise<void> }>;
 }
 
 export interface FlushStats {
   readonly events: number;
   readonly batches: number;
   readonly ms: number;
+  /** Milliseconds per stage: verifying redeliveries, the aggregator's stages, follow-ups. */
+  readonly stages: Readonly<Record<string, number>>;
 }
 
 /**
@@ -36,10 +42,19 @@ export class Batcher {
   private readonly hooks: BatcherHooks;
   private readonly maxEvents: number;
   private readonly waiting: Waiting[] = [];
+  private readonly settling = new Set<Promise<void>>();
   private running = false;
   private readonly onFlush: ((stats: FlushStats) => void) | undefined;
+  private readonly storeTimings: () => Readonly<Record<string, number>>;
 
-  constructor(aggregator: Aggregator, hooks: BatcherHooks, maxEvents: number, onFlush?: (stats: FlushStats) => void) {
+  constructor(
+    aggregator: Aggregator,
+    hooks: BatcherHooks,
+    maxEvents: number,
+    onFlush?: (stats: FlushStats) => void,
+    storeTimings: () => Readonly<Record<string, number>> = () => ({}),
+  ) {
+    this.storeTimings = storeTimings;
     this.aggregator = aggregator;
     this.hooks = hooks;
     this.maxEvents = maxEvents;
@@ -55,9 +70,12 @@ export class Batcher {
     return this.enqueue('tick');
   }
 
-  /** Resolves once everything submitted so far has been flushed. */
+  /** Resolves once everything submitted so far has been flushed and settled. */
   async idle(): Promise<void> {
-    while (this.running || this.waiting.length > 0) await new Promise((resolve) => setImmediate(resolve));
+    while (this.running || this.waiting.length > 0 || this.settling.size > 0) {
+      await Promise.all([...this.settling].map((p) => p.catch(() => undefined)));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
   }
 
   private enqueue(entry: BatchEntry | 'tick'): Promise<void> {
@@ -95,15 +113,41 @@ export class Batcher {
       const batches = taken.map((w) => w.entry).filter((e): e is BatchEntry => e !== 'tick');
       const toVerify = batches.filter((b) => b.verify).flatMap((b) => b.events.map((e) => e.eventId));
       const applied = toVerify.length > 0 ? await this.hooks.appliedAmong(toVerify) : new Set<string>();
+      const verified = performance.now();
       const events = batches.flatMap((b) => b.events).filter((e) => !applied.has(e.eventId));
       const now = Date.now();
       const result = await this.aggregator.apply(events, now);
+      const aggregated = performance.now();
       const ticked = taken.some((w) => w.entry === 'tick') ? await this.aggregator.refresh(now) : undefined;
       const merged: FlushResult =
         ticked === undefined ? result : { users: result.users, bestSellers: [...result.bestSellers, ...ticked.bestSellers], applied: result.applied };
-      await this.hooks.afterFlush(merged, batches);
-      for (const waiting of taken) waiting.resolve();
-      this.onFlush?.({ events: events.length, batches: batches.length, ms: performance.now() - started });
+      const { settled } = await this.hooks.afterFlush(merged, batches);
+      this.settling.add(settled);
+      settled.then(
+        () => {
+          this.settling.delete(settled);
+          for (const waiting of taken) waiting.resolve();
+        },
+        (error: unknown) => {
+          this.settling.delete(settled);
+          for (const waiting of taken) waiting.reject(error);
+        },
+      );
+      const { load, compute, commit } = this.aggregator.timings;
+      const store = this.storeTimings();
+      this.onFlush?.({
+        events: events.length,
+        batches: batches.length,
+        ms: performance.now() - started,
+        stages: {
+          verify: verified - started,
+          load,
+          compute,
+          commit,
+          ...Object.fromEntries(Object.entries(store).map(([k, v]) => [`commit.${k}`, v])),
+          followUps: performance.now() - aggregated,
+        },
+      });
     } catch (error) {
       for (const waiting of taken) waiting.reject(error);
     }

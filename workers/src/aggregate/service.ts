@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { Aggregator, dayOf, type EngineConfig, type FlushResult, type TrackedEvent } from '@recs/engine';
-import { COLLECTIONS, connectionOf, JOB_NAMES, listJob, RedisNames, type EventsJob, type ListsJob, type Logger, type RedisClient } from '@recs/shared';
+import { connectionOf, JOB_NAMES, listJob, RedisNames, type EventsJob, type ListsJob, type Logger, type RedisClient } from '@recs/shared';
 import { Worker, type Job, type Queue } from 'bullmq';
 import type { Db } from 'mongodb';
 import type { CatalogCache } from '../catalog.ts';
@@ -42,7 +42,7 @@ export class AggregatorService extends EventEmitter<{ leading: []; standby: [] }
   private readonly lease: Lease;
   private timer: NodeJS.Timeout | undefined;
   private worker: Worker<EventsJob> | undefined;
-  private current: { aggregator: Aggregator; batcher: Batcher } | undefined;
+  private current: { aggregator: Aggregator; batcher: Batcher; store: MongoAggregateStore } | undefined;
   private stopping = false;
   private transition: Promise<void> = Promise.resolve();
   /** Jobs created before this (a rebuild's end) are checked against the applied events. */
@@ -95,11 +95,12 @@ export class AggregatorService extends EventEmitter<{ leading: []; standby: [] }
     await aggregator.start();
     const batcher = new Batcher(
       aggregator,
-      { appliedAmong: (ids) => store.appliedAmong(ids), afterFlush: (result, batches) => this.afterFlush(result, batches) },
+      { appliedAmong: (ids) => store.appliedAmong(ids), afterFlush: (result, batches) => this.afterFlush(store, result, batches) },
       this.options.maxBatchEvents,
       this.options.onFlush,
+      () => store.timings,
     );
-    this.current = { aggregator, batcher };
+    this.current = { aggregator, batcher, store };
     this.worker = new Worker<EventsJob>(RedisNames.queues.events, (job) => this.process(job, batcher), {
       connection: connectionOf(this.options.redis),
       prefix: this.options.prefix,
@@ -119,13 +120,22 @@ export class AggregatorService extends EventEmitter<{ leading: []; standby: [] }
 
   private async standBy(lost: boolean): Promise<void> {
     const worker = this.worker;
+    const current = this.current;
     this.worker = undefined;
     this.current = undefined;
-    // after losing the lease, stop at once: active jobs are retried by the new leader
+    // after losing the lease, stop at once: active jobs are retried, and the written-ahead plans
+    // finished, by the new leader
     if (worker !== undefined) {
       await worker.close(lost);
+      await current?.store.close({ flush: !lost });
       this.emit('standby');
     }
+  }
+
+  /** Resolves once everything applied so far is written to MongoDB (tests, shutdown). */
+  async settled(): Promise<void> {
+    await this.current?.batcher.idle();
+    await this.current?.store.writeBehind();
   }
 
   private async process(job: Job<EventsJob>, batcher: Batcher): Promise<void> {
@@ -141,21 +151,15 @@ export class AggregatorService extends EventEmitter<{ leading: []; standby: [] }
     return batcher.submit(entry);
   }
 
-  private async afterFlush(result: FlushResult, batches: readonly BatchEntry[]): Promise<void> {
-    const { db, lists, publisher, logger, engine } = this.options;
+  /** Queues the follow-ups of a flush; the returned promise settles its jobs once everything is written. */
+  private async afterFlush(store: MongoAggregateStore, result: FlushResult, batches: readonly BatchEntry[]): Promise<{ settled: Promise<void> }> {
+    const { lists, publisher, logger, engine } = this.options;
     const tasks: Promise<unknown>[] = [];
-    if (batches.length > 0) {
-      tasks.push(db.collection(COLLECTIONS.inbox).deleteMany({ _id: { $in: batches.map((b) => b.batchId) as never[] } }));
-    }
+    // the batches leave the inbox once write-behind has written everything they changed
+    if (batches.length > 0) store.noteBatchesApplied(batches.map((b) => b.batchId));
     if (result.users.length > 0) {
       tasks.push(lists.addBulk(result.users.map((state) => listJob(state.userId))));
-      tasks.push(
-        db.collection<{ _id: number; users: string[] }>(COLLECTIONS.activeUsers).updateOne(
-          { _id: dayOf(Date.now()) },
-          { $addToSet: { users: { $each: result.users.map((u) => u.userId) } } },
-          { upsert: true },
-        ),
-      );
+      store.noteActive(dayOf(Date.now()), result.users.map((u) => u.userId));
     }
     for (const list of result.bestSellers) {
       if (list.windowDays === engine.defaultWindowDays) tasks.push(publisher.bestSellersChanged({ categoryId: list.categoryId, changedAt: list.changedAt }));
@@ -165,6 +169,7 @@ export class AggregatorService extends EventEmitter<{ leading: []; standby: [] }
       // the aggregates are committed; a missed follow-up is caught up by the maintenance jobs
       if (outcome.status === 'rejected') logger.warn({ err: (outcome.reason as Error).message }, 'after-flush step failed');
     }
+    return { settled: store.written() };
   }
 
   async stop(): Promise<void> {

@@ -33,12 +33,24 @@ export interface Child {
 
 let started = 0;
 
-/** Starts a Node process (on this Node) with its output prefixed by its name. */
-export function startChild(name: string, script: string, args: readonly string[], env: NodeJS.ProcessEnv): Child {
+/**
+ * Starts a Node process (on this Node) with its output prefixed by its name; `onLine` sees every
+ * raw line (pass `quiet` to only hand lines to it).
+ */
+export function startChild(
+  name: string,
+  script: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  options: { onLine?: (line: string) => void; quiet?: boolean } = {},
+): Child {
   const index = started++;
   const child = spawn(process.execPath, [script, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   for (const stream of [child.stdout, child.stderr]) {
-    createInterface({ input: stream }).on('line', (line) => console.log(`${prefix(name, index)} ${formatLine(line)}`));
+    createInterface({ input: stream }).on('line', (line) => {
+      options.onLine?.(line);
+      if (options.quiet !== true) console.log(`${prefix(name, index)} ${formatLine(line)}`);
+    });
   }
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let done = false;

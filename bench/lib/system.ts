@@ -1,0 +1,120 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort, provisionServices, startChild, waitReady, type Child, type Services } from '@recs/devkit';
+import { signClientToken } from '@recs/shared';
+import { createClient, type Client } from 'graphql-ws';
+import WebSocket from 'ws';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+
+export interface BenchSystem {
+  readonly services: Services;
+  readonly env: NodeJS.ProcessEnv;
+  readonly gatewayUrl: string;
+  readonly recommendationsUrl: string;
+  readonly secret: string;
+  readonly children: Map<string, Child>;
+  serviceToken: string;
+  startWorkers(onLine: (line: string) => void): Promise<Child>;
+  post<T = any>(url: string, query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<{ data?: T; errors?: { message: string }[] }>;
+  ws(token?: string): Client;
+  /** Resident memory of a child process, in MiB (from /proc). */
+  rssMiB(name: string): number;
+  stop(): Promise<void>;
+}
+
+/** The whole system as separate processes, like npm start, on fresh local services. */
+export async function startBenchSystem(log: (message: string) => void): Promise<BenchSystem> {
+  const services = await provisionServices({ dataDir: join(ROOT, '.data', `bench-${process.pid}`), ephemeral: true, log });
+  const secret = randomBytes(32).toString('hex');
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    MONGO_URL: services.mongoUrl,
+    REDIS_URL: services.redisUrl,
+    MONGO_DB: 'bench',
+    JWT_SECRET: secret,
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'warn',
+  };
+  const ports = { products: await freePort(), events: await freePort(), recommendations: await freePort(), gateway: await freePort() };
+  const children = new Map<string, Child>();
+  const start = (name: string, script: string, extra: NodeJS.ProcessEnv = {}, onLine?: (line: string) => void) => {
+    const child = startChild(name, join(ROOT, script), [], { ...env, ...extra }, { quiet: true, ...(onLine === undefined ? {} : { onLine }) });
+    children.set(name, child);
+    return child;
+  };
+  const echo = (name: string) => (line: string) => {
+    if (!line.includes('"level":30') && !line.includes('"level":20')) log(`${name}: ${line.slice(0, 300)}`);
+  };
+  for (const name of ['products', 'events', 'recommendations'] as const) {
+    const child = start(name, `subgraphs/${name}/index.ts`, { PORT: String(ports[name]) }, echo(name));
+    await waitReady(`http://127.0.0.1:${ports[name]}/ready`, child);
+  }
+  const gateway = start(
+    'gateway',
+    'gateway/src/index.ts',
+    {
+      PORT: String(ports.gateway),
+      PRODUCTS_URL: `http://127.0.0.1:${ports.products}/graphql`,
+      EVENTS_URL: `http://127.0.0.1:${ports.events}/graphql`,
+      RECOMMENDATIONS_URL: `http://127.0.0.1:${ports.recommendations}/graphql`,
+    },
+    echo('gateway'),
+  );
+  await waitReady(`http://127.0.0.1:${ports.gateway}/ready`, gateway);
+  const importer = start('import', 'subgraphs/products/import.ts', {}, () => undefined);
+  await importer.exited;
+
+  const sockets: Client[] = [];
+  const serviceToken = await signClientToken({ subject: 'bench', role: 'service', expiresIn: '2h' }, secret);
+  return {
+    services,
+    env,
+    gatewayUrl: `http://127.0.0.1:${ports.gateway}/graphql`,
+    recommendationsUrl: `http://127.0.0.1:${ports.recommendations}/graphql`,
+    secret,
+    children,
+    serviceToken,
+    async startWorkers(onLine) {
+      let leading: () => void = () => undefined;
+      const led = new Promise<void>((resolve) => (leading = resolve));
+      const child = start('workers', 'workers/src/index.ts', { LOG_LEVEL: 'debug' }, (line) => {
+        if (line.includes('leading aggregation')) leading();
+        onLine(line);
+      });
+      await led;
+      return child;
+    },
+    async post(url, query, variables = {}, headers = {}) {
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${serviceToken}`, ...headers },
+        body: JSON.stringify({ query, variables }),
+      });
+      return (await response.json()) as never;
+    },
+    ws(token) {
+      const client = createClient({
+        url: `ws://127.0.0.1:${ports.gateway}/graphql`,
+        webSocketImpl: WebSocket,
+        connectionParams: token === undefined ? {} : { authorization: `Bearer ${token}` },
+        lazy: false,
+        retryAttempts: 0,
+        onNonLazyError: () => undefined,
+      });
+      sockets.push(client);
+      return client;
+    },
+    rssMiB(name) {
+      const pid = children.get(name)?.process.pid;
+      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+      return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024);
+    },
+    async stop() {
+      for (const client of sockets) await client.dispose();
+      for (const child of [...children.values()].reverse()) await child.stop();
+      await services.stop();
+    },
+  };
+}

@@ -1,0 +1,48 @@
+import { IDENTITY_HEADER, signInternalIdentity } from '@recs/shared';
+import { pool, summarize, type Summary } from '../lib/stats.ts';
+import type { BenchSystem } from '../lib/system.ts';
+
+export interface QueryResult {
+  readonly concurrency: number;
+  readonly requests: number;
+  readonly gatewayMs: Summary;
+  readonly subgraphMs: Summary;
+  /** Gateway latency over the recommendations subgraph's alone. */
+  readonly overheadP50: number;
+  readonly overheadP99: number;
+}
+
+const THROUGH_GATEWAY = `query ($u: ID!) { recommendations(userId: $u, limit: 10) { items { product { name price category { name } } } } }`;
+const DIRECT = `query ($u: ID!) { recommendations(userId: $u, limit: 10) { items { product { id } score reasons } } }`;
+
+/**
+ * The recommendations of random users through the gateway (the list from the recommendations
+ * subgraph, product fields from the products subgraph), and the list part alone from the
+ * recommendations subgraph, both at `concurrency` clients.
+ */
+export async function measureQuery(system: BenchSystem, users: readonly string[], requests: number, concurrency: number): Promise<QueryResult> {
+  const picks = Array.from({ length: requests }, (_, i) => users[(i * 7919) % users.length]!);
+  const run = async (url: string, query: string, headers: Record<string, string>) => {
+    const latencies: number[] = [];
+    // warm-up: connections, query plans, caches
+    await pool(picks.slice(0, 200), concurrency, async (user) => void (await system.post(url, query, { u: user }, headers)));
+    await pool(picks, concurrency, async (user) => {
+      const started = performance.now();
+      const result = await system.post(url, query, { u: user }, headers);
+      latencies.push(performance.now() - started);
+      if (result.errors !== undefined) throw new Error(`query failed: ${result.errors[0]?.message}`);
+    });
+    return summarize(latencies);
+  };
+  const gatewayMs = await run(system.gatewayUrl, THROUGH_GATEWAY, {});
+  const identity = await signInternalIdentity({ kind: 'authenticated', subject: 'bench', role: 'service' }, system.secret);
+  const subgraphMs = await run(system.recommendationsUrl, DIRECT, { [IDENTITY_HEADER]: identity });
+  return {
+    concurrency,
+    requests,
+    gatewayMs,
+    subgraphMs,
+    overheadP50: Math.round((gatewayMs.p50 / subgraphMs.p50) * 100) / 100,
+    overheadP99: Math.round((gatewayMs.p99 / subgraphMs.p99) * 100) / 100,
+  };
+}
