@@ -1,9 +1,11 @@
 /**
- * npm run bench: starts the system on local services (fresh ones, as separate processes) and
- * measures ingestion, application, freshness, query latency and subscription fan-out.
- * Prints a table and writes bench/results/bench-<time>.json.
+ * npm run bench: starts the system on local services (fresh ones, each service its own process)
+ * and measures ingestion, application, freshness, query latency and subscription fan-out.
+ * Prints a table (with the CPU each process used in each phase) and writes
+ * bench/results/bench-<time>.json.
  *   npm run bench -- [--events 50000] [--users 1000] [--rate 200] [--seconds 30]
  *                    [--requests 3000] [--concurrency 32] [--subscribers 2000] [--rounds 5]
+ *                    [--phases ingest,applied,freshness,query,fanout]
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -12,11 +14,13 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ClickstreamSimulator, type SimulatedEvent } from '@recs/devkit';
 import { MongoClient } from 'mongodb';
-import { measureFanout } from './phases/fanout.ts';
-import { measureFreshness } from './phases/freshness.ts';
-import { measureApplied, measureIngest } from './phases/ingest.ts';
-import { measureQuery } from './phases/query.ts';
+import { CpuMeter } from './lib/cpu.ts';
+import { sleep } from './lib/stats.ts';
 import { startBenchSystem } from './lib/system.ts';
+import { measureFanout, type FanoutResult } from './phases/fanout.ts';
+import { measureFreshness, type FreshnessResult } from './phases/freshness.ts';
+import { measureApplied, measureIngest, type AppliedResult, type IngestResult } from './phases/ingest.ts';
+import { measureQuery, type QueryResult } from './phases/query.ts';
 
 const { values } = parseArgs({
   options: {
@@ -29,9 +33,11 @@ const { values } = parseArgs({
     subscribers: { type: 'string', default: '2000' },
     rounds: { type: 'string', default: '5' },
     'ingest-concurrency': { type: 'string', default: '8' },
+    phases: { type: 'string', default: 'ingest,applied,freshness,query,fanout' },
   },
 });
 const n = (name: keyof typeof values) => Number(values[name]);
+const phases = new Set(values.phases.split(','));
 const log = (message: string) => console.log(`[bench] ${message}`);
 
 function version(command: string, args: string[]): string {
@@ -43,64 +49,103 @@ function version(command: string, args: string[]): string {
 }
 
 const system = await startBenchSystem(log);
+const mongo = new MongoClient(system.services.mongoUrl);
 try {
-  // the catalog for the simulator, straight from MongoDB (faster than paging the API)
-  const mongo = new MongoClient(system.services.mongoUrl);
   await mongo.connect();
-  const products = (await mongo.db('bench').collection<{ _id: string; categoryId?: string; price?: number }>('products').find().toArray()).map((p) => ({
+  const db = mongo.db('bench');
+  const products = (await db.collection<{ _id: string; categoryId?: string; price?: number }>('products').find().toArray()).map((p) => ({
     id: p._id,
     categoryId: p.categoryId ?? 'other',
     ...(p.price === undefined ? {} : { price: p.price }),
   }));
   log(`catalog: ${products.length} products`);
-
-  const simulator = new ClickstreamSimulator({ seed: 2026, users: n('users'), products, userPrefix: 'user-' });
-  const events: SimulatedEvent[] = [];
-  while (events.length < n('events')) events.push(...simulator.session());
-  const batches: (SimulatedEvent & { eventId: string })[][] = [];
-  for (let i = 0; i < n('events'); i += 100) batches.push(events.slice(i, i + 100).map((e, j) => ({ ...e, eventId: `bench-${i + j}` })));
-
-  log(`ingest: ${n('events')} events in trackEvents batches of 100, ${n('ingest-concurrency')} clients, workers stopped`);
-  const ingest = await measureIngest(system, batches, n('ingest-concurrency'));
-  log(`  ${ingest.acceptedPerSecond} events/s accepted`);
-  log('applied: starting the workers on the backlog');
-  const applied = await measureApplied(system, ingest.events, mongo);
-  log(`  ${applied.appliedPerSecond} events/s applied (${applied.flushes} flushes)`);
-
   const users = Array.from({ length: n('users') }, (_, i) => `user-${i + 1}`);
-  log(`freshness: ${n('rate')} events/s over ${users.length} subscribed users for ${n('seconds')} s`);
-  const freshness = await measureFreshness(system, users, products.map((p) => p.id), n('rate'), n('seconds'));
-  log(`  p50 ${freshness.latencyMs.p50} ms, p99 ${freshness.latencyMs.p99} ms`);
+  const cpu: Record<string, Record<string, number>> = {};
+  const meter = () => new CpuMeter({ ...Object.fromEntries([...system.children].map(([name, child]) => [name, child.process.pid!])), ...system.services.pids, bench: process.pid });
+  const measured = async <T>(phase: string, run: () => Promise<T>): Promise<T> => {
+    const m = meter();
+    m.begin();
+    const result = await run();
+    cpu[phase] = m.end();
+    return result;
+  };
+  /** Lets the workers finish what they are doing, so the next phase starts on a quiet system. */
+  const quiet = async () => {
+    while ((await db.collection('event_inbox').countDocuments()) > 0) await sleep(200);
+    await sleep(1_000);
+  };
 
-  log(`query: ${n('requests')} requests at ${n('concurrency')} clients, through the gateway and to the subgraph`);
-  const query = await measureQuery(system, users, n('requests'), n('concurrency'));
-  log(`  gateway p99 ${query.gatewayMs.p99} ms, subgraph p99 ${query.subgraphMs.p99} ms`);
+  let ingest: IngestResult | undefined;
+  let applied: AppliedResult | undefined;
+  if (phases.has('ingest')) {
+    const simulator = new ClickstreamSimulator({ seed: 2026, users: n('users'), products, userPrefix: 'user-' });
+    const events: SimulatedEvent[] = [];
+    while (events.length < n('events')) events.push(...simulator.session());
+    const batches: (SimulatedEvent & { eventId: string })[][] = [];
+    for (let i = 0; i < n('events'); i += 100) batches.push(events.slice(i, i + 100).map((e, j) => ({ ...e, eventId: `bench-${i + j}` })));
+    log(`ingest: ${n('events')} events in trackEvents batches of 100, ${n('ingest-concurrency')} clients, workers stopped`);
+    ingest = await measured('ingest', () => measureIngest(system, batches, n('ingest-concurrency')));
+    log(`  ${ingest.acceptedPerSecond} events/s accepted`);
+  }
+  log('applied: starting the workers on the backlog');
+  const eventsToApply = ingest?.events ?? 0;
+  const appliedRun = await measured('applied', () => measureApplied(system, eventsToApply, mongo));
+  if (phases.has('ingest')) {
+    applied = appliedRun;
+    log(`  ${applied.appliedPerSecond} events/s applied (${applied.flushes} flushes)`);
+  }
 
-  const top = await mongo.db('bench').collection<{ items: { p: string }[] }>('best_sellers').findOne({ _id: '*:30' as never });
-  log(`fan-out: ${n('subscribers')} WebSocket subscribers of bestSellersChanged, ${n('rounds')} rounds`);
-  const fanout = await measureFanout(system, top?.items[0]?.p ?? products[0]!.id, n('subscribers'), n('rounds'));
-  log(`  last delivery p50 ${fanout.lastDeliveryMs.p50} ms`);
-  await mongo.close();
+  let freshness: FreshnessResult | undefined;
+  if (phases.has('freshness')) {
+    await quiet();
+    log(`freshness: ${n('rate')} events/s over ${users.length} subscribed users for ${n('seconds')} s`);
+    freshness = await measured('freshness', () => measureFreshness(system, users, products.map((p) => p.id), n('rate'), n('seconds')));
+    log(`  p50 ${freshness.latencyMs.p50} ms, p99 ${freshness.latencyMs.p99} ms (${freshness.measured} of ${freshness.eventsSent} events)`);
+  }
 
-  const targets = [
-    ['ingest: accepted through the gateway', `${ingest.acceptedPerSecond} events/s`, '>= 5,000 events/s', ingest.acceptedPerSecond >= 5_000],
-    ['ingest: applied by the workers', `${applied.appliedPerSecond} events/s`, '>= 2,000 events/s', applied.appliedPerSecond >= 2_000],
-    ['freshness p50 / p95 / p99', `${freshness.latencyMs.p50} / ${freshness.latencyMs.p95} / ${freshness.latencyMs.p99} ms`, 'p99 <= 250 ms', freshness.latencyMs.p99 <= 250],
-    ['query via gateway p50 / p99', `${query.gatewayMs.p50} / ${query.gatewayMs.p99} ms`, 'p99 <= 50 ms', query.gatewayMs.p99 <= 50],
-    ['query, subgraph alone p50 / p99', `${query.subgraphMs.p50} / ${query.subgraphMs.p99} ms`, `gateway overhead x${query.overheadP50} (p50)`, true],
-    [
-      `fan-out to ${fanout.subscribers}: last delivery (median of ${fanout.rounds})`,
-      `${fanout.lastDeliveryMs.p50} ms (max ${fanout.lastDeliveryMs.max})`,
+  let query: QueryResult | undefined;
+  if (phases.has('query')) {
+    await quiet();
+    log(`query: ${n('requests')} requests at ${n('concurrency')} clients, through the gateway and to the subgraph`);
+    query = await measured('query', () => measureQuery(system, users, n('requests'), n('concurrency')));
+    log(`  gateway p99 ${query.gatewayMs.p99} ms, subgraph p99 ${query.subgraphMs.p99} ms`);
+  }
+
+  let fanout: FanoutResult | undefined;
+  if (phases.has('fanout')) {
+    await quiet();
+    const top = await db.collection<{ items: string }>('best_sellers').findOne({ _id: '*:30' as never });
+    const topProduct = top?.items.split('\n')[0]?.split('\t')[0] ?? products[0]!.id;
+    log(`fan-out: ${n('subscribers')} WebSocket subscribers of bestSellersChanged, ${n('rounds')} rounds`);
+    fanout = await measured('fanout', () => measureFanout(system, topProduct, n('subscribers'), n('rounds')));
+    log(`  last delivery p50 ${fanout.lastDeliveryMs.p50} ms`);
+  }
+
+  const rows: [string, string, string, boolean | undefined][] = [];
+  if (ingest !== undefined) rows.push(['ingest: accepted through the gateway', `${ingest.acceptedPerSecond} events/s`, '>= 5,000 events/s', ingest.acceptedPerSecond >= 5_000]);
+  if (applied !== undefined) rows.push(['ingest: applied by the workers', `${applied.appliedPerSecond} events/s`, '>= 2,000 events/s', applied.appliedPerSecond >= 2_000]);
+  if (freshness !== undefined) {
+    rows.push([
+      `freshness at ${freshness.ratePerSecond}/s, p50 / p95 / p99`,
+      `${freshness.latencyMs.p50} / ${freshness.latencyMs.p95} / ${freshness.latencyMs.p99} ms`,
+      'p99 <= 250 ms',
+      freshness.latencyMs.p99 <= 250,
+    ]);
+  }
+  if (query !== undefined) {
+    rows.push(['query via gateway, p50 / p99', `${query.gatewayMs.p50} / ${query.gatewayMs.p99} ms`, 'p99 <= 50 ms', query.gatewayMs.p99 <= 50]);
+    rows.push(['query, recommendations subgraph alone, p50 / p99', `${query.subgraphMs.p50} / ${query.subgraphMs.p99} ms`, `gateway x${query.overheadP50} at p50`, undefined]);
+  }
+  if (fanout !== undefined) {
+    rows.push([
+      `fan-out to ${fanout.subscribers}: last delivery, median (max) of ${fanout.rounds}`,
+      `${fanout.lastDeliveryMs.p50} (${fanout.lastDeliveryMs.max}) ms`,
       '<= 500 ms',
       fanout.lastDeliveryMs.p50 <= 500 && fanout.missed === 0,
-    ],
-    [
-      'gateway memory: before / with subscribers / after',
-      `${fanout.gatewayMemoryMiB.before} / ${fanout.gatewayMemoryMiB.withSubscribers} / ${fanout.gatewayMemoryMiB.after} MiB`,
-      '',
-      true,
-    ],
-  ] as const;
+    ]);
+    const memory = fanout.gatewayMemoryMiB;
+    rows.push(['gateway memory: before / with subscribers / after', `${memory.before} / ${memory.withSubscribers} / ${memory.after} MiB`, '', undefined]);
+  }
   const machine = {
     cpus: cpus().length,
     cpu: cpus()[0]?.model ?? 'unknown',
@@ -108,13 +153,19 @@ try {
     node: process.version,
     mongo: system.services.mongoKind,
     redis: version('redis-server', ['--version']),
-    note: 'everything on one machine: load generator, gateway, three subgraphs, workers, FerretDB (SQLite) and Redis',
+    note: 'everything on one machine: load generator, gateway, three subgraphs, workers, the MongoDB-wire server and Redis',
   };
   console.log(`\n| measure | result | target | |\n| --- | --- | --- | --- |`);
-  for (const [name, result, target, ok] of targets) console.log(`| ${name} | ${result} | ${target} | ${target === '' ? '' : ok ? 'met' : 'MISSED'} |`);
-  console.log(`\nwhere the applied time went (ms, summed over ${applied.flushes} flushes of ~${applied.eventsPerFlush} events; ${applied.documentWrites} document writes):`);
-  console.log(`  ${Object.entries(applied.stagesMs).map(([k, v]) => `${k} ${v}`).join(', ')}`);
-  console.log(`machine: ${machine.cpus} cores (${machine.cpu}), ${machine.memoryGiB} GiB, Node ${machine.node}, MongoDB-wire: ${machine.mongo}, ${machine.redis}`);
+  for (const [name, result, target, ok] of rows) console.log(`| ${name} | ${result} | ${target} | ${ok === undefined ? '' : ok ? 'met' : 'MISSED'} |`);
+  if (applied !== undefined) {
+    console.log(`\napplied: ${applied.flushes} flushes of ~${applied.eventsPerFlush} events, ${applied.documentWrites} documents changed; ms per stage, summed:`);
+    console.log(`  ${Object.entries(applied.stagesMs).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  }
+  console.log('\nCPU per process (% of one core), per phase:');
+  for (const [phase, usage] of Object.entries(cpu)) {
+    console.log(`  ${phase.padEnd(10)} ${Object.entries(usage).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  }
+  console.log(`\nmachine: ${machine.cpus} cores (${machine.cpu}), ${machine.memoryGiB} GiB, Node ${machine.node}, MongoDB-wire: ${machine.mongo}, ${machine.redis}`);
 
   const out = join(import.meta.dirname, 'results');
   mkdirSync(out, { recursive: true });
@@ -122,12 +173,13 @@ try {
   writeFileSync(
     file,
     JSON.stringify(
-      { at: new Date().toISOString(), machine, parameters: values, ingest, applied, freshness, query, fanout, targets: targets.map(([name, result, target, ok]) => ({ name, result, target, ok })) },
+      { at: new Date().toISOString(), machine, parameters: values, ingest, applied, freshness, query, fanout, cpu, targets: rows.map(([name, result, target, ok]) => ({ name, result, target, ok })) },
       null,
       2,
     ),
   );
-  console.log(`\nresults: ${file}`);
+  console.log(`results: ${file}`);
 } finally {
+  await mongo.close();
   await system.stop();
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, provisionServices, startChild, waitReady, type Child, type Services } from '@recs/devkit';
 import { signClientToken } from '@recs/shared';
@@ -79,8 +79,10 @@ export async function startBenchSystem(log: (message: string) => void): Promise<
     async startWorkers(onLine) {
       let leading: () => void = () => undefined;
       const led = new Promise<void>((resolve) => (leading = resolve));
+      const dump = process.env['BENCH_WORKER_LOG'];
       const child = start('workers', 'workers/src/index.ts', { LOG_LEVEL: 'debug' }, (line) => {
         if (line.includes('leading aggregation')) leading();
+        if (dump !== undefined) appendFileSync(dump, `${line}\n`);
         onLine(line);
       });
       await led;

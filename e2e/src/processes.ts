@@ -91,6 +91,11 @@ export class WorkerProcess {
     return new Promise((resolve) => this.waiters.push({ pattern, resolve }));
   }
 
+  /** Resolves with the next log line (from now on) matching `pattern`. */
+  nextLog(pattern: RegExp): Promise<string> {
+    return new Promise((resolve) => this.waiters.push({ pattern, resolve }));
+  }
+
   logged(pattern: RegExp): boolean {
     return this.lines.some((line) => pattern.test(line));
   }

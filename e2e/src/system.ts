@@ -80,7 +80,7 @@ export async function startSystem(options: SystemOptions): Promise<System> {
   const productStore = new ProductStore(db.db, { redis, names });
   const products = await createProductsServer({ ...common, store: productStore });
   const eventStore = new EventStore(db.db);
-  const eventsServer = await createEventsServer({ ...common, store: eventStore, ingestor: new Ingestor({ store: eventStore, queue: events, logger }), lists });
+  const eventsServer = await createEventsServer({ ...common, store: eventStore, ingestor: new Ingestor({ store: eventStore, queue: events, logger }) });
   const recommendations = await createRecommendationsServer({ ...common, store: new RecommendationStore(db.db, engine.bestSellerWindows), engine });
   const subgraphUrls = {
     PRODUCTS_URL: await listenOnFreePort(products.http),

@@ -1,9 +1,7 @@
 import { ClickstreamSimulator } from '@recs/devkit';
-import { COLLECTIONS, RedisNames } from '@recs/shared';
+import { COLLECTIONS } from '@recs/shared';
 import { compareAggregates, dumpAggregator, readStoredAggregates, recomputeAggregates } from '@recs/workers';
 import { DEFAULT_ENGINE_CONFIG } from '@recs/engine';
-import { QueueEvents } from 'bullmq';
-import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OwnServers, WorkerProcess } from '../src/processes.ts';
 import { startSystem, type System } from '../src/system.ts';
@@ -48,22 +46,16 @@ async function track(batches: number, size = 100): Promise<number> {
   return accepted;
 }
 
-/** Resolves once every stored batch has been applied (the inbox is empty), checking after each completed job. */
-async function allApplied(): Promise<void> {
+/**
+ * Resolves once every stored batch is applied and written (the inbox is empty), checking again
+ * after each of the worker's write-behind rounds.
+ */
+async function allApplied(worker: WorkerProcess): Promise<void> {
   const inbox = system.db.db.collection(COLLECTIONS.inbox);
-  if ((await inbox.countDocuments()) === 0) return;
-  const connection = createClient({ url: servers.redisUrl });
-  connection.on('error', () => undefined);
-  const events = new QueueEvents(RedisNames.queues.events, { connection: connection as never, prefix: system.prefix });
-  try {
-    await events.waitUntilReady();
-    await new Promise<void>((resolve) => {
-      const check = () => void inbox.countDocuments().then((n) => n === 0 && resolve());
-      events.on('completed', check);
-      check();
-    });
-  } finally {
-    await events.close();
+  for (;;) {
+    const round = worker.nextLog(/"msg":"written behind"/);
+    if ((await inbox.countDocuments()) === 0) return;
+    await round;
   }
 }
 
@@ -106,15 +98,14 @@ describe('faults', () => {
 
     const restarted = worker();
     await restarted.waitForLog(/finished a commit interrupted by a crash/);
-    await allApplied();
+    await allApplied(restarted);
     await expectAggregatesToMatchRawEvents();
 
     // and killed at an arbitrary moment of a busy stream
     expect(await track(10)).toBe(1_000);
     await restarted.waitForLog(/"msg":"flushed"/);
     await restarted.kill();
-    worker();
-    await allApplied();
+    await allApplied(worker());
     await expectAggregatesToMatchRawEvents();
   });
 
@@ -124,8 +115,7 @@ describe('faults', () => {
     expect(await system.db.db.collection(COLLECTIONS.inbox).countDocuments()).toBe(5);
     await servers.killRedis();
     await servers.startRedis({ fresh: true });
-    worker({ SWEEP_INTERVAL_MS: '300', INBOX_GRACE_MS: '0' });
-    await allApplied();
+    await allApplied(worker({ SWEEP_INTERVAL_MS: '300', INBOX_GRACE_MS: '0' }));
     await expectAggregatesToMatchRawEvents();
   });
 
@@ -139,7 +129,7 @@ describe('faults', () => {
     const retried = await system.query(`mutation ($e: [TrackEventInput!]!) { trackEvents(inputs: $e) { accepted duplicates } }`, { e: batch }, storefront);
     // the first attempt wrote nothing, so these are new, not duplicates
     expect(retried.data).toEqual({ trackEvents: { accepted: 2, duplicates: 0 } });
-    await allApplied();
+    await allApplied(workers.at(-1)!);
     await expectAggregatesToMatchRawEvents();
   });
 });

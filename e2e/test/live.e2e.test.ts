@@ -98,6 +98,20 @@ describe('live recommendations through the gateway', () => {
     expect(read.data?.['user']).toEqual({ browsingHistory: [{ product: { id: 'candle', name: 'Beeswax candle' }, views: 1 }] });
   });
 
+  it('takes a product removed from the history out of the pushed list', async () => {
+    const shopper = await system.token('shopper', 'user');
+    const client = system.wsClient(shopper);
+    const subscribed = once(system.gateways[0]!.server.hub, 'subscribed');
+    const pushed = nextResult<LiveList>(client, LIVE_LIST, { user: 'shopper' }, (data) =>
+      data.recommendationsChanged.items.every((item) => item.product.id !== 'teapot'),
+    );
+    await subscribed;
+    const removed = await system.query(`mutation { removeFromHistory(userId: "shopper", productId: "teapot") { id } }`, {}, shopper);
+    expect(removed.errors).toBeUndefined();
+    const { data } = await pushed.result;
+    expect(data!.recommendationsChanged.items.map((item) => item.product.id)).not.toContain('teapot');
+  });
+
   it('closes the socket with 4403 Forbidden when the token is invalid', async () => {
     const closed = deferred<number>();
     const client = system.wsClient('not-a-token');

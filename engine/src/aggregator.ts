@@ -2,7 +2,7 @@ import { buyersInWindow, rankBestSellers, sameRanking, type BuyerDays, type Rank
 import type { CatalogView } from './catalog.ts';
 import type { EngineConfig } from './config.ts';
 import { contributionOf, ContributionDelta, splitPair, type Contribution } from './contribution.ts';
-import type { TrackedEvent } from './event.ts';
+import { isControl, type TrackedEvent } from './event.ts';
 import { LruMap } from './lru.ts';
 import type { ReadModel } from './recommend.ts';
 import { addToPair, emptyCooc, KIND_CODE, topNeighbours, type Cooc, type Neighbour, type SimilarityKind } from './similarity.ts';
@@ -103,11 +103,15 @@ export class Aggregator implements ReadModel {
    * Applies a batch of events at time `now`. Events must be new to the aggregates' counters
    * (the caller filters redeliveries); per-user state ignores duplicates by itself.
    */
-  async apply(events: readonly TrackedEvent[], now: number): Promise<FlushResult> {
+  async apply(events: readonly TrackedEvent[], now: number, batchIds: readonly string[] = []): Promise<FlushResult> {
     if (this.broken) await this.start();
     const unique = new Map<string, TrackedEvent>();
     for (const event of events) if (!unique.has(event.eventId)) unique.set(event.eventId, event);
-    if (unique.size === 0) return NO_CHANGE;
+    if (unique.size === 0) {
+      // nothing new, but the store still records that these batches are done
+      if (batchIds.length > 0) await this.commit({ users: [], cooc: [], buyerDays: [], counters: [], universe: undefined, bestSellers: [], eventIds: [], batchIds });
+      return NO_CHANGE;
+    }
     const started = performance.now();
     let loading = 0;
 
@@ -147,6 +151,7 @@ export class Aggregator implements ReadModel {
       universe,
       bestSellers,
       eventIds: [...unique.keys()],
+      batchIds,
     });
     this.timings.load = loading;
     this.timings.commit = performance.now() - committing;
@@ -193,6 +198,7 @@ export class Aggregator implements ReadModel {
   private async countEvents(events: Iterable<TrackedEvent>, onLoad?: (ms: number) => void): Promise<FlushChanges['counters']> {
     const increments = new Map<string, { productId: string; day: number; events: TrackedEvent[] }>();
     for (const event of events) {
+      if (isControl(event.type)) continue;
       const day = dayOf(event.occurredAt);
       const key = counterKey(event.productId, day);
       let entry = increments.get(key);

@@ -49,10 +49,10 @@ export interface EngineConfig {
 export type EventTypeName = 'VIEW' | 'CLICK' | 'ADD_TO_CART' | 'REMOVE_FROM_CART' | 'PURCHASE';
 
 export const DEFAULT_ENGINE_CONFIG: EngineConfig = {
-  ringSize: 200,
+  ringSize: 100,
   lastPurchaseCap: 1000,
   sessionGapMs: 30 * 60 * 1000,
-  coViewWindow: 5,
+  coViewWindow: 3,
   coBuyItems: 30,
   maxPairsPerItem: 500,
   neighboursPerItem: 20,

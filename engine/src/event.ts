@@ -3,6 +3,19 @@ import type { EventTypeName } from './config.ts';
 export const EVENT_TYPES: readonly EventTypeName[] = ['VIEW', 'CLICK', 'ADD_TO_CART', 'REMOVE_FROM_CART', 'PURCHASE'];
 export type EventType = EventTypeName;
 
+/**
+ * Changes to a user's history view, carried through the same pipeline as events so the
+ * aggregator stays the only writer of user state: hide one product's views up to `occurredAt`
+ * (removeFromHistory), or every view up to then (clearHistory; productId is '*').
+ * They are never counted in any aggregate.
+ */
+export type ControlType = 'HIDE_PRODUCT' | 'CLEAR_HISTORY';
+export const CONTROL_TYPES: readonly ControlType[] = ['HIDE_PRODUCT', 'CLEAR_HISTORY'];
+
+export function isControl(type: EventType | ControlType): type is ControlType {
+  return type === 'HIDE_PRODUCT' || type === 'CLEAR_HISTORY';
+}
+
 /** One-letter codes used in stored state, to keep per-user documents small. */
 export const TYPE_CODE: Readonly<Record<EventType, string>> = {
   VIEW: 'V',
@@ -20,7 +33,7 @@ export interface TrackedEvent {
   readonly eventId: string;
   readonly userId: string;
   readonly productId: string;
-  readonly type: EventType;
+  readonly type: EventType | ControlType;
   readonly occurredAt: number;
   readonly receivedAt: number;
   readonly sessionId?: string;

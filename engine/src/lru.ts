@@ -42,6 +42,10 @@ export class LruMap<K, V> {
     }
   }
 
+  delete(key: K): void {
+    this.map.delete(key);
+  }
+
   entries(): IterableIterator<[K, V]> {
     return this.map.entries();
   }

@@ -28,6 +28,12 @@ export interface HiddenHistory {
 
 export const NOTHING_HIDDEN: HiddenHistory = { removed: new Map() };
 
+/** What a user removed from their history, as their state records it. */
+export function hiddenOf(state: UserState | undefined): HiddenHistory {
+  if (state === undefined) return NOTHING_HIDDEN;
+  return state.clearedAt > 0 ? { removed: state.hidden, clearedAt: state.clearedAt } : { removed: state.hidden };
+}
+
 /** True when an interaction at `at` with the product was removed from the user's history. */
 export function isHidden(hidden: HiddenHistory, productId: string, at: number): boolean {
   if (hidden.clearedAt !== undefined && at <= hidden.clearedAt) return true;
@@ -43,6 +49,8 @@ export interface ReadModel {
 
 export interface RecommendInput {
   readonly state: UserState | undefined;
+  /** userSignals() of the same inputs, when the caller computed them already. */
+  readonly signals?: UserSignals;
   readonly hidden: HiddenHistory;
   readonly now: number;
   readonly catalog: CatalogView;
@@ -52,7 +60,7 @@ export interface RecommendInput {
 
 type Source = 'repeat' | 'alsoBought' | 'alsoViewed' | 'category' | 'popular';
 
-class Scores {
+export class Scores {
   readonly values = new Map<string, number>();
   readonly reason = new Map<string, [string, number]>();
   max = 0;
@@ -69,20 +77,24 @@ class Scores {
   }
 }
 
-/**
- * A user's ranked list. Candidates come from five sources, each normalized to [0, 1] and blended
- * with `config.blend`: buying again what they bought (frequency with recency decay), products
- * bought / viewed together with what they interacted with (LLR neighbours, weighted by interest),
- * best sellers of their favourite categories, and overall best sellers to fill. Products not in
- * the catalog, out of stock, removed from the user's history or sitting in their cart are left out.
- * A user with no usable history gets the overall best sellers (strategy BEST_SELLERS).
- */
-export function recommend(input: RecommendInput): Recommendations {
-  const { state, hidden, now, catalog, read, config } = input;
+/** What a user's history says, before any product-level data is read. */
+export interface UserSignals {
+  /** Interest per product: event weights decayed with age. */
+  readonly interest: ReadonlyMap<string, number>;
+  readonly repeat: Scores;
+  /** 1: in the cart now; 0: taken out or bought since. */
+  readonly cart: ReadonlyMap<string, number>;
+  /** The products whose neighbours become candidates, strongest first, with their weight. */
+  readonly anchors: readonly (readonly [string, number])[];
+  /** The categories whose best sellers become candidates, strongest first, with their affinity. */
+  readonly categories: readonly (readonly [string, number])[];
+}
+
+/** The signals of a user's history (a pure function of the state, the hidden history and the time). */
+export function userSignals(state: UserState | undefined, hidden: HiddenHistory, now: number, catalog: CatalogView, config: EngineConfig): UserSignals {
   const interest = new Map<string, number>();
   const repeat = new Scores();
   const cart = new Map<string, number>();
-
   for (const [, productId, code, at] of state?.events ?? []) {
     if (isHidden(hidden, productId, at)) continue;
     const type = TYPE_OF_CODE[code];
@@ -98,6 +110,37 @@ export function recommend(input: RecommendInput): Recommendations {
     repeat.add(productId, decay(now - day * DAY_MS, config.repeatHalfLifeDays), 'BUY_AGAIN');
   }
 
+  const weights = new Map<string, number>();
+  for (const [productId, value] of interest) if (value > 0) weights.set(productId, value);
+  for (const [productId, value] of repeat.values) weights.set(productId, (interest.get(productId) ?? 0) + value);
+  const anchors = [...weights].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, config.anchors);
+
+  const affinity = new Map<string, number>();
+  for (const [productId, value] of interest) {
+    const categoryId = catalog.product(productId)?.categoryId;
+    if (categoryId !== undefined) affinity.set(categoryId, (affinity.get(categoryId) ?? 0) + value);
+  }
+  const categories = [...affinity]
+    .filter(([, value]) => value > 0)
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+    .slice(0, config.topCategories);
+  return { interest, repeat, cart, anchors, categories };
+}
+
+/**
+ * A user's ranked list. Candidates come from five sources, each normalized to [0, 1] and blended
+ * with `config.blend`: buying again what they bought (frequency with recency decay), products
+ * bought / viewed together with what they interacted with (LLR neighbours, weighted by interest),
+ * best sellers of their favourite categories, and overall best sellers to fill. Products not in
+ * the catalog, out of stock, removed from the user's history or sitting in their cart are left out.
+ * A user with no usable history gets the overall best sellers (strategy BEST_SELLERS).
+ * It reads the neighbours of `signals.anchors` and the best sellers of `signals.categories` and
+ * of the whole catalog, nothing else (so a caller can load exactly those first).
+ */
+export function recommend(input: RecommendInput): Recommendations {
+  const { state, hidden, now, catalog, read, config } = input;
+  const signals = input.signals ?? userSignals(state, hidden, now, catalog, config);
+  const { interest, repeat, cart } = signals;
   const sources: Record<Source, Scores> = {
     repeat,
     alsoBought: new Scores(),
@@ -106,14 +149,7 @@ export function recommend(input: RecommendInput): Recommendations {
     popular: new Scores(),
   };
 
-  const anchors = [...interest].filter(([, value]) => value > 0);
-  for (const [productId, value] of repeat.values) anchors.push([productId, (interest.get(productId) ?? 0) + value]);
-  anchors.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
-  const seen = new Set<string>();
-  for (const [anchor, weight] of anchors) {
-    if (seen.has(anchor)) continue;
-    seen.add(anchor);
-    if (seen.size > config.anchors) break;
+  for (const [anchor, weight] of signals.anchors) {
     for (const [kind, scores, label] of [
       ['ALSO_BOUGHT', sources.alsoBought, 'ALSO_BOUGHT'],
       ['ALSO_VIEWED', sources.alsoViewed, 'ALSO_VIEWED'],
@@ -125,14 +161,8 @@ export function recommend(input: RecommendInput): Recommendations {
     }
   }
 
-  const affinity = new Map<string, number>();
-  for (const [productId, value] of interest) {
-    const categoryId = catalog.product(productId)?.categoryId;
-    if (categoryId !== undefined) affinity.set(categoryId, (affinity.get(categoryId) ?? 0) + value);
-  }
-  const favourite = [...affinity].filter(([, value]) => value > 0).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
-  const strongest = favourite[0]?.[1] ?? 0;
-  for (const [categoryId, value] of favourite.slice(0, config.topCategories)) {
+  const strongest = signals.categories[0]?.[1] ?? 0;
+  for (const [categoryId, value] of signals.categories) {
     const ranked = read.bestSellers(categoryId, config.defaultWindowDays);
     const top = ranked[0]?.[1] ?? 0;
     for (const [productId, buyers] of ranked) {

@@ -51,6 +51,8 @@ export interface FlushChanges {
   readonly bestSellers: readonly BestSellersList[];
   /** Events this batch applied, so a redelivered copy can be recognised. */
   readonly eventIds: readonly string[];
+  /** The caller's ids for what this batch covers (ingestion batches), recorded with the commit. */
+  readonly batchIds?: readonly string[];
 }
 
 /** Users with any view / any purchase: the population of the co-occurrence tables. */

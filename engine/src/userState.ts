@@ -1,16 +1,28 @@
+import { createHash } from 'node:crypto';
 import type { EngineConfig } from './config.ts';
-import { TYPE_CODE, type TrackedEvent } from './event.ts';
+import { isControl, TYPE_CODE, type EventType, type TrackedEvent } from './event.ts';
 import { dayOf } from './time.ts';
 
-/** A user's event as kept in their state: [eventId, productId, type code, occurredAt ms, sessionId or ''] */
-export type RingEvent = readonly [eventId: string, productId: string, type: string, at: number, session: string];
+/**
+ * A user's event as kept in their state: [event key, productId, type code, occurredAt ms, session key or ''].
+ * Keys are 64-bit hashes of the eventId and sessionId (11 characters): they only have to tell
+ * the events of one user apart (a collision among a user's kept events has odds around 1e-15)
+ * and keep per-user documents small.
+ */
+export type RingEvent = readonly [eventKey: string, productId: string, type: string, at: number, session: string];
+
+/** The 64-bit hash of an id, as 11 base64url characters. */
+export function shortKey(id: string): string {
+  return createHash('sha256').update(id).digest('base64url').slice(0, 11);
+}
 
 /**
- * Everything the engine remembers about one user. Both parts are functions of the *set* of
+ * Everything the engine remembers about one user. Every part is a function of the *set* of
  * events seen, whatever order they arrive in:
  * - `events`: the user's `ringSize` most recent events, newest first;
  * - `lastPurchaseDay`: per product, the day of its latest purchase (capped to the most recent
- *   `lastPurchaseCap` products).
+ *   `lastPurchaseCap` products);
+ * - `hidden` / `clearedAt`: what they removed from their history and when (the latest time wins).
  * So a retried batch, events arriving out of order, and a rebuild from the raw events all give
  * the same state.
  */
@@ -18,21 +30,25 @@ export interface UserState {
   readonly userId: string;
   readonly events: readonly RingEvent[];
   readonly lastPurchaseDay: ReadonlyMap<string, number>;
+  /** productId -> when the user removed it from their history (epoch ms). */
+  readonly hidden: ReadonlyMap<string, number>;
+  /** When the user last cleared their history (epoch ms; 0: never). */
+  readonly clearedAt: number;
   /** Increments on every change. */
   readonly version: number;
 }
 
 export function emptyUserState(userId: string): UserState {
-  return { userId, events: [], lastPurchaseDay: new Map(), version: 0 };
+  return { userId, events: [], lastPurchaseDay: new Map(), hidden: new Map(), clearedAt: 0, version: 0 };
 }
 
-/** Newest first; equal times ordered by eventId so the order is total. */
+/** Newest first; equal times ordered by event key so the order is total. */
 export function compareRingEvents(a: RingEvent, b: RingEvent): number {
   return b[3] - a[3] || (a[0] < b[0] ? 1 : a[0] > b[0] ? -1 : 0);
 }
 
-export function toRingEvent(event: TrackedEvent): RingEvent {
-  return [event.eventId, event.productId, TYPE_CODE[event.type], event.occurredAt, event.sessionId ?? ''];
+export function toRingEvent(event: TrackedEvent & { type: EventType }): RingEvent {
+  return [shortKey(event.eventId), event.productId, TYPE_CODE[event.type], event.occurredAt, event.sessionId === undefined ? '' : shortKey(event.sessionId)];
 }
 
 /** Latest purchase first; ties by product id, so the kept set is the same in any order. */
@@ -57,8 +73,21 @@ export function mergeEvents(state: UserState, events: readonly TrackedEvent[], c
   const oldest = state.events.length >= config.ringSize ? state.events[state.events.length - 1] : undefined;
   const added: RingEvent[] = [];
   let lastPurchaseDay: Map<string, number> | undefined;
+  let hidden: Map<string, number> | undefined;
+  let clearedAt = state.clearedAt;
 
   for (const event of events) {
+    if (isControl(event.type)) {
+      if (event.type === 'CLEAR_HISTORY') clearedAt = Math.max(clearedAt, event.occurredAt);
+      else {
+        const current = (hidden ?? state.hidden).get(event.productId);
+        if (current === undefined || current < event.occurredAt) {
+          hidden ??= new Map(state.hidden);
+          hidden.set(event.productId, event.occurredAt);
+        }
+      }
+      continue;
+    }
     if (event.type === 'PURCHASE') {
       const day = dayOf(event.occurredAt);
       const current = (lastPurchaseDay ?? state.lastPurchaseDay).get(event.productId);
@@ -67,16 +96,17 @@ export function mergeEvents(state: UserState, events: readonly TrackedEvent[], c
         lastPurchaseDay.set(event.productId, day);
       }
     }
-    if (known.has(event.eventId)) continue;
-    known.add(event.eventId);
-    const ring = toRingEvent(event);
+    const ring = toRingEvent(event as TrackedEvent & { type: EventType });
+    if (known.has(ring[0])) continue;
+    known.add(ring[0]);
     if (oldest !== undefined && compareRingEvents(ring, oldest) > 0) continue;
     added.push(ring);
   }
 
   const capped = lastPurchaseDay === undefined ? undefined : capLastPurchases(lastPurchaseDay, config.lastPurchaseCap);
   const purchasesChanged = capped !== undefined && !sameEntries(capped, state.lastPurchaseDay);
-  if (added.length === 0 && !purchasesChanged) return { state, changed: false };
+  const hiddenChanged = hidden !== undefined || clearedAt !== state.clearedAt;
+  if (added.length === 0 && !purchasesChanged && !hiddenChanged) return { state, changed: false };
 
   const ring = added.length === 0 ? state.events : [...state.events, ...added].sort(compareRingEvents).slice(0, config.ringSize);
   return {
@@ -84,6 +114,8 @@ export function mergeEvents(state: UserState, events: readonly TrackedEvent[], c
       userId: state.userId,
       events: ring,
       lastPurchaseDay: purchasesChanged ? capped : state.lastPurchaseDay,
+      hidden: hidden ?? state.hidden,
+      clearedAt,
       version: state.version + 1,
     },
     changed: true,

@@ -167,3 +167,15 @@ describe('Aggregator determinism', () => {
     expect(pieces.bestSellers(null, 30)).toEqual(whole.bestSellers(null, 30));
   });
 });
+
+describe('Aggregator and history control events', () => {
+  it('applies them to the user state but counts them nowhere', async () => {
+    const agg = await aggregator();
+    await agg.apply([event('u1', 'p1', 'VIEW', 0), event('u1', 'p2', 'VIEW', MINUTE)], T0 + DAY);
+    const before = { universe: agg.universe, v1: agg.coocOf('v', 'p1')?.users, pair: agg.coocOf('v', 'p1')?.pairs.get('p2') };
+    const result = await agg.apply([{ ...event('u1', 'p1', 'VIEW', 2 * MINUTE), type: 'HIDE_PRODUCT' }], T0 + DAY);
+    expect(result.users.map((u) => [...u.hidden.keys()])).toEqual([['p1']]);
+    expect({ universe: agg.universe, v1: agg.coocOf('v', 'p1')?.users, pair: agg.coocOf('v', 'p1')?.pairs.get('p2') }).toEqual(before);
+    expect(agg.countersOf('p1', dayOf(T0))).toMatchObject({ views: 1 });
+  });
+});

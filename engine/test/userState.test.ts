@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { engineConfig } from '../src/config.ts';
 import { dayOf } from '../src/time.ts';
-import { emptyUserState, mergeEvents, type UserState } from '../src/userState.ts';
+import { emptyUserState, mergeEvents, shortKey, type UserState } from '../src/userState.ts';
 import { DAY, event, MINUTE, shuffled, T0 } from './fixtures.ts';
 
 const config = engineConfig({ ringSize: 3, lastPurchaseCap: 2 });
@@ -20,14 +20,14 @@ describe('mergeEvents', () => {
     const again = mergeEvents(state, [view], config);
     expect(again.changed).toBe(false);
     state = again.state;
-    expect(state.events.map((e) => e[0])).toEqual(['b', 'a']);
+    expect(state.events.map((e) => e[0])).toEqual(['b', 'a'].map(shortKey));
     expect(state.version).toBe(1);
   });
 
   it('keeps only the most recent ringSize events and ignores events older than all of a full ring', () => {
     const events = [0, 1, 2, 3].map((i) => event('u1', `p${i}`, 'VIEW', i * MINUTE, { eventId: `e${i}` }));
     const state = applyAll(events);
-    expect(state.events.map((e) => e[0])).toEqual(['e3', 'e2', 'e1']);
+    expect(state.events.map((e) => e[0])).toEqual(['e3', 'e2', 'e1'].map(shortKey));
     const late = mergeEvents(state, [event('u1', 'px', 'VIEW', -MINUTE, { eventId: 'late' })], config);
     expect(late.changed).toBe(false);
   });
@@ -55,5 +55,23 @@ describe('mergeEvents', () => {
       expect(state.events).toEqual(reference.events);
       expect([...state.lastPurchaseDay].sort()).toEqual([...reference.lastPurchaseDay].sort());
     }
+  });
+});
+
+describe('history control events', () => {
+  const hide = (productId: string, at: number, id: string) => ({ ...event('u1', productId, 'VIEW', at, { eventId: id }), type: 'HIDE_PRODUCT' as const });
+  const clear = (at: number, id: string) => ({ ...event('u1', '*', 'VIEW', at, { eventId: id }), type: 'CLEAR_HISTORY' as const });
+
+  it('records removals and clears, latest time winning, without touching the kept events', () => {
+    const view = event('u1', 'p1', 'VIEW', 0);
+    const all = [view, hide('p1', 2 * MINUTE, 'h1'), hide('p1', MINUTE, 'h2'), clear(3 * MINUTE, 'c1'), clear(MINUTE, 'c2')];
+    const forward = applyAll(all);
+    const backward = applyAll([...all].reverse());
+    expect(forward.events.map((e) => e[1])).toEqual(['p1']);
+    expect([...forward.hidden]).toEqual([['p1', T0 + 2 * MINUTE]]);
+    expect(forward.clearedAt).toBe(T0 + 3 * MINUTE);
+    expect({ ...backward, version: 0 }).toEqual({ ...forward, version: 0 });
+    // the same removal again changes nothing
+    expect(mergeEvents(forward, [hide('p1', 2 * MINUTE, 'h1')], config).changed).toBe(false);
   });
 });

@@ -2,9 +2,7 @@
  * The shapes of the documents one process writes and another reads, with their codecs, in one
  * place. Each is addressed by _id.
  */
-import type { BestSellersList, HiddenHistory, Neighbour, Ranked, RecommendationItem, RecommendationStrategy, RingEvent, UserState } from '@recs/engine';
-import type { TrackedEvent } from '@recs/engine';
-import { decodeKey, encodeKey } from './mongo.ts';
+import type { BestSellersList, ControlType, Neighbour, Ranked, RecommendationItem, RecommendationStrategy, RingEvent, TrackedEvent, UserState } from '@recs/engine';
 import type { QueuedEvent } from './queues.ts';
 
 /*
@@ -35,6 +33,10 @@ export interface UserStateDoc {
   ev: string;
   /** rows: productId, day of the latest purchase */
   lp: string;
+  /** rows: productId, when it was removed from the history (ms, base 36) */
+  hd?: string;
+  /** when the history was last cleared (epoch ms; absent: never) */
+  cl?: number;
   v: number;
   /** epoch ms of the write (plans are JSON, so times are numbers) */
   at: number;
@@ -45,6 +47,8 @@ export function toUserStateDoc(state: UserState, now: Date): UserStateDoc {
     _id: state.userId,
     ev: encodeRows(state.events.map(([i, p, t, a, s]) => [i, p, t, a.toString(36), s])),
     lp: encodeRows(state.lastPurchaseDay),
+    ...(state.hidden.size === 0 ? {} : { hd: encodeRows([...state.hidden].map(([p, at]) => [p, at.toString(36)])) }),
+    ...(state.clearedAt === 0 ? {} : { cl: state.clearedAt }),
     v: state.version,
     at: now.getTime(),
   };
@@ -55,25 +59,10 @@ export function fromUserStateDoc(doc: UserStateDoc): UserState {
     userId: doc._id,
     events: decodeRows(doc.ev).map(([i, p, t, a, s]): RingEvent => [i!, p!, t!, parseInt(a!, 36), s ?? '']),
     lastPurchaseDay: new Map(decodeRows(doc.lp).map(([p, d]) => [p!, Number(d)])),
+    hidden: new Map(decodeRows(doc.hd).map(([p, at]) => [p!, parseInt(at!, 36)])),
+    clearedAt: doc.cl ?? 0,
     version: doc.v,
   };
-}
-
-/** user_hidden: what a user removed from their history (written by the events subgraph, rarely). */
-export interface HiddenDoc {
-  _id: string;
-  /** encoded productId -> epoch ms of the removal */
-  removed?: Record<string, number>;
-  clearedAt?: number;
-}
-
-export function fromHiddenDoc(doc: HiddenDoc | null | undefined): HiddenHistory {
-  const removed = new Map(Object.entries(doc?.removed ?? {}).map(([key, at]) => [decodeKey(key), at] as const));
-  return doc?.clearedAt === undefined ? { removed } : { removed, clearedAt: doc.clearedAt };
-}
-
-export function hiddenRemovalUpdate(productId: string, at: number): { $max: Record<string, number> } {
-  return { $max: { [`removed.${encodeKey(productId)}`]: at } };
 }
 
 /** cooccurrence: one product's co-view ('v') or co-purchase ('b') counts and best neighbours. */
@@ -195,7 +184,7 @@ export interface RawEventDoc {
   _id: string;
   userId: string;
   productId: string;
-  type: 'VIEW' | 'CLICK' | 'ADD_TO_CART' | 'REMOVE_FROM_CART' | 'PURCHASE';
+  type: 'VIEW' | 'CLICK' | 'ADD_TO_CART' | 'REMOVE_FROM_CART' | 'PURCHASE' | ControlType;
   occurredAt: Date;
   receivedAt: Date;
   sessionId?: string;

@@ -12,7 +12,6 @@ export const COLLECTIONS = {
   /** Ids of events already applied, to recognise redelivered copies. */
   applied: 'applied_events',
   users: 'user_state',
-  hidden: 'user_hidden',
   cooc: 'cooccurrence',
   buyerDays: 'buyer_days',
   counters: 'product_day_counters',

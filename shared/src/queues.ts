@@ -7,7 +7,7 @@ export interface QueuedEvent {
   readonly eventId: string;
   readonly userId: string;
   readonly productId: string;
-  readonly type: 'VIEW' | 'CLICK' | 'ADD_TO_CART' | 'REMOVE_FROM_CART' | 'PURCHASE';
+  readonly type: 'VIEW' | 'CLICK' | 'ADD_TO_CART' | 'REMOVE_FROM_CART' | 'PURCHASE' | 'HIDE_PRODUCT' | 'CLEAR_HISTORY';
   readonly occurredAt: number;
   readonly receivedAt: number;
   readonly sessionId?: string;

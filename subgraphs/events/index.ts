@@ -7,7 +7,6 @@ import {
   eventsQueue,
   exitOnStartupError,
   listen,
-  listsQueue,
   onShutdown,
   type Logger,
 } from '@recs/shared';
@@ -24,12 +23,10 @@ try {
   await ensureIndexes(mongo.db);
   const redis = await connectRedis(config.REDIS_URL, logger, 'events');
   const queue = eventsQueue(redis, config.QUEUE_PREFIX);
-  const lists = listsQueue(redis, config.QUEUE_PREFIX);
   const store = new EventStore(mongo.db);
   const server = await createEventsServer({
     store,
     ingestor: new Ingestor({ store, queue, logger }),
-    lists,
     jwtSecret: config.JWT_SECRET,
     logger,
     production: config.NODE_ENV === 'production',
@@ -41,7 +38,6 @@ try {
     () => closeServer(server.http),
     () => server.apollo.stop(),
     () => queue.close(),
-    () => lists.close(),
     () => redis.close(),
     () => mongo.close(),
   ]);

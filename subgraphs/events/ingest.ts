@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { validateEvent, type EventInput, type EventRejection, type TrackedEvent } from '@recs/engine';
+import { validateEvent, type ControlType, type EventInput, type EventRejection, type TrackedEvent } from '@recs/engine';
 import { canAccessUser, JOB_NAMES, toQueuedEvent, type EventsJob, type Identity, type Logger } from '@recs/shared';
 import type { Queue } from 'bullmq';
 import type { EventStore } from './store.ts';
@@ -73,6 +73,18 @@ export class Ingestor {
       await this.enqueue({ batchId, events: accepted.map(toQueuedEvent) });
     }
     return { accepted, duplicates, rejected };
+  }
+
+  /**
+   * Records a change to a user's history view (see ControlType) through the same durable path
+   * as events, so the aggregator applies it. Returns the control event.
+   */
+  async trackControl(userId: string, type: ControlType, productId: string, now = Date.now()): Promise<TrackedEvent> {
+    const event: TrackedEvent = { eventId: randomUUID(), userId, productId, type, occurredAt: now, receivedAt: now, quantity: 1 };
+    const batchId = randomUUID();
+    await this.options.store.storeBatch(batchId, [event], new Date(now));
+    await this.enqueue({ batchId, events: [toQueuedEvent(event)] });
+    return event;
   }
 
   private async enqueue(job: EventsJob): Promise<void> {

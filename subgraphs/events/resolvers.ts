@@ -1,40 +1,31 @@
-import { browsingHistory, HISTORY_MAX_LIMIT, isValidId, type EventInput } from '@recs/engine';
-import {
-  badUserInput,
-  forbidden,
-  listJob,
-  requireUserAccess,
-  unauthenticated,
-  type ListsJob,
-  type Logger,
-  type Resolvers,
-  type SubgraphContext,
-} from '@recs/shared';
-import type { Queue } from 'bullmq';
+import { browsingHistory, hiddenOf, HISTORY_MAX_LIMIT, isValidId, type EventInput, type HiddenHistory, type TrackedEvent } from '@recs/engine';
+import { badUserInput, forbidden, requireUserAccess, unauthenticated, type Logger, type Resolvers, type SubgraphContext } from '@recs/shared';
 import { MAX_BATCH, type Ingestor } from './ingest.ts';
 import type { EventStore } from './store.ts';
 
 export interface EventsContext extends SubgraphContext {
   readonly store: EventStore;
   readonly ingestor: Ingestor;
-  readonly lists: Queue<ListsJob>;
   readonly logger: Logger;
 }
 
 interface UserRef {
   readonly id: string;
+  /** A history change this request just recorded (the aggregator applies it a moment later). */
+  readonly pending?: TrackedEvent;
+}
+
+/** The user's hidden history, with a change recorded by this request applied. */
+function withPending(hidden: HiddenHistory, pending: TrackedEvent | undefined): HiddenHistory {
+  if (pending === undefined) return hidden;
+  if (pending.type === 'CLEAR_HISTORY') return { removed: hidden.removed, clearedAt: Math.max(hidden.clearedAt ?? 0, pending.occurredAt) };
+  const removed = new Map(hidden.removed);
+  removed.set(pending.productId, Math.max(removed.get(pending.productId) ?? 0, pending.occurredAt));
+  return hidden.clearedAt === undefined ? { removed } : { removed, clearedAt: hidden.clearedAt };
 }
 
 function requireIdentity(ctx: EventsContext): void {
   if (ctx.identity.kind === 'anonymous') throw unauthenticated('A token is required to track events');
-}
-
-/** Recomputing the user's list is best effort: a list job is also queued by the next event. */
-async function refreshList(ctx: EventsContext, userId: string): Promise<void> {
-  const job = listJob(userId);
-  await ctx.lists.add(job.name, job.data, job.opts).catch((error: unknown) => {
-    ctx.logger.warn({ userId, err: (error as Error).message }, 'could not queue a list recomputation');
-  });
 }
 
 export const resolvers: Resolvers<EventsContext> = {
@@ -68,16 +59,12 @@ export const resolvers: Resolvers<EventsContext> = {
     removeFromHistory: async (_: unknown, { userId, productId }: { userId: string; productId: string }, ctx: EventsContext): Promise<UserRef> => {
       requireUserAccess(ctx.identity, userId);
       if (!isValidId(productId)) throw badUserInput('productId must be 1-128 printable characters');
-      await ctx.store.hide(userId, productId, Date.now());
-      await refreshList(ctx, userId);
-      return { id: userId };
+      return { id: userId, pending: await ctx.ingestor.trackControl(userId, 'HIDE_PRODUCT', productId) };
     },
 
     clearHistory: async (_: unknown, { userId }: { userId: string }, ctx: EventsContext): Promise<UserRef> => {
       requireUserAccess(ctx.identity, userId);
-      await ctx.store.clear(userId, Date.now());
-      await refreshList(ctx, userId);
-      return { id: userId };
+      return { id: userId, pending: await ctx.ingestor.trackControl(userId, 'CLEAR_HISTORY', '*') };
     },
   },
 
@@ -86,8 +73,8 @@ export const resolvers: Resolvers<EventsContext> = {
     browsingHistory: async (user: UserRef, { limit }: { limit: number }, ctx: EventsContext) => {
       requireUserAccess(ctx.identity, user.id);
       if (!Number.isInteger(limit) || limit < 0 || limit > HISTORY_MAX_LIMIT) throw badUserInput(`limit must be from 0 to ${HISTORY_MAX_LIMIT}`);
-      const [state, hidden] = await Promise.all([ctx.store.userState(user.id), ctx.store.hiddenHistory(user.id)]);
-      return browsingHistory(state, hidden, limit).map((entry) => ({
+      const state = await ctx.store.userState(user.id);
+      return browsingHistory(state, withPending(hiddenOf(state), user.pending), limit).map((entry) => ({
         product: { __typename: 'Product', id: entry.productId },
         lastViewedAt: new Date(entry.lastViewedAt),
         views: entry.views,

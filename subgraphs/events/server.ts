@@ -1,8 +1,7 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { ApolloServer } from '@apollo/server';
 import { subgraphTypeDefs } from '@recs/schema';
-import { createGraphQLHttpServer, createSubgraphServer, requestIdentity, type ListsJob, type Logger } from '@recs/shared';
-import type { Queue } from 'bullmq';
+import { createGraphQLHttpServer, createSubgraphServer, requestIdentity, type Logger } from '@recs/shared';
 import type { Ingestor } from './ingest.ts';
 import { resolvers, type EventsContext } from './resolvers.ts';
 import type { EventStore } from './store.ts';
@@ -10,7 +9,6 @@ import type { EventStore } from './store.ts';
 export interface EventsServerOptions {
   readonly store: EventStore;
   readonly ingestor: Ingestor;
-  readonly lists: Queue<ListsJob>;
   readonly jwtSecret: string;
   readonly logger: Logger;
   readonly production: boolean;
@@ -39,7 +37,6 @@ export async function createEventsServer(options: EventsServerOptions): Promise<
       identity: await requestIdentity(req, options.jwtSecret),
       store: options.store,
       ingestor: options.ingestor,
-      lists: options.lists,
       logger: options.logger,
     }),
     ...(options.ready === undefined ? {} : { ready: options.ready }),

@@ -1,5 +1,5 @@
-import { COLLECTIONS, fromHiddenDoc, fromUserStateDoc, hiddenRemovalUpdate, toRawEventDoc, type HiddenDoc, type InboxDoc, type RawEventDoc, type UserStateDoc } from '@recs/shared';
-import type { HiddenHistory, TrackedEvent, UserState } from '@recs/engine';
+import { COLLECTIONS, fromUserStateDoc, toRawEventDoc, type InboxDoc, type RawEventDoc, type UserStateDoc } from '@recs/shared';
+import type { TrackedEvent, UserState } from '@recs/engine';
 import { MongoBulkWriteError, type Collection, type Db } from 'mongodb';
 
 const DUPLICATE_KEY = 11000;
@@ -16,13 +16,11 @@ export class EventStore {
   private readonly events: Collection<RawEventDoc>;
   private readonly inbox: Collection<InboxDoc>;
   private readonly users: Collection<UserStateDoc>;
-  private readonly hidden: Collection<HiddenDoc>;
 
   constructor(db: Db) {
     this.events = db.collection<RawEventDoc>(COLLECTIONS.events);
     this.inbox = db.collection<InboxDoc>(COLLECTIONS.inbox);
     this.users = db.collection<UserStateDoc>(COLLECTIONS.users);
-    this.hidden = db.collection<HiddenDoc>(COLLECTIONS.hidden);
   }
 
   /**
@@ -54,17 +52,5 @@ export class EventStore {
   async userState(userId: string): Promise<UserState | undefined> {
     const doc = await this.users.findOne({ _id: userId });
     return doc === null ? undefined : fromUserStateDoc(doc);
-  }
-
-  async hiddenHistory(userId: string): Promise<HiddenHistory> {
-    return fromHiddenDoc(await this.hidden.findOne({ _id: userId }));
-  }
-
-  async hide(userId: string, productId: string, at: number): Promise<void> {
-    await this.hidden.updateOne({ _id: userId }, hiddenRemovalUpdate(productId, at), { upsert: true });
-  }
-
-  async clear(userId: string, at: number): Promise<void> {
-    await this.hidden.updateOne({ _id: userId }, { $max: { clearedAt: at } }, { upsert: true });
   }
 }

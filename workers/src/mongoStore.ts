@@ -53,6 +53,8 @@ interface PlanDoc {
   of: number;
   ops: string;
   eventIds: string;
+  /** The ingestion batches the commit covers (their inbox entries go once it is fully written). */
+  batchIds: string;
 }
 
 interface StateDoc {
@@ -78,7 +80,8 @@ interface CountersDoc extends DayCounters {
 /** Plan chunks stay well below MongoDB's 16 MB document limit. */
 const CHUNK_BYTES = 4 * 1_048_576;
 const EVENT_IDS_PER_CHUNK = 20_000;
-const WRITES_PER_BULK = 200;
+/** Small bulks, so the few writes other processes wait for interleave with write-behind. */
+const WRITES_PER_BULK = 50;
 const DUPLICATE_KEY = 11000;
 
 /**
@@ -99,6 +102,8 @@ export interface MongoAggregateStoreOptions {
   readonly writeBehindMs?: number;
   /** Test only, see CRASH_AFTER_PLAN in config.ts. */
   readonly crashAfterPlan?: number;
+  /** Told after each write-behind round: documents written, plans retired. */
+  readonly onWrittenBehind?: (round: { documents: number; plans: number; ms: number }) => void;
 }
 
 /**
@@ -114,13 +119,13 @@ export class MongoAggregateStore implements AggregateStore {
   private readonly options: MongoAggregateStoreOptions;
   private seq: number | undefined;
   private commits = 0;
-  /** Latest value of each document waiting for write-behind, by `${collection}\0${id}`. */
-  private deferred = new Map<string, PlanOp>();
-  private deferredEvents: string[] = [];
+  /** Latest value of each document waiting for write-behind (and the plan it came from), by `${collection}\0${id}`. */
+  private deferred = new Map<string, { op: PlanOp; seq: number }>();
+  /** Event ids of plans not fully written yet (they count as applied already). */
   private deferredEventSet = new Set<string>();
-  private deferredInbox: string[] = [];
   private deferredActive = new Map<number, Set<string>>();
-  private pendingPlans: { seq: number; ids: string[] }[] = [];
+  /** Committed plans whose deferred documents are not all written yet, oldest first. */
+  private pendingPlans: { seq: number; ids: string[]; eventIds: readonly string[]; batchIds: readonly string[] }[] = [];
   private writing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   /** Commits so far; write-behind rounds settle waiters up to the generation they covered. */
@@ -160,9 +165,7 @@ export class MongoAggregateStore implements AggregateStore {
     clearTimeout(this.timer);
     this.timer = undefined;
     this.deferred.clear();
-    this.deferredInbox = [];
     this.deferredActive.clear();
-    this.deferredEvents = [];
     this.deferredEventSet.clear();
     this.pendingPlans = [];
     const states = this.collection<StateDoc>(COLLECTIONS.aggregator);
@@ -185,9 +188,10 @@ export class MongoAggregateStore implements AggregateStore {
         outcome = outcome === 'clean' ? 'discarded' : outcome;
         continue;
       }
-      await this.write(
-        chunks.flatMap((c) => JSON.parse(c.ops) as PlanOp[]),
+      await this.write(chunks.flatMap((c) => JSON.parse(c.ops) as PlanOp[]));
+      await this.retire(
         chunks.flatMap((c) => (c.eventIds === '' ? [] : c.eventIds.split('\n'))),
+        chunks.flatMap((c) => (c.batchIds === '' || c.batchIds === undefined ? [] : c.batchIds.split('\n'))),
       );
       last = seq;
       outcome = 'reapplied';
@@ -235,7 +239,7 @@ export class MongoAggregateStore implements AggregateStore {
 
   /** Values still waiting for write-behind win over what MongoDB holds. */
   private pendingValue(collection: string, id: string): Document | undefined {
-    return this.deferred.get(`${collection}\u0000${id}`)?.set;
+    return this.deferred.get(`${collection}\u0000${id}`)?.op.set;
   }
 
   async loadCooc(keys: readonly string[]): Promise<Map<string, Cooc>> {
@@ -285,12 +289,13 @@ export class MongoAggregateStore implements AggregateStore {
     if (this.closed) throw new ConcurrentWriteError('the store is closed');
     if (this.seq === undefined) await this.recover();
     const ops = planOps(changes);
-    if (ops.length === 0 && changes.eventIds.length === 0) return;
+    const batchIds = changes.batchIds ?? [];
+    if (ops.length === 0 && changes.eventIds.length === 0 && batchIds.length === 0) return;
     const seq = this.seq! + 1;
     try {
       await this.checkFence();
       const planning = performance.now();
-      const chunks = planChunks(seq, ops, changes.eventIds);
+      const chunks = planChunks(seq, ops, changes.eventIds, batchIds);
       try {
         await this.collection<PlanDoc>(COLLECTIONS.plans).insertMany(chunks, { ordered: true });
       } catch (error) {
@@ -306,17 +311,14 @@ export class MongoAggregateStore implements AggregateStore {
       const applying = performance.now();
       const immediate = ops.filter((op) => IMMEDIATE.has(op.c));
       if (this.options.crashAfterPlan !== undefined && this.options.crashAfterPlan > 0 && ++this.commits === this.options.crashAfterPlan) {
-        await this.write(immediate.slice(0, Math.floor(immediate.length / 2)), []);
+        await this.write(immediate.slice(0, Math.floor(immediate.length / 2)));
         process.kill(process.pid, 'SIGKILL');
       }
-      await this.write(immediate, []);
+      await this.write(immediate);
       this.timings.apply = performance.now() - applying;
-      for (const op of ops) if (!IMMEDIATE.has(op.c)) this.deferred.set(`${op.c}\u0000${op.id}`, op);
-      for (const id of changes.eventIds) {
-        this.deferredEvents.push(id);
-        this.deferredEventSet.add(id);
-      }
-      this.pendingPlans.push({ seq, ids: chunks.map((c) => c._id) });
+      for (const op of ops) if (!IMMEDIATE.has(op.c)) this.deferred.set(`${op.c}\u0000${op.id}`, { op, seq });
+      for (const id of changes.eventIds) this.deferredEventSet.add(id);
+      this.pendingPlans.push({ seq, ids: chunks.map((c) => c._id), eventIds: changes.eventIds, batchIds });
       this.generation++;
       this.scheduleWriteBehind();
     } catch (error) {
@@ -333,12 +335,6 @@ export class MongoAggregateStore implements AggregateStore {
       this.waiters.push({ generation, resolve });
       this.scheduleWriteBehind();
     });
-  }
-
-  /** Inbox entries of batches this store has committed: deleted by write-behind. */
-  noteBatchesApplied(batchIds: readonly string[]): void {
-    this.deferredInbox.push(...batchIds);
-    this.scheduleWriteBehind();
   }
 
   /** Users active on `day` (lists refreshed as interest decays), recorded by write-behind. */
@@ -359,7 +355,11 @@ export class MongoAggregateStore implements AggregateStore {
     }, this.options.writeBehindMs ?? 300);
   }
 
-  /** Writes everything committed so far; resolves when it is in the collections. */
+  /**
+   * Writes every document waiting, then retires the plans none of whose documents wait any more:
+   * their event ids join the applied set, their batches leave the inbox, the plans are deleted.
+   * Resolves once done.
+   */
   async writeBehind(): Promise<void> {
     while (this.writing !== undefined) await this.writing;
     const generation = this.generation;
@@ -368,25 +368,19 @@ export class MongoAggregateStore implements AggregateStore {
       this.waiters = this.waiters.filter((w) => w.generation > generation);
       for (const waiter of ready) waiter.resolve();
     };
-    if (this.deferred.size === 0 && this.pendingPlans.length === 0 && this.deferredInbox.length === 0 && this.deferredActive.size === 0) {
+    if (this.deferred.size === 0 && this.pendingPlans.length === 0 && this.deferredActive.size === 0) {
       settle();
       return;
     }
-    const ops = [...this.deferred.values()];
-    const events = this.deferredEvents;
-    const inbox = this.deferredInbox;
+    const taken = this.deferred;
     const active = this.deferredActive;
-    const plans = this.pendingPlans;
     this.deferred = new Map();
-    this.deferredEvents = [];
-    this.deferredInbox = [];
     this.deferredActive = new Map();
-    this.pendingPlans = [];
     const started = performance.now();
     this.writing = (async () => {
       try {
         await this.checkFence();
-        await this.write(ops, events);
+        await this.write([...taken.values()].map((entry) => entry.op));
         for (const [day, users] of active) {
           await this.collection<{ _id: number; users: string[] }>(COLLECTIONS.activeUsers).updateOne(
             { _id: day },
@@ -394,27 +388,30 @@ export class MongoAggregateStore implements AggregateStore {
             { upsert: true },
           );
         }
-        if (inbox.length > 0) await this.collection<{ _id: string }>(COLLECTIONS.inbox).deleteMany({ _id: { $in: inbox } });
-        const through = plans.at(-1)?.seq;
-        if (through !== undefined) {
-          await this.collection<StateDoc>(COLLECTIONS.aggregator).updateOne({ _id: 'state' }, { $max: { appliedThrough: through }, $set: { at: new Date() } });
-          await this.collection<PlanDoc>(COLLECTIONS.plans).deleteMany({ _id: { $in: plans.flatMap((p) => p.ids) } });
-        }
-        for (const id of events) this.deferredEventSet.delete(id);
-        this.timings.behind = performance.now() - started;
-        settle();
       } catch (error) {
         // put back what was not written, without overriding newer values
-        for (const op of ops) {
-          const key = `${op.c}\u0000${op.id}`;
-          if (!this.deferred.has(key)) this.deferred.set(key, op);
-        }
-        this.deferredEvents = [...events, ...this.deferredEvents];
-        this.deferredInbox = [...inbox, ...this.deferredInbox];
-        for (const [day, users] of active) for (const id of users) this.noteActive(day, [id]);
-        this.pendingPlans = [...plans, ...this.pendingPlans];
+        for (const [key, entry] of taken) if (!this.deferred.has(key)) this.deferred.set(key, entry);
+        for (const [day, users] of active) this.noteActive(day, [...users]);
         throw error;
       }
+      // plans older than every document still waiting are fully written
+      let oldestWaiting = Infinity;
+      for (const { seq } of this.deferred.values()) oldestWaiting = Math.min(oldestWaiting, seq);
+      const done = this.pendingPlans.filter((plan) => plan.seq < oldestWaiting);
+      if (done.length > 0) {
+        await this.retire(
+          done.flatMap((plan) => plan.eventIds),
+          done.flatMap((plan) => plan.batchIds),
+        );
+        const through = done.at(-1)!.seq;
+        await this.collection<StateDoc>(COLLECTIONS.aggregator).updateOne({ _id: 'state' }, { $max: { appliedThrough: through }, $set: { at: new Date() } });
+        await this.collection<PlanDoc>(COLLECTIONS.plans).deleteMany({ _id: { $in: done.flatMap((plan) => plan.ids) } });
+        this.pendingPlans = this.pendingPlans.filter((plan) => plan.seq > through);
+        for (const plan of done) for (const id of plan.eventIds) this.deferredEventSet.delete(id);
+      }
+      this.timings.behind = performance.now() - started;
+      this.options.onWrittenBehind?.({ documents: taken.size, plans: done.length, ms: this.timings.behind });
+      settle();
     })();
     try {
       await this.writing;
@@ -423,26 +420,8 @@ export class MongoAggregateStore implements AggregateStore {
     }
   }
 
-  /** Stops write-behind after writing what is pending (on shutdown). */
-  async close({ flush }: { flush: boolean }): Promise<void> {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    if (flush) await this.writeBehind().catch(() => undefined);
-    this.closed = true;
-  }
-
-  private async write(ops: readonly PlanOp[], eventIds: readonly string[]): Promise<void> {
-    const byCollection = new Map<string, AnyBulkWriteOperation<IdDoc>[]>();
-    for (const op of ops) {
-      let list = byCollection.get(op.c);
-      if (list === undefined) byCollection.set(op.c, (list = []));
-      list.push({ updateOne: { filter: { _id: op.id }, update: { $set: op.set }, upsert: true } });
-    }
-    for (const [name, writes] of byCollection) {
-      for (let i = 0; i < writes.length; i += WRITES_PER_BULK) {
-        await this.collection<IdDoc>(name).bulkWrite(writes.slice(i, i + WRITES_PER_BULK), { ordered: false });
-      }
-    }
+  /** Records events as applied and removes their batches from the inbox. */
+  private async retire(eventIds: readonly string[], batchIds: readonly string[]): Promise<void> {
     const at = new Date();
     for (let i = 0; i < eventIds.length; i += 5_000) {
       try {
@@ -457,6 +436,31 @@ export class MongoAggregateStore implements AggregateStore {
         if (writeErrors.some((e) => e.code !== DUPLICATE_KEY)) throw error;
       }
     }
+    for (let i = 0; i < batchIds.length; i += 1_000) {
+      await this.collection<{ _id: string }>(COLLECTIONS.inbox).deleteMany({ _id: { $in: batchIds.slice(i, i + 1_000) } });
+    }
+  }
+
+  /** Stops write-behind after writing what is pending (on shutdown). */
+  async close({ flush }: { flush: boolean }): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (flush) await this.writeBehind().catch(() => undefined);
+    this.closed = true;
+  }
+
+  private async write(ops: readonly PlanOp[]): Promise<void> {
+    const byCollection = new Map<string, AnyBulkWriteOperation<IdDoc>[]>();
+    for (const op of ops) {
+      let list = byCollection.get(op.c);
+      if (list === undefined) byCollection.set(op.c, (list = []));
+      list.push({ updateOne: { filter: { _id: op.id }, update: { $set: op.set }, upsert: true } });
+    }
+    for (const [name, writes] of byCollection) {
+      for (let i = 0; i < writes.length; i += WRITES_PER_BULK) {
+        await this.collection<IdDoc>(name).bulkWrite(writes.slice(i, i + WRITES_PER_BULK), { ordered: false });
+      }
+    }
   }
 }
 
@@ -467,7 +471,7 @@ function estimateBytes(op: PlanOp): number {
   return bytes;
 }
 
-export function planChunks(seq: number, ops: readonly PlanOp[], eventIds: readonly string[]): PlanDoc[] {
+export function planChunks(seq: number, ops: readonly PlanOp[], eventIds: readonly string[], batchIds: readonly string[] = []): PlanDoc[] {
   const opGroups: PlanOp[][] = [[]];
   let bytes = 0;
   for (const op of ops) {
@@ -489,6 +493,7 @@ export function planChunks(seq: number, ops: readonly PlanOp[], eventIds: readon
     of,
     ops: JSON.stringify(opGroups[chunk] ?? []),
     eventIds: (idGroups[chunk] ?? []).join('\n'),
+    batchIds: chunk === 0 ? batchIds.join('\n') : '',
   }));
 }
 

@@ -18,7 +18,7 @@ import type { Db } from 'mongodb';
  * best sellers) are not aggregates and are not compared.
  */
 export interface AggregateDump {
-  users: Record<string, { events: string[]; lastPurchaseDay: Record<string, number> }>;
+  users: Record<string, { events: string[]; lastPurchaseDay: Record<string, number>; hidden: Record<string, number>; clearedAt: number }>;
   cooc: Record<string, { users: number; pairs: Record<string, number> }>;
   buyerDays: Record<string, Record<string, number>>;
   counters: Record<string, DayCounters>;
@@ -42,8 +42,8 @@ export async function readStoredAggregates(db: Db): Promise<AggregateDump> {
   const users: AggregateDump['users'] = {};
   for await (const doc of db.collection<UserStateDoc>(COLLECTIONS.users).find()) {
     const state = fromUserStateDoc(doc);
-    if (state.events.length === 0 && state.lastPurchaseDay.size === 0) continue;
-    users[state.userId] = { events: state.events.map(ringKey), lastPurchaseDay: sorted(state.lastPurchaseDay) };
+    if (state.events.length === 0 && state.lastPurchaseDay.size === 0 && state.hidden.size === 0 && state.clearedAt === 0) continue;
+    users[state.userId] = { events: state.events.map(ringKey), lastPurchaseDay: sorted(state.lastPurchaseDay), hidden: sorted(state.hidden), clearedAt: state.clearedAt };
   }
   const cooc: AggregateDump['cooc'] = {};
   for await (const doc of db.collection<CoocDoc>(COLLECTIONS.cooc).find()) {
@@ -76,8 +76,9 @@ export function dumpAggregator(aggregator: Aggregator): AggregateDump {
   for (const entry of aggregator.dump()) {
     switch (entry.kind) {
       case 'user':
-        if (entry.state.events.length > 0 || entry.state.lastPurchaseDay.size > 0) {
-          dump.users[entry.state.userId] = { events: entry.state.events.map(ringKey), lastPurchaseDay: sorted(entry.state.lastPurchaseDay) };
+        const state = entry.state;
+        if (state.events.length > 0 || state.lastPurchaseDay.size > 0 || state.hidden.size > 0 || state.clearedAt > 0) {
+          dump.users[state.userId] = { events: state.events.map(ringKey), lastPurchaseDay: sorted(state.lastPurchaseDay), hidden: sorted(state.hidden), clearedAt: state.clearedAt };
         }
         break;
       case 'cooc': {

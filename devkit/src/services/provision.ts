@@ -11,6 +11,8 @@ export interface Services {
   /** What serves MONGO_URL: 'external' when it came from the environment. */
   readonly mongoKind: 'external' | 'ferretdb' | 'mongod';
   readonly redisKind: 'external' | 'redis-server';
+  /** Process ids of the servers this call started, by kind (for resource accounting). */
+  readonly pids: Readonly<Record<string, number>>;
   /** Stops the servers this call started; servers from the environment are left alone. */
   stop(): Promise<void>;
 }
@@ -98,7 +100,11 @@ export async function provisionServices(options: ProvisionOptions): Promise<Serv
       record();
     }
 
+    const pids: Record<string, number> = {};
+    if (mongo !== undefined) pids[mongo.kind] = mongo.process.pid;
+    if (redis !== undefined) pids['redis'] = redis.process.pid;
     return {
+      pids,
       mongoUrl: mongo?.url ?? mongoUrl!,
       redisUrl: redis?.url ?? redisUrl!,
       mongoKind: mongo?.kind ?? 'external',

@@ -11,12 +11,10 @@ import {
   createLogger,
   eventsQueue,
   IDENTITY_HEADER,
-  listsQueue,
   signInternalIdentity,
   toUserStateDoc,
   type EventsJob,
   type Identity,
-  type ListsJob,
   type RedisClient,
 } from '@recs/shared';
 import { Ingestor } from '../ingest.ts';
@@ -30,7 +28,6 @@ const alice: Identity = { kind: 'authenticated', subject: 'alice', role: 'user' 
 let database: TestDatabase;
 let redis: RedisClient;
 let queue: Queue<EventsJob>;
-let lists: Queue<ListsJob>;
 let server: EventsServer;
 let url: string;
 
@@ -43,7 +40,6 @@ async function startServer(store: EventStore, ingestQueue: Queue<EventsJob>, tim
   const created = await createEventsServer({
     store,
     ingestor: new Ingestor({ store, queue: ingestQueue, logger, enqueueTimeoutMs: timeoutMs }),
-    lists,
     jwtSecret: TEST_JWT_SECRET,
     logger,
     production: true,
@@ -60,7 +56,6 @@ beforeAll(async () => {
   redis = await connectRedis(testServices().redisUrl, logger, 'events-test');
   const prefix = uniqueName('q');
   queue = eventsQueue(redis, prefix);
-  lists = listsQueue(redis, prefix);
   ({ server, url } = await startServer(new EventStore(database.db), queue));
 });
 
@@ -68,17 +63,14 @@ afterAll(async () => {
   await closeServer(server.http);
   await server.apollo.stop();
   await queue.obliterate({ force: true });
-  await lists.obliterate({ force: true });
   await queue.close();
-  await lists.close();
   await redis.close();
   await database.drop();
 });
 
 beforeEach(async () => {
-  for (const name of ['events', 'event_inbox', 'user_state', 'user_hidden']) await database.db.collection(name).deleteMany({});
+  for (const name of ['events', 'event_inbox', 'user_state']) await database.db.collection(name).deleteMany({});
   await queue.obliterate({ force: true });
-  await lists.obliterate({ force: true });
 });
 
 describe('trackEvent', () => {
@@ -242,11 +234,18 @@ describe('browsing history', () => {
     expect((await gql(HISTORY, { id: 'alice' }, { kind: 'authenticated', subject: 'bob', role: 'user' })).errors?.[0]?.extensions?.['code']).toBe('FORBIDDEN');
   });
 
-  it('removes one product and clears the whole history, asking for the list to be recomputed', async () => {
+  it('removes one product and clears the whole history, durably, through the aggregation pipeline', async () => {
     const removed = await gql(`mutation { removeFromHistory(userId: "alice", productId: "p1") { browsingHistory { product { id } } } }`, {}, alice);
     expect(removed.data?.['removeFromHistory'].browsingHistory.map((e: { product: { id: string } }) => e.product.id)).toEqual(['p3', 'p2']);
-    expect((await lists.getJobs(['waiting'])).map((j) => j.data)).toEqual([{ userId: 'alice' }]);
     const cleared = await gql(`mutation { clearHistory(userId: "alice") { browsingHistory { product { id } } } }`, {}, alice);
     expect(cleared.data?.['clearHistory'].browsingHistory).toEqual([]);
+    // both are stored like events and queued for the aggregator, which owns the user's state
+    const stored = await database.db.collection('events').find({ userId: 'alice' }).toArray();
+    expect(stored.map((e) => [e['type'], e['productId']]).sort()).toEqual([
+      ['CLEAR_HISTORY', '*'],
+      ['HIDE_PRODUCT', 'p1'],
+    ]);
+    const queued = (await queue.getJobs(['waiting'])).flatMap((job) => job.data.events.map((e) => e.type));
+    expect(queued.sort()).toEqual(['CLEAR_HISTORY', 'HIDE_PRODUCT']);
   });
 });

@@ -28,6 +28,8 @@ export interface FlushStats {
   readonly events: number;
   readonly batches: number;
   readonly ms: number;
+  /** How long the oldest event of the flush waited since it was received. */
+  readonly oldestEventAgeMs: number;
   /** Milliseconds per stage: verifying redeliveries, the aggregator's stages, follow-ups. */
   readonly stages: Readonly<Record<string, number>>;
 }
@@ -116,7 +118,11 @@ export class Batcher {
       const verified = performance.now();
       const events = batches.flatMap((b) => b.events).filter((e) => !applied.has(e.eventId));
       const now = Date.now();
-      const result = await this.aggregator.apply(events, now);
+      const result = await this.aggregator.apply(
+        events,
+        now,
+        batches.map((b) => b.batchId),
+      );
       const aggregated = performance.now();
       const ticked = taken.some((w) => w.entry === 'tick') ? await this.aggregator.refresh(now) : undefined;
       const merged: FlushResult =
@@ -139,6 +145,7 @@ export class Batcher {
         events: events.length,
         batches: batches.length,
         ms: performance.now() - started,
+        oldestEventAgeMs: events.length === 0 ? 0 : Date.now() - Math.min(...events.map((e) => e.receivedAt)),
         stages: {
           verify: verified - started,
           load,

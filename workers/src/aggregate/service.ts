@@ -87,7 +87,11 @@ export class AggregatorService extends EventEmitter<{ leading: []; standby: [] }
 
   private async lead(): Promise<void> {
     const { db, logger } = this.options;
-    const store = new MongoAggregateStore(db, { crashAfterPlan: this.options.crashAfterPlan ?? 0, fence: () => this.lease.holds() });
+    const store = new MongoAggregateStore(db, {
+      crashAfterPlan: this.options.crashAfterPlan ?? 0,
+      fence: () => this.lease.holds(),
+      onWrittenBehind: (round) => logger.debug(round, 'written behind'),
+    });
     const recovered = await store.recover();
     if (recovered !== 'clean') logger.warn({ recovered }, 'finished a commit interrupted by a crash');
     this.verifyBefore = await store.verifyBefore();
@@ -95,7 +99,7 @@ export class AggregatorService extends EventEmitter<{ leading: []; standby: [] }
     await aggregator.start();
     const batcher = new Batcher(
       aggregator,
-      { appliedAmong: (ids) => store.appliedAmong(ids), afterFlush: (result, batches) => this.afterFlush(store, result, batches) },
+      { appliedAmong: (ids) => store.appliedAmong(ids), afterFlush: (result) => this.afterFlush(store, result) },
       this.options.maxBatchEvents,
       this.options.onFlush,
       () => store.timings,
@@ -152,11 +156,9 @@ export class AggregatorService extends EventEmitter<{ leading: []; standby: [] }
   }
 
   /** Queues the follow-ups of a flush; the returned promise settles its jobs once everything is written. */
-  private async afterFlush(store: MongoAggregateStore, result: FlushResult, batches: readonly BatchEntry[]): Promise<{ settled: Promise<void> }> {
+  private async afterFlush(store: MongoAggregateStore, result: FlushResult): Promise<{ settled: Promise<void> }> {
     const { lists, publisher, logger, engine } = this.options;
     const tasks: Promise<unknown>[] = [];
-    // the batches leave the inbox once write-behind has written everything they changed
-    if (batches.length > 0) store.noteBatchesApplied(batches.map((b) => b.batchId));
     if (result.users.length > 0) {
       tasks.push(lists.addBulk(result.users.map((state) => listJob(state.userId))));
       store.noteActive(dayOf(Date.now()), result.users.map((u) => u.userId));
@@ -169,7 +171,9 @@ export class AggregatorService extends EventEmitter<{ leading: []; standby: [] }
       // the aggregates are committed; a missed follow-up is caught up by the maintenance jobs
       if (outcome.status === 'rejected') logger.warn({ err: (outcome.reason as Error).message }, 'after-flush step failed');
     }
-    return { settled: store.written() };
+    // the commit is durable (its plan is written ahead): the jobs are done; write-behind removes
+    // their batches from the inbox once everything they changed is in the collections
+    return { settled: Promise.resolve() };
   }
 
   async stop(): Promise<void> {

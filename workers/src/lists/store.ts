@@ -1,17 +1,15 @@
-import { KIND_CODE, type HiddenHistory, type Neighbour, type Ranked, type ReadModel, type SimilarityKind, type UserState } from '@recs/engine';
+import { KIND_CODE, type Neighbour, type Ranked, type ReadModel, type SimilarityKind, type UserState } from '@recs/engine';
 import {
   bestSellersDocId,
   COLLECTIONS,
   coocDocId,
   fromBestSellersDoc,
-  fromHiddenDoc,
   fromListDoc,
   fromUserStateDoc,
   neighboursFromDoc,
   toListDoc,
   type BestSellersDoc,
   type CoocDoc,
-  type HiddenDoc,
   type ListDoc,
   type StoredList,
   type UserStateDoc,
@@ -69,10 +67,6 @@ export class ListStore {
   async userState(userId: string): Promise<UserState | undefined> {
     const doc = await this.db.collection<UserStateDoc>(COLLECTIONS.users).findOne({ _id: userId });
     return doc === null ? undefined : fromUserStateDoc(doc);
-  }
-
-  async hidden(userId: string): Promise<HiddenHistory> {
-    return fromHiddenDoc(await this.db.collection<HiddenDoc>(COLLECTIONS.hidden).findOne({ _id: userId }));
   }
 
   async list(userId: string): Promise<StoredList | undefined> {
