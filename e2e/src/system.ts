@@ -77,7 +77,7 @@ export async function startSystem(options: SystemOptions): Promise<System> {
   const lists = listsQueue(redis, prefix);
   const common = { jwtSecret: TEST_JWT_SECRET, logger, production: false };
 
-  const productStore = new ProductStore(db.db, { redis, names });
+  const productStore = new ProductStore(db.db, { publish: { redis, names } });
   const products = await createProductsServer({ ...common, store: productStore });
   const eventStore = new EventStore(db.db);
   const eventsServer = await createEventsServer({ ...common, store: eventStore, ingestor: new Ingestor({ store: eventStore, queue: events, logger }) });

@@ -28,7 +28,9 @@ export class IdentityDataSource extends RemoteGraphQLDataSource<GatewayContext> 
   private readonly secret: string;
 
   constructor(url: string, secret: string) {
-    super({ url });
+    // Node's own fetch: the default client stack builds a stack trace per request to tell
+    // https endpoints apart, a measurable cost on every subgraph call
+    super({ url, fetcher: globalThis.fetch as never });
     this.secret = secret;
   }
 

@@ -46,7 +46,7 @@ try {
   } catch {
     console.warn('Redis is unreachable: running workers will pick the catalog up at their next refresh');
   }
-  const store = new ProductStore(mongo.db, redis === undefined ? undefined : { redis, names: new RedisNames(config.QUEUE_PREFIX) });
+  const store = new ProductStore(mongo.db, redis === undefined ? {} : { publish: { redis, names: new RedisNames(config.QUEUE_PREFIX) }, cacheTtlMs: 0 });
   const totals = { created: 0, updated: 0, unchanged: 0 };
   for (let i = 0; i < records.length; i += 1_000) {
     const result = await store.upsert(records.slice(i, i + 1_000));

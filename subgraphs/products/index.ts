@@ -10,7 +10,13 @@ try {
   const mongo = await connectMongo(config.MONGO_URL, config.MONGO_DB, logger, 'recs-products');
   await ensureIndexes(mongo.db);
   const redis = await connectRedis(config.REDIS_URL, logger, 'products');
-  const store = new ProductStore(mongo.db, { redis, names: new RedisNames(config.QUEUE_PREFIX) });
+  const names = new RedisNames(config.QUEUE_PREFIX);
+  const store = new ProductStore(mongo.db, { publish: { redis, names } });
+  // other replicas' (and the import's) catalog changes empty this replica's cache
+  const subscriber = redis.duplicate();
+  subscriber.on('error', () => undefined);
+  await subscriber.connect();
+  await subscriber.subscribe(names.catalogChannel(), () => store.invalidate());
   const server = await createProductsServer({
     store,
     jwtSecret: config.JWT_SECRET,
@@ -20,7 +26,7 @@ try {
   });
   const port = await listen(server.http, config.PORT);
   logger.info({ port }, `products subgraph listening on http://127.0.0.1:${port}/graphql`);
-  onShutdown(logger, [() => closeServer(server.http), () => server.apollo.stop(), () => redis.close(), () => mongo.close()]);
+  onShutdown(logger, [() => closeServer(server.http), () => server.apollo.stop(), () => subscriber.close(), () => redis.close(), () => mongo.close()]);
 } catch (error) {
   exitOnStartupError(logger, error);
 }

@@ -64,27 +64,91 @@ function sameProduct(a: Omit<ProductDoc, 'updatedAt'>, b: ProductDoc): boolean {
   return JSON.stringify(Object.entries(a).sort()) === JSON.stringify(Object.entries(rest).sort());
 }
 
+export interface ProductStoreOptions {
+  /** Publishes catalog changes (other processes' caches refresh on them). */
+  readonly publish?: { readonly redis: RedisClient; readonly names: RedisNames };
+  /** How long a product or category read from MongoDB is reused; 0 turns caching off. */
+  readonly cacheTtlMs?: number;
+}
+
+/** Entries read within the TTL are reused; a catalog change message empties the cache. */
+class CatalogCache<V> {
+  private readonly entries = new Map<string, { value: V | null; until: number }>();
+  private readonly ttlMs: number;
+
+  constructor(ttlMs: number) {
+    this.ttlMs = ttlMs;
+  }
+
+  get(id: string, now: number): V | null | undefined {
+    const entry = this.entries.get(id);
+    return entry !== undefined && entry.until > now ? entry.value : undefined;
+  }
+
+  set(id: string, value: V | null, now: number): void {
+    if (this.ttlMs <= 0) return;
+    if (this.entries.size >= 100_000) this.entries.clear();
+    this.entries.set(id, { value, until: now + this.ttlMs });
+  }
+
+  clear(): void {
+    this.entries.clear();
+  }
+}
+
 /** All MongoDB access of the products subgraph. */
 export class ProductStore {
   private readonly products: Collection<ProductDoc>;
   private readonly categoryCollection: Collection<CategoryDoc>;
   private readonly redis: RedisClient | undefined;
   private readonly names: RedisNames | undefined;
+  private readonly productCache: CatalogCache<ProductDoc>;
+  private readonly categoryCache: CatalogCache<CategoryDoc>;
 
-  constructor(db: Db, publish?: { redis: RedisClient; names: RedisNames }) {
+  constructor(db: Db, options: ProductStoreOptions = {}) {
     this.products = db.collection<ProductDoc>(COLLECTIONS.products);
     this.categoryCollection = db.collection<CategoryDoc>(COLLECTIONS.categories);
-    this.redis = publish?.redis;
-    this.names = publish?.names;
+    this.redis = options.publish?.redis;
+    this.names = options.publish?.names;
+    this.productCache = new CatalogCache(options.cacheTtlMs ?? 30_000);
+    this.categoryCache = new CatalogCache(options.cacheTtlMs ?? 30_000);
   }
 
-  /** One query for any number of ids (DataLoader batches). */
-  findByIds(ids: readonly string[]): Promise<ProductDoc[]> {
-    return this.products.find({ _id: { $in: [...ids] } }).toArray();
+  /** Forgets cached products and categories (after a catalog change anywhere). */
+  invalidate(): void {
+    this.productCache.clear();
+    this.categoryCache.clear();
   }
 
-  categoriesByIds(ids: readonly string[]): Promise<CategoryDoc[]> {
-    return this.categoryCollection.find({ _id: { $in: [...ids] } }).toArray();
+  /** One query for any number of ids (DataLoader batches), cached ones left out. */
+  async findByIds(ids: readonly string[], now = Date.now()): Promise<ProductDoc[]> {
+    return this.cachedByIds(ids, this.productCache, (missing) => this.products.find({ _id: { $in: missing } }).toArray(), now);
+  }
+
+  async categoriesByIds(ids: readonly string[], now = Date.now()): Promise<CategoryDoc[]> {
+    return this.cachedByIds(ids, this.categoryCache, (missing) => this.categoryCollection.find({ _id: { $in: missing } }).toArray(), now);
+  }
+
+  private async cachedByIds<V extends { _id: string }>(
+    ids: readonly string[],
+    cache: CatalogCache<V>,
+    load: (missing: string[]) => Promise<V[]>,
+    now: number,
+  ): Promise<V[]> {
+    const found: V[] = [];
+    const missing: string[] = [];
+    for (const id of ids) {
+      const cached = cache.get(id, now);
+      if (cached === undefined) missing.push(id);
+      else if (cached !== null) found.push(cached);
+    }
+    if (missing.length > 0) {
+      const loaded = await load(missing);
+      const byId = new Map(loaded.map((doc) => [doc._id, doc]));
+      for (const id of missing) cache.set(id, byId.get(id) ?? null, now);
+      found.push(...loaded);
+    }
+    return found;
   }
 
   categories(): Promise<CategoryDoc[]> {
@@ -110,7 +174,8 @@ export class ProductStore {
    * unchanged are not rewritten. Catalog caches elsewhere are told what changed.
    */
   async upsert(records: readonly ProductRecord[], now = new Date()): Promise<UpsertResult> {
-    const existing = new Map((await this.findByIds(records.map((r) => r.id))).map((doc) => [doc._id, doc]));
+    // compared with what MongoDB holds now, never with a cached copy
+    const existing = new Map((await this.products.find({ _id: { $in: records.map((r) => r.id) } }).toArray()).map((doc) => [doc._id, doc]));
     let created = 0;
     let updated = 0;
     const writes: ProductDoc[] = [];
@@ -144,6 +209,7 @@ export class ProductStore {
         { ordered: false },
       );
     }
+    if (writes.length > 0 || categories.size > 0) this.invalidate();
     if (writes.length > 0 && this.redis !== undefined && this.names !== undefined) {
       await this.redis.publish(this.names.catalogChannel(), JSON.stringify({ changed: writes.length }));
     }

@@ -102,6 +102,13 @@ export interface MongoAggregateStoreOptions {
   readonly writeBehindMs?: number;
   /** Test only, see CRASH_AFTER_PLAN in config.ts. */
   readonly crashAfterPlan?: number;
+  /**
+   * While this answers true (the aggregator is busy with live traffic), a write-behind round
+   * writes at most `busyBudget` documents, the longest-waiting first, so background writes never
+   * crowd out the writes a fresh list waits for. Idle, a round writes everything.
+   */
+  readonly busy?: () => boolean;
+  readonly busyBudget?: number;
   /** Told after each write-behind round: documents written, plans retired. */
   readonly onWrittenBehind?: (round: { documents: number; plans: number; ms: number }) => void;
 }
@@ -372,9 +379,17 @@ export class MongoAggregateStore implements AggregateStore {
       settle();
       return;
     }
-    const taken = this.deferred;
+    const budget = this.options.busy?.() === true ? (this.options.busyBudget ?? 75) : Infinity;
+    let taken: Map<string, { op: PlanOp; seq: number }>;
+    if (this.deferred.size <= budget) {
+      taken = this.deferred;
+      this.deferred = new Map();
+    } else {
+      const oldest = [...this.deferred].sort((a, b) => a[1].seq - b[1].seq).slice(0, budget);
+      taken = new Map(oldest);
+      for (const [key] of oldest) this.deferred.delete(key);
+    }
     const active = this.deferredActive;
-    this.deferred = new Map();
     this.deferredActive = new Map();
     const started = performance.now();
     this.writing = (async () => {
@@ -411,7 +426,8 @@ export class MongoAggregateStore implements AggregateStore {
       }
       this.timings.behind = performance.now() - started;
       this.options.onWrittenBehind?.({ documents: taken.size, plans: done.length, ms: this.timings.behind });
-      settle();
+      if (this.deferred.size > 0) this.scheduleWriteBehind();
+      else settle();
     })();
     try {
       await this.writing;

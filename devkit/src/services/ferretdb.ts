@@ -97,11 +97,14 @@ export interface MongoServer {
 }
 
 /**
- * FerretDB with its SQLite backend. WAL with synchronous=NORMAL: committed data survives the
- * server process being killed (what the fault tests do); only an operating-system crash can
- * lose the last commits, which is acceptable for a development server.
+ * FerretDB with its SQLite backend. WAL with synchronous=NORMAL by default: committed data
+ * survives the server process being killed (what the fault tests do); only an operating-system
+ * crash can lose the last commits, which is acceptable for a development server.
+ * FERRETDB_SYNCHRONOUS (NORMAL, FULL, OFF) changes it.
  */
 export async function startFerretdb({ binary, dir, port }: { binary: string; dir: string; port: number }): Promise<MongoServer> {
+  const synchronous = process.env['FERRETDB_SYNCHRONOUS'] ?? 'NORMAL';
+  if (!['NORMAL', 'FULL', 'OFF'].includes(synchronous)) throw new Error(`FERRETDB_SYNCHRONOUS must be NORMAL, FULL or OFF, not ${synchronous}`);
   mkdirSync(dir, { recursive: true });
   const logFile = join(dir, 'ferretdb.log');
   const proc = startProcess(
@@ -109,10 +112,11 @@ export async function startFerretdb({ binary, dir, port }: { binary: string; dir
     binary,
     [
       '--handler=sqlite',
-      `--sqlite-url=file:${dir}/?_pragma=synchronous(NORMAL)`,
+      `--sqlite-url=file:${dir}/?_pragma=synchronous(${synchronous})`,
       `--listen-addr=127.0.0.1:${port}`,
       `--state-dir=${dir}`,
-      '--debug-addr=-',
+      // FERRETDB_DEBUG_ADDR (host:port) serves FerretDB's metrics and Go profiler, for diagnosis
+      `--debug-addr=${process.env['FERRETDB_DEBUG_ADDR'] ?? '-'}`,
       '--telemetry=disable',
       '--log-level=warn',
     ],

@@ -156,3 +156,16 @@ describe('Online Retail catalog', () => {
     expect(products.find((p) => p.id === '22423')?.categoryId).toBe('kitchen-dining');
   });
 });
+
+describe('entity cache', () => {
+  it('serves repeated lookups from memory and forgets them when the catalog changes', async () => {
+    await gql(UPSERT, { products: [{ id: 'k1', name: 'Kettle', categoryId: 'kitchen' }] }, admin);
+    const lookup = `{ _entities(representations: [{ __typename: "Product", id: "k1" }]) { ... on Product { name } } }`;
+    commands.length = 0;
+    await gql(lookup);
+    await gql(lookup);
+    expect(commands.filter((c) => c.commandName === 'find' && c.command['find'] === 'products')).toHaveLength(1);
+    await gql(UPSERT, { products: [{ id: 'k1', name: 'Steel kettle', categoryId: 'kitchen' }] }, admin);
+    expect((await gql(lookup)).data?.['_entities']).toEqual([{ name: 'Steel kettle' }]);
+  });
+});

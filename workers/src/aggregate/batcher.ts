@@ -46,6 +46,7 @@ export class Batcher {
   private readonly waiting: Waiting[] = [];
   private readonly settling = new Set<Promise<void>>();
   private running = false;
+  private lastFlush = 0;
   private readonly onFlush: ((stats: FlushStats) => void) | undefined;
   private readonly storeTimings: () => Readonly<Record<string, number>>;
 
@@ -70,6 +71,11 @@ export class Batcher {
   /** Re-ranks best sellers as time passes, in turn with the batches. */
   tick(): Promise<void> {
     return this.enqueue('tick');
+  }
+
+  /** True while batches wait or flush, and for half a second after the last flush. */
+  get busy(): boolean {
+    return this.running || this.waiting.length > 0 || performance.now() - this.lastFlush < 500;
   }
 
   /** Resolves once everything submitted so far has been flushed and settled. */
@@ -111,6 +117,7 @@ export class Batcher {
 
   private async flush(taken: Waiting[]): Promise<void> {
     const started = performance.now();
+    this.lastFlush = started;
     try {
       const batches = taken.map((w) => w.entry).filter((e): e is BatchEntry => e !== 'tick');
       const toVerify = batches.filter((b) => b.verify).flatMap((b) => b.events.map((e) => e.eventId));

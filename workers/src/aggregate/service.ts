@@ -90,6 +90,7 @@ export class AggregatorService extends EventEmitter<{ leading: []; standby: [] }
     const store = new MongoAggregateStore(db, {
       crashAfterPlan: this.options.crashAfterPlan ?? 0,
       fence: () => this.lease.holds(),
+      busy: () => this.current?.batcher.busy ?? false,
       onWrittenBehind: (round) => logger.debug(round, 'written behind'),
     });
     const recovered = await store.recover();
