@@ -157,6 +157,10 @@ try {
   };
   console.log(`\n| measure | result | target | |\n| --- | --- | --- | --- |`);
   for (const [name, result, target, ok] of rows) console.log(`| ${name} | ${result} | ${target} | ${ok === undefined ? '' : ok ? 'met' : 'MISSED'} |`);
+  if (freshness !== undefined) {
+    console.log('\nfreshness, where the time goes (ms, p50 / p99; see FreshnessResult.stagesMs):');
+    for (const [stage, summary] of Object.entries(freshness.stagesMs)) console.log(`  ${stage.padEnd(24)} ${summary.p50} / ${summary.p99}  (n ${summary.n})`);
+  }
   if (applied !== undefined) {
     console.log(`\napplied: ${applied.flushes} flushes of ~${applied.eventsPerFlush} events, ${applied.documentWrites} documents changed; ms per stage, summed:`);
     console.log(`  ${Object.entries(applied.stagesMs).map(([k, v]) => `${k} ${v}`).join(', ')}`);

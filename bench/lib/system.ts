@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, readFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, provisionServices, startChild, waitReady, type Child, type Services } from '@recs/devkit';
 import { signClientToken } from '@recs/shared';
@@ -17,6 +17,8 @@ export interface BenchSystem {
   readonly children: Map<string, Child>;
   serviceToken: string;
   startWorkers(onLine: (line: string) => void): Promise<Child>;
+  /** Calls `listener` with every log line of the workers (debug level) until the returned function is called. */
+  onWorkerLine(listener: (line: string) => void): () => void;
   post<T = any>(url: string, query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<{ data?: T; errors?: { message: string }[] }>;
   ws(token?: string): Client;
   /** Resident memory of a child process, in MiB (from /proc). */
@@ -39,8 +41,23 @@ export async function startBenchSystem(log: (message: string) => void): Promise<
   };
   const ports = { products: await freePort(), events: await freePort(), recommendations: await freePort(), gateway: await freePort() };
   const children = new Map<string, Child>();
+  // BENCH_PROFILE=gateway,workers: those processes write V8 CPU profiles when they stop
+  const profiled = new Set((process.env['BENCH_PROFILE'] ?? '').split(',').filter((name) => name !== ''));
+  const profileDir = join(ROOT, 'bench', 'results', 'profiles');
+  // BENCH_LOG_DIR=dir: every process logs at debug level to dir/<name>.log
+  const logDir = process.env['BENCH_LOG_DIR'];
+  if (logDir !== undefined) mkdirSync(logDir, { recursive: true });
   const start = (name: string, script: string, extra: NodeJS.ProcessEnv = {}, onLine?: (line: string) => void) => {
-    const child = startChild(name, join(ROOT, script), [], { ...env, ...extra }, { quiet: true, ...(onLine === undefined ? {} : { onLine }) });
+    const profile = profiled.has(name) ? { NODE_OPTIONS: `${env['NODE_OPTIONS'] ?? ''} --cpu-prof --cpu-prof-dir=${profileDir} --cpu-prof-name=${name}-${Date.now()}.cpuprofile`.trim() } : {};
+    const logging = logDir === undefined ? {} : { LOG_LEVEL: 'debug' };
+    const lines =
+      logDir === undefined
+        ? onLine
+        : (line: string) => {
+            appendFileSync(join(logDir, `${name}.log`), `${line}\n`);
+            onLine?.(line);
+          };
+    const child = startChild(name, join(ROOT, script), [], { ...env, ...extra, ...profile, ...logging }, { quiet: true, ...(lines === undefined ? {} : { onLine: lines }) });
     children.set(name, child);
     return child;
   };
@@ -67,6 +84,7 @@ export async function startBenchSystem(log: (message: string) => void): Promise<
   await importer.exited;
 
   const sockets: Client[] = [];
+  const workerListeners = new Set<(line: string) => void>();
   const serviceToken = await signClientToken({ subject: 'bench', role: 'service', expiresIn: '2h' }, secret);
   return {
     services,
@@ -79,14 +97,17 @@ export async function startBenchSystem(log: (message: string) => void): Promise<
     async startWorkers(onLine) {
       let leading: () => void = () => undefined;
       const led = new Promise<void>((resolve) => (leading = resolve));
-      const dump = process.env['BENCH_WORKER_LOG'];
       const child = start('workers', 'workers/src/index.ts', { LOG_LEVEL: 'debug' }, (line) => {
         if (line.includes('leading aggregation')) leading();
-        if (dump !== undefined) appendFileSync(dump, `${line}\n`);
         onLine(line);
+        for (const listener of workerListeners) listener(line);
       });
       await led;
       return child;
+    },
+    onWorkerLine(listener) {
+      workerListeners.add(listener);
+      return () => workerListeners.delete(listener);
     },
     async post(url, query, variables = {}, headers = {}) {
       const response = await fetch(url, {

@@ -1,3 +1,5 @@
+import { COLLECTIONS, connectRedis, createLogger, IDENTITY_HEADER, RedisNames, signInternalIdentity } from '@recs/shared';
+import { MongoClient } from 'mongodb';
 import type { Client } from 'graphql-ws';
 import { sleep, summarize, type Summary } from '../lib/stats.ts';
 import type { BenchSystem } from '../lib/system.ts';
@@ -12,7 +14,32 @@ export interface FreshnessResult {
   /** Messages that arrived before the trackEvent answer of their event (counted as 0 ms). */
   readonly beforeAnswer: number;
   readonly latencyMs: Summary;
+  /**
+   * Where the time goes, per stage (milliseconds): from the trackEvent answer to the change
+   * message on Redis (workers), and from that message to the WebSocket delivery (gateway
+   * hydration and send), both timed by this process on one clock; and, from the workers' debug
+   * log, the age of a flush's oldest event when the flush committed, flush durations, how long
+   * list jobs waited and how long list batches took.
+   */
+  readonly stagesMs: {
+    readonly answerToPublish: Summary;
+    readonly publishToDelivery: Summary;
+    readonly oldestEventAgeAtCommit: Summary;
+    readonly flush: Summary;
+    readonly eventsPerFlush: Summary;
+    readonly listJobWait: Summary;
+    readonly listBatch: Summary;
+    readonly listsPerBatch: Summary;
+    /** Probes, one every 100 ms during the load: a list read by _id straight from MongoDB... */
+    readonly probeMongoRead: Summary;
+    /** ...the hydration query of a list change straight to the recommendations subgraph... */
+    readonly probeSubgraph: Summary;
+    /** ...and the same through the gateway. */
+    readonly probeGateway: Summary;
+  };
 }
+
+const PROBE = `query ($u: ID!) { recommendations(userId: $u) { version } }`;
 
 const TRACK = `mutation ($i: TrackEventInput!) { trackEvent(input: $i) { duplicate } }`;
 const LIVE = `subscription ($u: ID!) { recommendationsChanged(userId: $u) { version } }`;
@@ -36,6 +63,29 @@ export async function measureFreshness(
 ): Promise<FreshnessResult> {
   const sent = new Map<string, Sent[]>();
   const arrivals = new Map<string, number[]>();
+  // the change messages themselves, timed as they appear on Redis
+  const published = new Map<string, number[]>();
+  const redis = await connectRedis(system.env['REDIS_URL']!, createLogger('bench', 'silent'), 'bench');
+  const subscriber = redis.duplicate();
+  await subscriber.connect();
+  const names = new RedisNames(system.env['QUEUE_PREFIX'] ?? 'recs');
+  const prefix = names.recommendationsChannel('');
+  await subscriber.pSubscribe(`${prefix}*`, (_message, channel) => {
+    const user = channel.slice(prefix.length);
+    const list = published.get(user) ?? [];
+    list.push(performance.now());
+    published.set(user, list);
+  });
+  const flushes: { events: number; ms: number; oldestEventAgeMs: number }[] = [];
+  const listBatches: { lists: number; ms: number; queuedMs: number }[] = [];
+  let recording = false;
+  const stopListening = system.onWorkerLine((line) => {
+    if (!recording) return;
+    if (line.includes('"msg":"flushed"')) {
+      const stats = JSON.parse(line) as { events: number; ms: number; oldestEventAgeMs: number };
+      if (stats.events > 0) flushes.push(stats);
+    } else if (line.includes('"msg":"lists"')) listBatches.push(JSON.parse(line) as { lists: number; ms: number; queuedMs: number });
+  });
   const clients: Client[] = Array.from({ length: 10 }, () => system.ws(system.serviceToken));
   users.forEach((user, i) => {
     clients[i % clients.length]!.subscribe(
@@ -54,6 +104,33 @@ export async function measureFreshness(
   // let the gateway subscribe every channel before the clock starts
   await sleep(3_000);
   arrivals.clear();
+  published.clear();
+  recording = true;
+
+  // probes: how long one read takes at each layer while the load runs
+  const mongo = new MongoClient(system.services.mongoUrl);
+  await mongo.connect();
+  const lists = mongo.db(system.env['MONGO_DB'] ?? 'recs').collection<{ _id: string }>(COLLECTIONS.lists);
+  const identity = { [IDENTITY_HEADER]: await signInternalIdentity({ kind: 'authenticated', subject: 'bench', role: 'service' }, system.secret) };
+  const probes = { mongo: [] as number[], subgraph: [] as number[], gateway: [] as number[], typename: [] as number[] };
+  const timed = async (samples: number[], run: () => Promise<unknown>) => {
+    const started = performance.now();
+    await run();
+    samples.push(performance.now() - started);
+  };
+  let probing = true;
+  const probe = (async () => {
+    while (probing) {
+      const user = users[Math.floor(Math.random() * users.length)]!;
+      await Promise.all([
+        timed(probes.mongo, () => lists.findOne({ _id: user })),
+        timed(probes.subgraph, () => system.post(system.recommendationsUrl, PROBE, { u: user }, identity)),
+        timed(probes.gateway, () => system.post(system.gatewayUrl, PROBE, { u: user })),
+        timed(probes.typename, () => system.post(system.gatewayUrl, '{ __typename }', {})),
+      ]);
+      await sleep(100);
+    }
+  })();
 
   let count = 0;
   const inFlight: Promise<void>[] = [];
@@ -79,13 +156,23 @@ export async function measureFreshness(
     }
     await sleep(Math.max(0, tick - (performance.now() - tickStarted)));
   }
+  probing = false;
+  await probe;
+  await mongo.close();
   await Promise.all(inFlight);
   await sleep(2_000);
+  recording = false;
+  stopListening();
+  await subscriber.close();
+  await redis.close();
 
   const latencies: number[] = [];
+  const toPublish: number[] = [];
+  const toDelivery: number[] = [];
   let beforeAnswer = 0;
   for (const [user, times] of arrivals) {
     const events = sent.get(user) ?? [];
+    const messages = published.get(user) ?? [];
     let consumed = 0;
     for (const arrived of times) {
       let latest: Sent | undefined;
@@ -94,7 +181,34 @@ export async function measureFreshness(
       const latency = arrived - latest.answered;
       if (latency < 0) beforeAnswer++;
       latencies.push(Math.max(0, latency));
+      // the change message this delivery answered: the last one published before it arrived
+      const message = messages.filter((at) => at <= arrived).at(-1);
+      if (message !== undefined && message >= latest.sent) {
+        toPublish.push(Math.max(0, message - latest.answered));
+        toDelivery.push(arrived - message);
+      }
     }
   }
-  return { ratePerSecond: rate, users: users.length, seconds, eventsSent: count, measured: latencies.length, beforeAnswer, latencyMs: summarize(latencies) };
+  return {
+    ratePerSecond: rate,
+    users: users.length,
+    seconds,
+    eventsSent: count,
+    measured: latencies.length,
+    beforeAnswer,
+    latencyMs: summarize(latencies),
+    stagesMs: {
+      answerToPublish: summarize(toPublish),
+      publishToDelivery: summarize(toDelivery),
+      oldestEventAgeAtCommit: summarize(flushes.map((f) => f.oldestEventAgeMs)),
+      flush: summarize(flushes.map((f) => f.ms)),
+      eventsPerFlush: summarize(flushes.map((f) => f.events)),
+      listJobWait: summarize(listBatches.map((b) => b.queuedMs)),
+      listBatch: summarize(listBatches.map((b) => b.ms)),
+      listsPerBatch: summarize(listBatches.map((b) => b.lists)),
+      probeMongoRead: summarize(probes.mongo),
+      probeSubgraph: summarize(probes.subgraph),
+      probeGateway: summarize(probes.gateway),
+    },
+  };
 }

@@ -23,6 +23,11 @@ export function gatewayConfig(env: NodeJS.ProcessEnv = process.env) {
       MAX_QUERY_DEPTH: int(12, 2, 100),
       MAX_QUERY_COST: int(20_000, 100, 1_000_000),
       MAX_ALIASES: int(30, 1, 1_000),
+      /**
+       * Subscription payloads hydrated at once; further changes wait their turn (and coalesce per
+       * selection), so a burst of changes cannot flood the subgraphs.
+       */
+      HYDRATION_CONCURRENCY: int(32, 1, 10_000),
     },
     env,
   );

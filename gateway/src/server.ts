@@ -80,7 +80,7 @@ export async function createGatewayServer({ config, logger, redis, supergraph }:
     const response = await apollo.executeOperation({ query: query!, variables: { ...variables } }, { contextValue: HYDRATION_CONTEXT });
     return (response.body.kind === 'single' ? response.body.singleResult : { errors: [] }) as ExecutionResult;
   };
-  const hub = new LiveHub(subscriber, new RedisNames(config.QUEUE_PREFIX), hydrate, logger);
+  const hub = new LiveHub(subscriber, new RedisNames(config.QUEUE_PREFIX), hydrate, logger, config.HYDRATION_CONCURRENCY);
 
   const http = createGraphQLHttpServer({
     server: apollo,

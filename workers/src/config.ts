@@ -26,7 +26,8 @@ export function workersConfig(env: NodeJS.ProcessEnv = process.env) {
       AGGREGATOR_CACHE: int(200_000, 100, 10_000_000),
       /** The aggregation lease: a standby takes over this long after the leader stops renewing. */
       AGGREGATOR_LEASE_MS: int(15_000, 1_000, 600_000),
-      LIST_CONCURRENCY: int(8, 1, 1_000),
+      /** List jobs taken at once per process; they are computed, saved and announced together. */
+      LIST_CONCURRENCY: int(128, 1, 10_000),
       /**
        * BullMQ job lock: a job whose worker died is taken up again within about twice this
        * (the lock expires, then the next stalled-job check moves it back to the queue).

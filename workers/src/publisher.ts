@@ -12,6 +12,9 @@ export interface BestSellersMessage {
   readonly changedAt: number;
 }
 
+/** Every message also says when it was published (epoch ms), so relays can report their lag. */
+const stamped = (message: object) => JSON.stringify({ ...message, at: Date.now() });
+
 /** Announces changes on Redis pub/sub; every gateway replica relays them to its subscribers. */
 export class Publisher {
   private readonly redis: RedisClient;
@@ -23,10 +26,10 @@ export class Publisher {
   }
 
   async recommendationsChanged(message: RecommendationsMessage): Promise<void> {
-    await this.redis.publish(this.names.recommendationsChannel(message.userId), JSON.stringify(message));
+    await this.redis.publish(this.names.recommendationsChannel(message.userId), stamped(message));
   }
 
   async bestSellersChanged(message: BestSellersMessage): Promise<void> {
-    await this.redis.publish(this.names.bestSellersChannel(message.categoryId), JSON.stringify(message));
+    await this.redis.publish(this.names.bestSellersChannel(message.categoryId), stamped(message));
   }
 }

@@ -143,7 +143,7 @@ describe('aggregation worker', () => {
     const announced = nextMessage(names.recommendationsChannel('shopper'));
     await ingest(database.db, events, [event('shopper', 'mug', 'PURCHASE', 1)]);
     const message = await announced;
-    expect(message).toEqual({ userId: 'shopper', version: 1 });
+    expect(message).toEqual({ userId: 'shopper', version: 1, at: expect.any(Number) });
     const list = fromListDoc((await database.db.collection<ListDoc>(COLLECTIONS.lists).findOne({ _id: 'shopper' }))!);
     expect(list.strategy).toBe('PERSONALIZED');
     expect(list.items.find((i) => i.productId === 'teapot')?.reasons).toContain('ALSO_BOUGHT:mug');

@@ -16,6 +16,8 @@ class Group {
   last: string | undefined;
   running = false;
   again = false;
+  /** When the newest change was published (epoch ms), if the message said. */
+  publishedAt: number | undefined;
   readonly live: LiveOperation;
 
   constructor(live: LiveOperation) {
@@ -43,13 +45,33 @@ export class LiveHub extends EventEmitter<{ subscribed: [channel: string] }> {
   private readonly logger: Logger;
   private hydrations = 0;
   private delivered = 0;
+  private readonly maxHydrations: number;
+  private running = 0;
+  /** Groups waiting for a hydration slot, in arrival order. */
+  private readonly turns: (() => void)[] = [];
 
-  constructor(subscriber: RedisClient, names: RedisNames, hydrate: Hydrate, logger: Logger) {
+  constructor(subscriber: RedisClient, names: RedisNames, hydrate: Hydrate, logger: Logger, maxConcurrentHydrations = 32) {
     super();
     this.subscriber = subscriber;
     this.names = names;
     this.hydrate = hydrate;
     this.logger = logger;
+    this.maxHydrations = maxConcurrentHydrations;
+  }
+
+  private async slot(): Promise<void> {
+    if (this.running < this.maxHydrations) {
+      this.running++;
+      return;
+    }
+    // the slot is handed over by release(), running stays the same
+    await new Promise<void>((resolve) => this.turns.push(resolve));
+  }
+
+  private release(): void {
+    const next = this.turns.shift();
+    if (next !== undefined) next();
+    else this.running--;
   }
 
   channelOf(live: LiveOperation): string {
@@ -89,10 +111,12 @@ export class LiveHub extends EventEmitter<{ subscribed: [channel: string] }> {
 
   private onMessage(channel: string, message: string): void {
     let marker = Date.now();
+    let publishedAt: number | undefined;
     try {
-      const parsed = JSON.parse(message) as { version?: unknown; changedAt?: unknown };
+      const parsed = JSON.parse(message) as { version?: unknown; changedAt?: unknown; at?: unknown };
       if (typeof parsed.version === 'number') marker = parsed.version;
       else if (typeof parsed.changedAt === 'number') marker = parsed.changedAt;
+      if (typeof parsed.at === 'number') publishedAt = parsed.at;
     } catch {
       this.logger.warn({ channel }, 'ignoring a malformed change message');
       return;
@@ -100,6 +124,7 @@ export class LiveHub extends EventEmitter<{ subscribed: [channel: string] }> {
     for (const group of this.channels.get(channel)?.values() ?? []) {
       if (marker <= group.seen) continue;
       group.seen = marker;
+      group.publishedAt = publishedAt;
       void this.run(group);
     }
   }
@@ -113,20 +138,33 @@ export class LiveHub extends EventEmitter<{ subscribed: [channel: string] }> {
     group.running = true;
     try {
       do {
+        await this.slot();
+        // changes that arrived while waiting for the slot are covered by this hydration
         group.again = false;
         this.hydrations++;
+        const publishedAt = group.publishedAt;
+        const started = Date.now();
         let result: ExecutionResult;
         try {
           result = await this.hydrate(group.live.query, group.live.variables);
         } catch (error) {
           this.logger.warn({ err: (error as Error).message, field: group.live.field }, 'hydrating a change failed');
           continue;
+        } finally {
+          this.release();
         }
         const text = JSON.stringify(result);
         if (text === group.last) continue;
         group.last = text;
         for (const stream of group.subscribers) stream.push(result);
         this.delivered += group.subscribers.size;
+        if (this.logger.isLevelEnabled('debug')) {
+          const now = Date.now();
+          this.logger.debug(
+            { field: group.live.field, subscribers: group.subscribers.size, hydrateMs: now - started, ...(publishedAt === undefined ? {} : { sincePublishedMs: now - publishedAt }) },
+            'delivered',
+          );
+        }
       } while (group.again && group.subscribers.size > 0);
     } finally {
       group.running = false;

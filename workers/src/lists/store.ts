@@ -14,7 +14,9 @@ import {
   type StoredList,
   type UserStateDoc,
 } from '@recs/shared';
-import type { Db } from 'mongodb';
+import { MongoBulkWriteError, type AnyBulkWriteOperation, type Db } from 'mongodb';
+
+const DUPLICATE_KEY = 11000;
 
 /** Entries read within `ttlMs` are reused: neighbours and best sellers move slowly. */
 class TtlCache<V> {
@@ -64,33 +66,55 @@ export class ListStore {
     this.rankingCache = new TtlCache(cacheTtlMs);
   }
 
-  async userState(userId: string): Promise<UserState | undefined> {
-    const doc = await this.db.collection<UserStateDoc>(COLLECTIONS.users).findOne({ _id: userId });
-    return doc === null ? undefined : fromUserStateDoc(doc);
+  async userStates(userIds: readonly string[]): Promise<Map<string, UserState>> {
+    if (userIds.length === 0) return new Map();
+    const docs = await this.db.collection<UserStateDoc>(COLLECTIONS.users).find({ _id: { $in: [...userIds] } }).toArray();
+    return new Map(docs.map((doc) => [doc._id, fromUserStateDoc(doc)]));
   }
 
-  async list(userId: string): Promise<StoredList | undefined> {
-    const doc = await this.db.collection<ListDoc>(COLLECTIONS.lists).findOne({ _id: userId });
-    return doc === null ? undefined : fromListDoc(doc);
+  async lists(userIds: readonly string[]): Promise<Map<string, StoredList>> {
+    if (userIds.length === 0) return new Map();
+    const docs = await this.db.collection<ListDoc>(COLLECTIONS.lists).find({ _id: { $in: [...userIds] } }).toArray();
+    return new Map(docs.map((doc) => [doc._id, fromListDoc(doc)]));
   }
 
   /**
-   * Saves a new version of a list unless another writer saved that version first (then false).
-   * One list job per user runs at a time, so this is a safety net.
+   * Saves new versions of lists in one bulk write, each unless another writer saved that version
+   * first; returns the users whose save lost that race. One list job per user runs at a time
+   * (BullMQ deduplication), so a lost race is a safety net, not the common case.
    */
-  async save(list: StoredList): Promise<boolean> {
-    const { _id, ...doc } = toListDoc(list);
-    const lists = this.db.collection<ListDoc>(COLLECTIONS.lists);
-    if (list.version === 1) {
-      try {
-        await lists.insertOne({ _id, ...doc });
-        return true;
-      } catch {
-        return false;
-      }
+  async saveMany(lists: readonly StoredList[]): Promise<Set<string>> {
+    const collection = this.db.collection<ListDoc>(COLLECTIONS.lists);
+    const writes: AnyBulkWriteOperation<ListDoc>[] = lists.map((list) => {
+      const doc = toListDoc(list);
+      const { _id, ...fields } = doc;
+      return list.version === 1 ? { insertOne: { document: doc } } : { updateOne: { filter: { _id, version: list.version - 1 }, update: { $set: fields } } };
+    });
+    let lost = false;
+    try {
+      const result = await collection.bulkWrite(writes, { ordered: false });
+      lost = result.insertedCount + result.matchedCount < lists.length;
+    } catch (error) {
+      // a first version someone else inserted first is a duplicate key; anything else is a failure
+      if (!(error instanceof MongoBulkWriteError)) throw error;
+      const writeErrors = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
+      if (writeErrors.some((e) => e.code !== DUPLICATE_KEY)) throw error;
+      lost = true;
     }
-    const result = await lists.updateOne({ _id, version: list.version - 1 }, { $set: doc });
-    return result.matchedCount === 1;
+    if (!lost) return new Set();
+    // which ones: the stored version is not the one written here
+    const stored = await collection
+      .find({ _id: { $in: lists.map((l) => l.userId) } }, { projection: { version: 1, generatedAt: 1 } })
+      .toArray();
+    const byId = new Map(stored.map((doc) => [doc._id, doc]));
+    return new Set(
+      lists
+        .filter((list) => {
+          const doc = byId.get(list.userId);
+          return doc === undefined || doc.version !== list.version || doc.generatedAt.getTime() !== list.generatedAt;
+        })
+        .map((list) => list.userId),
+    );
   }
 
   /** Loads every neighbour list and ranking a list for this user can ask for. */
