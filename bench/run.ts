@@ -3,7 +3,7 @@
  * and measures ingestion, application, freshness, query latency and subscription fan-out.
  * Prints a table (with the CPU each process used in each phase) and writes
  * bench/results/bench-<time>.json.
- *   npm run bench -- [--events 50000] [--users 1000] [--rate 200] [--seconds 30]
+ *   npm run bench -- [--events 50000] [--users 1000] [--rate 200] [--seconds 30] [--warmup 5]
  *                    [--requests 3000] [--concurrency 32] [--subscribers 2000] [--rounds 5]
  *                    [--phases ingest,applied,freshness,query,fanout]
  */
@@ -28,6 +28,7 @@ const { values } = parseArgs({
     users: { type: 'string', default: '1000' },
     rate: { type: 'string', default: '200' },
     seconds: { type: 'string', default: '30' },
+    warmup: { type: 'string', default: '5' },
     requests: { type: 'string', default: '3000' },
     concurrency: { type: 'string', default: '32' },
     subscribers: { type: 'string', default: '2000' },
@@ -98,8 +99,10 @@ try {
   let freshness: FreshnessResult | undefined;
   if (phases.has('freshness')) {
     await quiet();
-    log(`freshness: ${n('rate')} events/s over ${users.length} subscribed users for ${n('seconds')} s`);
-    freshness = await measured('freshness', () => measureFreshness(system, users, products.map((p) => p.id), n('rate'), n('seconds')));
+    log(`freshness: ${n('rate')} events/s over ${users.length} subscribed users, ${n('warmup')} s warm-up, then ${n('seconds')} s measured`);
+    const shoppers = new ClickstreamSimulator({ seed: 2027, users: n('users'), products, userPrefix: 'user-' });
+    freshness = await measured('freshness', () => measureFreshness(system, users, shoppers, n('rate'), n('seconds'), n('warmup')));
+    log(`  event mix: ${Object.entries(freshness.eventMix).map(([type, count]) => `${type} ${count}`).join(', ')}`);
     log(`  p50 ${freshness.latencyMs.p50} ms, p99 ${freshness.latencyMs.p99} ms (${freshness.measured} of ${freshness.eventsSent} events)`);
   }
 

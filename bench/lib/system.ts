@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, provisionServices, startChild, waitReady, type Child, type Services } from '@recs/devkit';
-import { signClientToken } from '@recs/shared';
+import { pooledFetch, signClientToken } from '@recs/shared';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 
@@ -85,6 +85,8 @@ export async function startBenchSystem(log: (message: string) => void): Promise<
 
   const sockets: Client[] = [];
   const workerListeners = new Set<(line: string) => void>();
+  // the load generator keeps a bounded pool of connections, as a fleet of storefront servers would
+  const clientFetch = pooledFetch({ maxSockets: 64, timeoutMs: 60_000 });
   const serviceToken = await signClientToken({ subject: 'bench', role: 'service', expiresIn: '2h' }, secret);
   return {
     services,
@@ -110,7 +112,7 @@ export async function startBenchSystem(log: (message: string) => void): Promise<
       return () => workerListeners.delete(listener);
     },
     async post(url, query, variables = {}, headers = {}) {
-      const response = await fetch(url, {
+      const response = await clientFetch(url, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${serviceToken}`, ...headers },
         body: JSON.stringify({ query, variables }),

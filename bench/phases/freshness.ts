@@ -1,5 +1,6 @@
 import { COLLECTIONS, connectRedis, createLogger, IDENTITY_HEADER, RedisNames, signInternalIdentity } from '@recs/shared';
 import { MongoClient } from 'mongodb';
+import type { ClickstreamSimulator, SimulatedEvent } from '@recs/devkit';
 import type { Client } from 'graphql-ws';
 import { sleep, summarize, type Summary } from '../lib/stats.ts';
 import type { BenchSystem } from '../lib/system.ts';
@@ -8,7 +9,11 @@ export interface FreshnessResult {
   readonly ratePerSecond: number;
   readonly users: number;
   readonly seconds: number;
+  /** Seconds of the same load before measuring, unmeasured. */
+  readonly warmupSeconds: number;
+  /** Events sent while measuring, and how many of each type (simulated shoppers' sessions). */
   readonly eventsSent: number;
+  readonly eventMix: Readonly<Record<string, number>>;
   /** Messages matched with an event (events that did not change their user's list get none). */
   readonly measured: number;
   /** Messages that arrived before the trackEvent answer of their event (counted as 0 ms). */
@@ -46,6 +51,8 @@ const LIVE = `subscription ($u: ID!) { recommendationsChanged(userId: $u) { vers
 
 interface Sent {
   readonly sent: number;
+  /** Sent during the warm-up: its deliveries are not measured. */
+  readonly warm: boolean;
   answered: number;
 }
 
@@ -57,9 +64,10 @@ interface Sent {
 export async function measureFreshness(
   system: BenchSystem,
   users: readonly string[],
-  productIds: readonly string[],
+  simulator: ClickstreamSimulator,
   rate: number,
   seconds: number,
+  warmupSeconds = 5,
 ): Promise<FreshnessResult> {
   const sent = new Map<string, Sent[]>();
   const arrivals = new Map<string, number[]>();
@@ -105,51 +113,71 @@ export async function measureFreshness(
   await sleep(3_000);
   arrivals.clear();
   published.clear();
-  recording = true;
 
   // probes: how long one read takes at each layer while the load runs
   const mongo = new MongoClient(system.services.mongoUrl);
   await mongo.connect();
   const lists = mongo.db(system.env['MONGO_DB'] ?? 'recs').collection<{ _id: string }>(COLLECTIONS.lists);
   const identity = { [IDENTITY_HEADER]: await signInternalIdentity({ kind: 'authenticated', subject: 'bench', role: 'service' }, system.secret) };
-  const probes = { mongo: [] as number[], subgraph: [] as number[], gateway: [] as number[], typename: [] as number[] };
+  const probes = { mongo: [] as number[], subgraph: [] as number[], gateway: [] as number[] };
   const timed = async (samples: number[], run: () => Promise<unknown>) => {
     const started = performance.now();
     await run();
     samples.push(performance.now() - started);
   };
   let probing = true;
-  const probe = (async () => {
+  const probe = async () => {
     while (probing) {
       const user = users[Math.floor(Math.random() * users.length)]!;
       await Promise.all([
         timed(probes.mongo, () => lists.findOne({ _id: user })),
         timed(probes.subgraph, () => system.post(system.recommendationsUrl, PROBE, { u: user }, identity)),
         timed(probes.gateway, () => system.post(system.gatewayUrl, PROBE, { u: user })),
-        timed(probes.typename, () => system.post(system.gatewayUrl, '{ __typename }', {})),
       ]);
       await sleep(100);
     }
-  })();
+  };
 
+  // shoppers browse concurrently: each event comes from one of ACTIVE sessions in progress, so a
+  // session's events are about a second apart, as a person's clicks are
+  const ACTIVE = 200;
+  const sessions: SimulatedEvent[][] = Array.from({ length: ACTIVE }, () => simulator.session());
+  const nextEvent = (): SimulatedEvent => {
+    const i = Math.floor(Math.random() * ACTIVE);
+    while (sessions[i]!.length === 0) sessions[i] = simulator.session();
+    return sessions[i]!.shift()!;
+  };
+  const mix = new Map<string, number>();
+
+  // the same load for a warm-up first (connections, caches, every user's first list), unmeasured
   let count = 0;
+  let warm = true;
+  let probed: Promise<void> | undefined;
   const inFlight: Promise<void>[] = [];
   const tick = 50;
   const started = performance.now();
   let credit = 0;
-  while (performance.now() - started < seconds * 1000) {
+  while (performance.now() - started < (warmupSeconds + seconds) * 1000) {
     const tickStarted = performance.now();
+    if (warm && tickStarted - started >= warmupSeconds * 1000) {
+      warm = false;
+      recording = true;
+      probed = probe();
+    }
     credit += rate * (tick / 1000);
     for (; credit >= 1; credit--) {
-      const user = users[Math.floor(Math.random() * users.length)]!;
-      const productId = productIds[Math.floor(Math.random() * productIds.length)]!;
-      const record: Sent = { sent: performance.now(), answered: Number.NaN };
+      const event = nextEvent();
+      const user = event.userId;
+      const record: Sent = { sent: performance.now(), warm, answered: Number.NaN };
       const list = sent.get(user) ?? [];
       list.push(record);
       sent.set(user, list);
-      count++;
+      if (!warm) {
+        count++;
+        mix.set(event.type, (mix.get(event.type) ?? 0) + 1);
+      }
       inFlight.push(
-        system.post(system.gatewayUrl, TRACK, { i: { userId: user, productId, type: count % 3 === 0 ? 'PURCHASE' : 'VIEW' } }).then(() => {
+        system.post(system.gatewayUrl, TRACK, { i: event }).then(() => {
           record.answered = performance.now();
         }),
       );
@@ -157,7 +185,7 @@ export async function measureFreshness(
     await sleep(Math.max(0, tick - (performance.now() - tickStarted)));
   }
   probing = false;
-  await probe;
+  await probed;
   await mongo.close();
   await Promise.all(inFlight);
   await sleep(2_000);
@@ -177,7 +205,7 @@ export async function measureFreshness(
     for (const arrived of times) {
       let latest: Sent | undefined;
       while (consumed < events.length && events[consumed]!.sent <= arrived) latest = events[consumed++];
-      if (latest === undefined) continue;
+      if (latest === undefined || latest.warm) continue;
       const latency = arrived - latest.answered;
       if (latency < 0) beforeAnswer++;
       latencies.push(Math.max(0, latency));
@@ -193,7 +221,9 @@ export async function measureFreshness(
     ratePerSecond: rate,
     users: users.length,
     seconds,
+    warmupSeconds,
     eventsSent: count,
+    eventMix: Object.fromEntries([...mix].sort((a, b) => b[1] - a[1])),
     measured: latencies.length,
     beforeAnswer,
     latencyMs: summarize(latencies),

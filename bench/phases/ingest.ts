@@ -60,6 +60,7 @@ export async function measureApplied(system: BenchSystem, events: number, mongo:
     flushes++;
     for (const [stage, ms] of Object.entries(stats.stages)) {
       if (stage === 'commit.writes') writes += ms;
+      else if (stage === 'commit.planKiB') continue;
       else stages[stage] = (stages[stage] ?? 0) + ms;
     }
   };

@@ -105,6 +105,7 @@ export async function startSystem(options: SystemOptions): Promise<System> {
     concurrency: 100,
     maxBatchEvents: 5_000,
     cacheSize: 100_000,
+    maxBacklog: 20_000,
     leaseMs: 5_000,
   });
   await aggregation?.start();
@@ -128,6 +129,9 @@ export async function startSystem(options: SystemOptions): Promise<System> {
         MAX_QUERY_DEPTH: 12,
         MAX_QUERY_COST: 20_000,
         MAX_ALIASES: 30,
+        HYDRATION_CONCURRENCY: 32,
+        SUBGRAPH_CONNECTIONS: 64,
+        SUBGRAPH_TIMEOUT_MS: 30_000,
       },
       logger,
       redis,

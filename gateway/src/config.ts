@@ -28,6 +28,10 @@ export function gatewayConfig(env: NodeJS.ProcessEnv = process.env) {
        * selection), so a burst of changes cannot flood the subgraphs.
        */
       HYDRATION_CONCURRENCY: int(32, 1, 10_000),
+      /** Keep-alive connections to each subgraph at most; more requests wait for a free one. */
+      SUBGRAPH_CONNECTIONS: int(64, 1, 10_000),
+      /** A subgraph request with no progress for this long fails. */
+      SUBGRAPH_TIMEOUT_MS: int(30_000, 100, 600_000),
     },
     env,
   );

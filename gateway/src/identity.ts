@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
-import { AuthenticationError, identityFromAuthorization, IDENTITY_HEADER, signInternalIdentity, type Identity } from '@recs/shared';
+import { AuthenticationError, identityFromAuthorization, IDENTITY_HEADER, signInternalIdentity, type Identity, type PooledFetch } from '@recs/shared';
 import { GraphQLError } from 'graphql';
 
 export interface GatewayContext {
@@ -27,10 +27,10 @@ export function httpContext(secret: string) {
 export class IdentityDataSource extends RemoteGraphQLDataSource<GatewayContext> {
   private readonly secret: string;
 
-  constructor(url: string, secret: string) {
-    // Node's own fetch: the default client stack builds a stack trace per request to tell
-    // https endpoints apart, a measurable cost on every subgraph call
-    super({ url, fetcher: globalThis.fetch as never });
+  constructor(url: string, secret: string, fetcher: PooledFetch) {
+    // not the default client stack: it builds a stack trace per request to tell https endpoints
+    // apart, a measurable cost on every subgraph call
+    super({ url, fetcher: fetcher as never });
     this.secret = secret;
   }
 

@@ -5,7 +5,7 @@ import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import { supergraphSdl } from '@recs/schema';
-import { closeServer, createGraphQLHttpServer, formatError, RedisNames, type Logger, type RedisClient } from '@recs/shared';
+import { closeServer, createGraphQLHttpServer, formatError, pooledFetch, RedisNames, type Logger, type RedisClient } from '@recs/shared';
 import type { ExecutionResult, GraphQLSchema } from 'graphql';
 import type { GatewayConfig } from './config.ts';
 import { httpContext, IdentityDataSource, type GatewayContext } from './identity.ts';
@@ -38,9 +38,10 @@ export async function createGatewayServer({ config, logger, redis, supergraph }:
     events: config.EVENTS_URL,
     recommendations: config.RECOMMENDATIONS_URL,
   };
+  const fetcher = pooledFetch({ maxSockets: config.SUBGRAPH_CONNECTIONS, timeoutMs: config.SUBGRAPH_TIMEOUT_MS });
   const gateway = new ApolloGateway({
     supergraphSdl: supergraph ?? supergraphSdl(),
-    buildService: ({ name, url }) => new IdentityDataSource(overrides[name] ?? url ?? '', config.JWT_SECRET),
+    buildService: ({ name, url }) => new IdentityDataSource(overrides[name] ?? url ?? '', config.JWT_SECRET, fetcher),
     logger,
   });
   let apiSchema: GraphQLSchema | undefined;

@@ -22,9 +22,38 @@ function clientKey(secret: string): Uint8Array {
   return encoder.encode(secret);
 }
 
+const internalKeys = new Map<string, Uint8Array>();
+
 function internalKey(secret: string): Uint8Array {
-  return createHmac('sha256', secret).update('recs/internal-identity/v1').digest();
+  let key = internalKeys.get(secret);
+  if (key === undefined) internalKeys.set(secret, (key = createHmac('sha256', secret).update('recs/internal-identity/v1').digest()));
+  return key;
 }
+
+/**
+ * Tokens verified already, until they expire: every request carries one, and most are the same
+ * few (a storefront's service token, the gateway's identity headers), so verifying each signature
+ * again is wasted work. Keyed by the whole token and the key it was verified with.
+ */
+class VerifiedTokens {
+  private readonly entries = new Map<string, { identity: Identity; until: number }>();
+
+  get(key: string, now: number): Identity | undefined {
+    const entry = this.entries.get(key);
+    if (entry === undefined) return undefined;
+    if (entry.until > now) return entry.identity;
+    this.entries.delete(key);
+    return undefined;
+  }
+
+  set(key: string, identity: Identity, expiresAtSeconds: number | undefined, now: number): void {
+    if (expiresAtSeconds === undefined) return;
+    if (this.entries.size >= 10_000) this.entries.clear();
+    this.entries.set(key, { identity, until: Math.min(expiresAtSeconds * 1000, now + 10 * 60_000) });
+  }
+}
+
+const verified = new VerifiedTokens();
 
 /** An UNAUTHENTICATED error whose message says what was wrong with the token. */
 export class AuthenticationError extends Error {
@@ -41,10 +70,15 @@ function identityFrom(payload: Record<string, unknown>): Identity {
 }
 
 /** Verifies a client's HS256 token (claims sub, role, exp). Throws AuthenticationError. */
-export async function verifyClientToken(token: string, secret: string): Promise<Identity> {
+export async function verifyClientToken(token: string, secret: string, now = Date.now()): Promise<Identity> {
+  const cacheKey = `c\u0000${secret}\u0000${token}`;
+  const known = verified.get(cacheKey, now);
+  if (known !== undefined) return known;
   try {
-    const { payload } = await jwtVerify(token, clientKey(secret), { algorithms: [ALGORITHM] });
-    return identityFrom(payload);
+    const { payload } = await jwtVerify(token, clientKey(secret), { algorithms: [ALGORITHM], currentDate: new Date(now) });
+    const identity = identityFrom(payload);
+    verified.set(cacheKey, identity, payload.exp, now);
+    return identity;
   } catch (error) {
     if (error instanceof AuthenticationError) throw error;
     if (error instanceof joseErrors.JWTExpired) throw new AuthenticationError('token has expired');
@@ -96,12 +130,16 @@ export async function signInternalIdentity(identity: Identity, secret: string, n
  * The identity a subgraph acts for: only what the gateway vouched for in IDENTITY_HEADER.
  * A missing header is anonymous; a forged or stale one is refused.
  */
-export async function verifyInternalIdentity(header: string | undefined, secret: string): Promise<Identity> {
+export async function verifyInternalIdentity(header: string | undefined, secret: string, now = Date.now()): Promise<Identity> {
   if (header === undefined || header === '') return ANONYMOUS;
+  const cacheKey = `i\u0000${secret}\u0000${header}`;
+  const known = verified.get(cacheKey, now);
+  if (known !== undefined) return known;
   try {
-    const { payload } = await jwtVerify(header, internalKey(secret), { algorithms: [ALGORITHM], audience: INTERNAL_AUDIENCE });
-    if (payload['role'] === 'anonymous') return ANONYMOUS;
-    return identityFrom(payload);
+    const { payload } = await jwtVerify(header, internalKey(secret), { algorithms: [ALGORITHM], audience: INTERNAL_AUDIENCE, currentDate: new Date(now) });
+    const identity = payload['role'] === 'anonymous' ? ANONYMOUS : identityFrom(payload);
+    verified.set(cacheKey, identity, payload.exp, now);
+    return identity;
   } catch {
     throw new AuthenticationError('identity header from the gateway is invalid');
   }

@@ -6,6 +6,7 @@ export * from './mongo.ts';
 export * from './redis.ts';
 export * from './queues.ts';
 export * from './http.ts';
+export * from './fetch.ts';
 export * from './shutdown.ts';
 export * from './subgraph.ts';
 export * from './documents.ts';

@@ -7,6 +7,7 @@ import {
   identityFromAuthorization,
   signClientToken,
   signInternalIdentity,
+  verifyClientToken,
   verifyInternalIdentity,
 } from '../src/auth.ts';
 import { decodeKey, encodeKey } from '../src/mongo.ts';
@@ -32,6 +33,20 @@ describe('client tokens', () => {
     await expect(identityFromAuthorization(expired, secret)).rejects.toThrow('token has expired');
     const roleless = await new SignJWT({ role: 'root' }).setProtectedHeader({ alg: 'HS256' }).setSubject('u1').sign(key);
     await expect(identityFromAuthorization(roleless, secret)).rejects.toThrow('token role must be one of user, service, admin');
+  });
+
+  it('stops accepting a token verified earlier once it expires, and never under another key', async () => {
+    const now = Date.now();
+    const token = await new SignJWT({ role: 'user' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('u2')
+      .setExpirationTime(Math.floor(now / 1000) + 30)
+      .sign(new TextEncoder().encode(secret));
+    expect(await verifyClientToken(token, secret, now)).toEqual({ kind: 'authenticated', subject: 'u2', role: 'user' });
+    // verified (and remembered) above; still good a little later
+    expect(await verifyClientToken(token, secret, now + 5_000)).toEqual({ kind: 'authenticated', subject: 'u2', role: 'user' });
+    await expect(verifyClientToken(token, secret, now + 31_000)).rejects.toThrow('token has expired');
+    await expect(verifyClientToken(token, 'another-secret-that-is-32-characters-long', now)).rejects.toThrow('token is invalid');
   });
 });
 

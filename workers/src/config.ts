@@ -24,6 +24,12 @@ export function workersConfig(env: NodeJS.ProcessEnv = process.env) {
       AGGREGATOR_MAX_BATCH: int(5_000, 1, 100_000),
       /** Users, co-occurrence rows and counters the leader keeps in memory. */
       AGGREGATOR_CACHE: int(200_000, 100, 10_000_000),
+      /**
+       * Aggregate documents changed in memory but not yet written to MongoDB, at most: beyond,
+       * the leader stops taking events until the writes catch up (bounded memory, and bounded
+       * replay after a crash). Events wait in the queue meanwhile.
+       */
+      AGGREGATOR_MAX_BACKLOG: int(20_000, 100, 10_000_000),
       /** The aggregation lease: a standby takes over this long after the leader stops renewing. */
       AGGREGATOR_LEASE_MS: int(15_000, 1_000, 600_000),
       /** List jobs taken at once per process; they are computed, saved and announced together. */

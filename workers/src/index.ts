@@ -53,6 +53,7 @@ try {
       concurrency: config.AGGREGATOR_CONCURRENCY,
       maxBatchEvents: config.AGGREGATOR_MAX_BATCH,
       cacheSize: config.AGGREGATOR_CACHE,
+      maxBacklog: config.AGGREGATOR_MAX_BACKLOG,
       leaseMs: config.AGGREGATOR_LEASE_MS,
       onFlush: (stats) => log.debug(stats, 'flushed'),
       crashAfterPlan: config.CRASH_AFTER_PLAN,

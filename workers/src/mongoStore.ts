@@ -104,13 +104,14 @@ export interface MongoAggregateStoreOptions {
   readonly crashAfterPlan?: number;
   /**
    * While this answers true (the aggregator is busy with live traffic), a write-behind round
-   * writes at most `busyBudget` documents, the longest-waiting first, so background writes never
-   * crowd out the writes a fresh list waits for. Idle, a round writes everything.
+   * writes the longest-waiting quarter of the documents waiting (at least `busyBudget`), so
+   * background writes do not crowd out the writes a fresh list waits for, yet keep up with a
+   * sustained load. Idle, a round writes everything.
    */
   readonly busy?: () => boolean;
   readonly busyBudget?: number;
   /** Told after each write-behind round: documents written, plans retired. */
-  readonly onWrittenBehind?: (round: { documents: number; plans: number; ms: number }) => void;
+  readonly onWrittenBehind?: (round: { documents: number; plans: number; ms: number; waiting: number }) => void;
 }
 
 /**
@@ -140,7 +141,7 @@ export class MongoAggregateStore implements AggregateStore {
   private waiters: { generation: number; resolve: () => void }[] = [];
   private closed = false;
   /** Milliseconds in each step of the last commit, and how many documents it changed. */
-  readonly timings = { plan: 0, apply: 0, writes: 0, behind: 0 };
+  readonly timings = { plan: 0, apply: 0, writes: 0, behind: 0, planKiB: 0 };
 
   constructor(db: Db, options: MongoAggregateStoreOptions = {}) {
     this.db = db;
@@ -313,6 +314,7 @@ export class MongoAggregateStore implements AggregateStore {
       }
       this.timings.plan = performance.now() - planning;
       this.timings.writes = ops.length;
+      this.timings.planKiB = Math.round(chunks.reduce((sum, c) => sum + c.ops.length + c.eventIds.length, 0) / 1024);
       this.seq = seq;
 
       const applying = performance.now();
@@ -333,6 +335,11 @@ export class MongoAggregateStore implements AggregateStore {
       this.seq = undefined;
       throw error;
     }
+  }
+
+  /** Documents committed but not written to their collections yet. */
+  get backlog(): number {
+    return this.deferred.size;
   }
 
   /** Resolves once everything committed (and noted) so far is written to the collections. */
@@ -379,7 +386,7 @@ export class MongoAggregateStore implements AggregateStore {
       settle();
       return;
     }
-    const budget = this.options.busy?.() === true ? (this.options.busyBudget ?? 75) : Infinity;
+    const budget = this.options.busy?.() === true ? Math.max(this.options.busyBudget ?? 75, Math.ceil(this.deferred.size / 4)) : Infinity;
     let taken: Map<string, { op: PlanOp; seq: number }>;
     if (this.deferred.size <= budget) {
       taken = this.deferred;
@@ -425,7 +432,7 @@ export class MongoAggregateStore implements AggregateStore {
         for (const plan of done) for (const id of plan.eventIds) this.deferredEventSet.delete(id);
       }
       this.timings.behind = performance.now() - started;
-      this.options.onWrittenBehind?.({ documents: taken.size, plans: done.length, ms: this.timings.behind });
+      this.options.onWrittenBehind?.({ documents: taken.size, plans: done.length, ms: this.timings.behind, waiting: this.deferred.size });
       if (this.deferred.size > 0) this.scheduleWriteBehind();
       else settle();
     })();

@@ -54,6 +54,8 @@ function service(): AggregatorService {
     concurrency: 50,
     maxBatchEvents: 1_000,
     cacheSize: 10_000,
+    // tiny, so every flush also goes through the wait for write-behind to catch up
+    maxBacklog: 4,
     leaseMs: 1_500,
   });
 }

@@ -22,6 +22,8 @@ export interface BatcherHooks {
    * next flush.
    */
   afterFlush(result: FlushResult, batches: readonly BatchEntry[]): Promise<{ readonly settled: Promise<void> }>;
+  /** Awaited before each flush: backpressure (the next flush waits while this is pending). */
+  beforeFlush?(): Promise<void>;
 }
 
 export interface FlushStats {
@@ -119,6 +121,7 @@ export class Batcher {
     const started = performance.now();
     this.lastFlush = started;
     try {
+      await this.hooks.beforeFlush?.();
       const batches = taken.map((w) => w.entry).filter((e): e is BatchEntry => e !== 'tick');
       const toVerify = batches.filter((b) => b.verify).flatMap((b) => b.events.map((e) => e.eventId));
       const applied = toVerify.length > 0 ? await this.hooks.appliedAmong(toVerify) : new Set<string>();

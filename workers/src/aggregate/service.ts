@@ -25,6 +25,8 @@ export interface AggregatorServiceOptions {
   /** Events per flush at most. */
   readonly maxBatchEvents: number;
   readonly cacheSize: number;
+  /** Documents waiting for write-behind at most; beyond, flushes wait (see AGGREGATOR_MAX_BACKLOG). */
+  readonly maxBacklog: number;
   readonly leaseMs: number;
   readonly onFlush?: (stats: FlushStats) => void;
   /** Test only: see CRASH_AFTER_PLAN. */
@@ -100,7 +102,17 @@ export class AggregatorService extends EventEmitter<{ leading: []; standby: [] }
     await aggregator.start();
     const batcher = new Batcher(
       aggregator,
-      { appliedAmong: (ids) => store.appliedAmong(ids), afterFlush: (result) => this.afterFlush(store, result) },
+      {
+        appliedAmong: (ids) => store.appliedAmong(ids),
+        afterFlush: (result) => this.afterFlush(store, result),
+        // MongoDB slower than the events: stop taking more until write-behind catches up, so
+        // memory stays bounded and the events wait, durable, in the queue
+        beforeFlush: async () => {
+          if (store.backlog <= this.options.maxBacklog) return;
+          logger.warn({ waiting: store.backlog, limit: this.options.maxBacklog }, 'aggregates wait for MongoDB writes to catch up');
+          while (store.backlog > this.options.maxBacklog / 2) await store.writeBehind();
+        },
+      },
       this.options.maxBatchEvents,
       this.options.onFlush,
       () => store.timings,
