@@ -61,6 +61,8 @@ export class Aggregator implements ReadModel {
   private readonly counters: LruMap<string, DayCounters>;
   private readonly contributions = new WeakMap<UserState, Contribution>();
   private readonly lists = new Map<string, BestSellersList>();
+  /** Per product, its distinct buyers over all time (the sum of its histogram), computed on demand. */
+  private readonly buyersTotal = new Map<string, number>();
   /** Per materialized window: product -> distinct buyers in the window ending `countsDay`. */
   private windowCounts = new Map<number, Map<string, number>>();
   private countsDay = -1;
@@ -88,6 +90,7 @@ export class Aggregator implements ReadModel {
     this.cooc.clear();
     this.counters.clear();
     this.lists.clear();
+    this.buyersTotal.clear();
     this.countsDay = -1;
     this.snapshot = await this.store.loadSnapshot();
     for (const list of this.snapshot.bestSellers) this.lists.set(bestSellersKey(list.categoryId, list.windowDays), list);
@@ -311,22 +314,30 @@ export class Aggregator implements ReadModel {
 
   private applyBuyerDays(delta: ContributionDelta): FlushChanges['buyerDays'] {
     const snapshot = this.state();
-    const changes: [string, [number, number][]][] = [];
-    for (const [productId, days] of delta.buyerDays) {
+    const changes: [string, [number, number][], number][] = [];
+    const products = new Set([...delta.buyerDays.keys(), ...delta.rebuyers.keys()]);
+    for (const productId of products) {
       let histogram = snapshot.buyerDays.get(productId);
       if (histogram === undefined) snapshot.buyerDays.set(productId, (histogram = new Map()));
-      const changed: [number, number][] = [];
-      for (const [day, change] of days) {
+      let changed = false;
+      for (const [day, change] of delta.buyerDays.get(productId) ?? []) {
         if (change === 0) continue;
         const next = Math.max(0, (histogram.get(day) ?? 0) + change);
         if (next === 0) histogram.delete(day);
         else histogram.set(day, next);
-        changed.push([day, next]);
+        changed = true;
       }
-      if (changed.length > 0) {
-        changes.push([productId, [...histogram]]);
+      const rebuyersChange = delta.rebuyers.get(productId) ?? 0;
+      const rebuyers = Math.max(0, (snapshot.rebuyers.get(productId) ?? 0) + rebuyersChange);
+      if (rebuyersChange !== 0) {
+        if (rebuyers === 0) snapshot.rebuyers.delete(productId);
+        else snapshot.rebuyers.set(productId, rebuyers);
+      }
+      if (changed) {
+        this.buyersTotal.delete(productId);
         this.updateWindowCounts(productId, histogram);
       }
+      if (changed || rebuyersChange !== 0) changes.push([productId, [...histogram], rebuyers]);
     }
     return changes;
   }
@@ -372,9 +383,9 @@ export class Aggregator implements ReadModel {
     }
     const changes: BestSellersList[] = [];
     for (const windowDays of this.config.bestSellerWindows) {
-      const counts = this.windowCounts.get(windowDays)!;
+      const ranked = this.rankFromCounts(this.windowCounts.get(windowDays)!, new Set(categories));
       for (const categoryId of categories) {
-        const items = this.rankFromCounts(counts, categoryId);
+        const items = ranked.get(categoryId) ?? [];
         const key = bestSellersKey(categoryId, windowDays);
         const previous = this.lists.get(key);
         if (previous !== undefined && sameRanking(previous.items, items)) continue;
@@ -387,15 +398,22 @@ export class Aggregator implements ReadModel {
     return changes;
   }
 
-  private rankFromCounts(counts: Map<string, number>, categoryId: string | null): Ranked[] {
-    const ranked: [string, number][] = [];
+  /** The rankings of the given categories (null: the whole catalog), in one pass over the counts. */
+  private rankFromCounts(counts: Map<string, number>, categories: ReadonlySet<string | null>): Map<string | null, Ranked[]> {
+    const ranked = new Map<string | null, [string, number][]>();
+    for (const categoryId of categories) ranked.set(categoryId, []);
+    const overall = ranked.get(null);
     for (const [productId, buyers] of counts) {
       const product = this.catalog.product(productId);
-      if (product === undefined || (categoryId !== null && product.categoryId !== categoryId)) continue;
-      ranked.push([productId, buyers]);
+      if (product === undefined) continue;
+      overall?.push([productId, buyers]);
+      if (product.categoryId !== undefined) ranked.get(product.categoryId)?.push([productId, buyers]);
     }
-    ranked.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
-    return ranked.slice(0, this.config.bestSellersSize);
+    for (const [categoryId, items] of ranked) {
+      items.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+      ranked.set(categoryId, items.slice(0, this.config.bestSellersSize));
+    }
+    return ranked;
   }
 
   // --- reading (ReadModel): what is in memory ---
@@ -413,6 +431,19 @@ export class Aggregator implements ReadModel {
     return this.cooc.peek(coocKey(kind, productId));
   }
 
+  repurchaseRate(productId: string): number {
+    const snapshot = this.state();
+    const rebuyers = snapshot.rebuyers.get(productId) ?? 0;
+    if (rebuyers === 0) return 0;
+    let total = this.buyersTotal.get(productId);
+    if (total === undefined) {
+      total = 0;
+      for (const count of snapshot.buyerDays.get(productId)?.values() ?? []) total += count;
+      this.buyersTotal.set(productId, total);
+    }
+    return total > 0 ? Math.min(1, rebuyers / total) : 0;
+  }
+
   buyerDaysOf(productId: string): BuyerDays | undefined {
     return this.state().buyerDays.get(productId);
   }
@@ -426,12 +457,13 @@ export class Aggregator implements ReadModel {
     | { kind: 'user'; state: UserState }
     | { kind: 'cooc'; key: string; cooc: Cooc }
     | { kind: 'counters'; key: string; counters: DayCounters }
-    | { kind: 'buyerDays'; productId: string; days: BuyerDays }
+    | { kind: 'buyerDays'; productId: string; days: BuyerDays; rebuyers: number }
   > {
     for (const [, state] of this.users.entries()) yield { kind: 'user', state };
     for (const [key, cooc] of this.cooc.entries()) yield { kind: 'cooc', key, cooc };
     for (const [key, counters] of this.counters.entries()) yield { kind: 'counters', key, counters };
-    for (const [productId, days] of this.state().buyerDays) yield { kind: 'buyerDays', productId, days };
+    const { buyerDays, rebuyers } = this.state();
+    for (const [productId, days] of buyerDays) yield { kind: 'buyerDays', productId, days, rebuyers: rebuyers.get(productId) ?? 0 };
   }
 
   get universe(): { viewers: number; buyers: number } {

@@ -6,8 +6,10 @@
 export interface EngineConfig {
   /** Events kept per user; a user's aggregates reflect their most recent `ringSize` events. */
   readonly ringSize: number;
-  /** Products remembered per user in the last-purchase map (distinct buyers, co-purchases). */
+  /** Products remembered per user in the purchase-days map (distinct buyers, co-purchases, buying again). */
   readonly lastPurchaseCap: number;
+  /** Distinct days remembered per purchased product (the most recent): how often and how lately it was bought. */
+  readonly purchaseDaysKept: number;
   /** Views further apart than this start a new session when the client sent no sessionId. */
   readonly sessionGapMs: number;
   /** Within a session, products at most this many positions apart count as co-viewed. */
@@ -26,6 +28,11 @@ export interface EngineConfig {
   readonly affinityHalfLifeDays: number;
   /** Half-life of a past purchase's pull towards buying it again, in days. */
   readonly repeatHalfLifeDays: number;
+  /**
+   * A past purchase pulls towards buying it again in proportion to repurchaseBase + the share of
+   * the product's buyers who bought it on more than one day (consumables over one-offs).
+   */
+  readonly repurchaseBase: number;
   /** How the candidate sources are blended into one score. */
   readonly blend: Readonly<{
     repeat: number;
@@ -36,6 +43,8 @@ export interface EngineConfig {
   }>;
   /** Products of the user's history used as anchors for co-occurrence neighbours. */
   readonly anchors: number;
+  /** Window of the best sellers blended into personalized lists (one of bestSellerWindows). */
+  readonly listWindowDays: number;
   /** Categories of highest affinity whose best sellers become candidates. */
   readonly topCategories: number;
   /** Best-seller windows kept materialized; any other window is computed on request. */
@@ -51,6 +60,7 @@ export type EventTypeName = 'VIEW' | 'CLICK' | 'ADD_TO_CART' | 'REMOVE_FROM_CART
 export const DEFAULT_ENGINE_CONFIG: EngineConfig = {
   ringSize: 100,
   lastPurchaseCap: 1000,
+  purchaseDaysKept: 12,
   sessionGapMs: 30 * 60 * 1000,
   coViewWindow: 3,
   coBuyItems: 30,
@@ -59,10 +69,12 @@ export const DEFAULT_ENGINE_CONFIG: EngineConfig = {
   listSize: 50,
   weights: { VIEW: 1, CLICK: 1.5, ADD_TO_CART: 3, REMOVE_FROM_CART: -2, PURCHASE: 4 },
   affinityHalfLifeDays: 14,
-  repeatHalfLifeDays: 60,
-  blend: { repeat: 1, alsoBought: 0.6, alsoViewed: 0.3, category: 0.3, popular: 0.05 },
-  anchors: 20,
+  repeatHalfLifeDays: 180,
+  repurchaseBase: 0.2,
+  blend: { repeat: 1, alsoBought: 0.3, alsoViewed: 0.3, category: 0.05, popular: 0.2 },
+  anchors: 10,
   topCategories: 3,
+  listWindowDays: 7,
   bestSellerWindows: [7, 30, 90],
   defaultWindowDays: 30,
   maxWindowDays: 365,

@@ -1,5 +1,5 @@
 import type { EngineConfig } from './config.ts';
-import type { UserState, RingEvent } from './userState.ts';
+import { lastPurchaseDay, type RingEvent, type UserState } from './userState.ts';
 
 /** Separates the two product ids of a pair key; ids never contain control characters. */
 const PAIR_SEPARATOR = '\u0000';
@@ -30,6 +30,8 @@ export interface Contribution {
   readonly coBuy: ReadonlySet<string>;
   /** Per product, the day of the user's latest purchase: one distinct buyer on that day. */
   readonly lastPurchaseDay: ReadonlyMap<string, number>;
+  /** Products the user bought on more than one day: one repeat buyer each. */
+  readonly rebought: ReadonlySet<string>;
 }
 
 export const EMPTY_CONTRIBUTION: Contribution = {
@@ -38,6 +40,7 @@ export const EMPTY_CONTRIBUTION: Contribution = {
   bought: new Set(),
   coBuy: new Set(),
   lastPurchaseDay: new Map(),
+  rebought: new Set(),
 };
 
 const VIEW_CODES = new Set(['V', 'C', 'A']);
@@ -82,7 +85,13 @@ export function contributionOf(state: UserState, config: EngineConfig): Contribu
     }
   }
 
-  const recent = [...state.lastPurchaseDay]
+  const lastPurchase = new Map<string, number>();
+  const rebought = new Set<string>();
+  for (const [productId, days] of state.purchaseDays) {
+    lastPurchase.set(productId, lastPurchaseDay(days));
+    if (days.length > 1) rebought.add(productId);
+  }
+  const recent = [...lastPurchase]
     .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
     .slice(0, config.coBuyItems)
     .map(([productId]) => productId);
@@ -91,7 +100,7 @@ export function contributionOf(state: UserState, config: EngineConfig): Contribu
     for (let j = i + 1; j < recent.length; j++) coBuy.add(pairKey(recent[i]!, recent[j]!));
   }
 
-  return { viewed, coView, bought: new Set(recent), coBuy, lastPurchaseDay: state.lastPurchaseDay };
+  return { viewed, coView, bought: new Set(recent), coBuy, lastPurchaseDay: lastPurchase, rebought };
 }
 
 /** Signed changes to product-level counts, accumulated over the users of one batch. */
@@ -102,6 +111,8 @@ export class ContributionDelta {
   readonly coBuy = new Map<string, number>();
   /** product -> day -> change in distinct buyers whose latest purchase was that day */
   readonly buyerDays = new Map<string, Map<number, number>>();
+  /** product -> change in users who bought it on more than one day */
+  readonly rebuyers = new Map<string, number>();
   /** Change in the number of users with any view / any purchase (the N of the LLR tables). */
   viewingUsers = 0;
   buyingUsers = 0;
@@ -111,6 +122,7 @@ export class ContributionDelta {
     diffSets(before.coView, after.coView, this.coView);
     diffSets(before.bought, after.bought, this.buyers);
     diffSets(before.coBuy, after.coBuy, this.coBuy);
+    diffSets(before.rebought, after.rebought, this.rebuyers);
     this.viewingUsers += Number(after.viewed.size > 0) - Number(before.viewed.size > 0);
     this.buyingUsers += Number(after.bought.size > 0) - Number(before.bought.size > 0);
     for (const [productId, day] of before.lastPurchaseDay) {

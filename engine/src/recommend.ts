@@ -44,6 +44,8 @@ export function isHidden(hidden: HiddenHistory, productId: string, at: number): 
 /** What list building reads; the aggregator implements it in memory, workers over MongoDB. */
 export interface ReadModel {
   neighbours(productId: string, kind: SimilarityKind): readonly Neighbour[];
+  /** Of the users who bought the product, the share who bought it on more than one day. */
+  repurchaseRate(productId: string): number;
   bestSellers(categoryId: string | null, windowDays: number): readonly Ranked[];
 }
 
@@ -100,14 +102,14 @@ export function userSignals(state: UserState | undefined, hidden: HiddenHistory,
     const type = TYPE_OF_CODE[code];
     if (type === undefined) continue;
     interest.set(productId, (interest.get(productId) ?? 0) + config.weights[type] * decay(now - at, config.affinityHalfLifeDays));
-    if (type === 'PURCHASE') repeat.add(productId, decay(now - at, config.repeatHalfLifeDays), 'BUY_AGAIN');
     if (type === 'ADD_TO_CART' && !cart.has(productId)) cart.set(productId, 1);
     if ((type === 'REMOVE_FROM_CART' || type === 'PURCHASE') && !cart.has(productId)) cart.set(productId, 0);
   }
-  // purchases older than the kept events still pull towards buying again, once each
-  for (const [productId, day] of state?.lastPurchaseDay ?? []) {
-    if (repeat.values.has(productId) || isHidden(hidden, productId, day * DAY_MS)) continue;
-    repeat.add(productId, decay(now - day * DAY_MS, config.repeatHalfLifeDays), 'BUY_AGAIN');
+  // every day a product was bought on pulls towards buying it again: how often, and how lately
+  for (const [productId, days] of state?.purchaseDays ?? []) {
+    let pull = 0;
+    for (const day of days) if (!isHidden(hidden, productId, day * DAY_MS)) pull += decay(now - day * DAY_MS, config.repeatHalfLifeDays);
+    repeat.add(productId, pull, 'BUY_AGAIN');
   }
 
   const weights = new Map<string, number>();
@@ -140,7 +142,12 @@ export function userSignals(state: UserState | undefined, hidden: HiddenHistory,
 export function recommend(input: RecommendInput): Recommendations {
   const { state, hidden, now, catalog, read, config } = input;
   const signals = input.signals ?? userSignals(state, hidden, now, catalog, config);
-  const { interest, repeat, cart } = signals;
+  const { interest, cart } = signals;
+  // a product people tend to buy again pulls harder than a one-off purchase
+  const repeat = new Scores();
+  for (const [productId, pull] of signals.repeat.values) {
+    repeat.add(productId, pull * (config.repurchaseBase + read.repurchaseRate(productId)), 'BUY_AGAIN');
+  }
   const sources: Record<Source, Scores> = {
     repeat,
     alsoBought: new Scores(),
@@ -163,14 +170,14 @@ export function recommend(input: RecommendInput): Recommendations {
 
   const strongest = signals.categories[0]?.[1] ?? 0;
   for (const [categoryId, value] of signals.categories) {
-    const ranked = read.bestSellers(categoryId, config.defaultWindowDays);
+    const ranked = read.bestSellers(categoryId, config.listWindowDays);
     const top = ranked[0]?.[1] ?? 0;
     for (const [productId, buyers] of ranked) {
       sources.category.add(productId, ((value / strongest) * buyers) / top, `TOP_IN_CATEGORY:${categoryId}`);
     }
   }
 
-  const popular = read.bestSellers(null, config.defaultWindowDays);
+  const popular = read.bestSellers(null, config.listWindowDays);
   const mostPopular = popular[0]?.[1] ?? 0;
   for (const [productId, buyers] of popular) sources.popular.add(productId, buyers / mostPopular, 'POPULAR');
 

@@ -44,8 +44,11 @@ export interface BestSellersList {
 export interface FlushChanges {
   readonly users: readonly UserState[];
   readonly cooc: readonly CoocChange[];
-  /** [product, its whole histogram as [day, count][]] for every product whose histogram changed. */
-  readonly buyerDays: readonly (readonly [string, readonly (readonly [number, number])[]])[];
+  /**
+   * [product, its whole histogram as [day, count][], its repeat buyers] for every product whose
+   * histogram or repeat buyers changed.
+   */
+  readonly buyerDays: readonly (readonly [string, readonly (readonly [number, number])[], number])[];
   readonly counters: readonly (readonly [productId: string, day: number, counters: DayCounters])[];
   readonly universe: Universe | undefined;
   readonly bestSellers: readonly BestSellersList[];
@@ -64,6 +67,8 @@ export interface Universe {
 /** State loaded once when the aggregator starts and kept whole in memory afterwards. */
 export interface AggregateSnapshot {
   readonly buyerDays: Map<string, BuyerDays>;
+  /** Per product, the users who bought it on more than one day, for every product. */
+  readonly rebuyers: Map<string, number>;
   /** Per kind, per product, how many users have it (Cooc.users), for every product. */
   readonly coocUsers: Record<KindCode, Map<string, number>>;
   readonly universe: Universe;
@@ -92,7 +97,7 @@ export function counterKey(productId: string, day: number): string {
 /** A store that keeps nothing: the aggregator's own caches, never trimmed, are the state. */
 export class MemoryStore implements AggregateStore {
   async loadSnapshot(): Promise<AggregateSnapshot> {
-    return { buyerDays: new Map(), coocUsers: { v: new Map(), b: new Map() }, universe: { viewers: 0, buyers: 0 }, bestSellers: [] };
+    return { buyerDays: new Map(), rebuyers: new Map(), coocUsers: { v: new Map(), b: new Map() }, universe: { viewers: 0, buyers: 0 }, bestSellers: [] };
   }
   async loadUsers(): Promise<Map<string, UserState>> {
     return new Map();

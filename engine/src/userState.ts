@@ -20,8 +20,8 @@ export function shortKey(id: string): string {
  * Everything the engine remembers about one user. Every part is a function of the *set* of
  * events seen, whatever order they arrive in:
  * - `events`: the user's `ringSize` most recent events, newest first;
- * - `lastPurchaseDay`: per product, the day of its latest purchase (capped to the most recent
- *   `lastPurchaseCap` products);
+ * - `purchaseDays`: per product, the distinct days it was bought on, newest first (the latest
+ *   `purchaseDaysKept`; capped to the `lastPurchaseCap` products bought most recently);
  * - `hidden` / `clearedAt`: what they removed from their history and when (the latest time wins).
  * So a retried batch, events arriving out of order, and a rebuild from the raw events all give
  * the same state.
@@ -29,7 +29,7 @@ export function shortKey(id: string): string {
 export interface UserState {
   readonly userId: string;
   readonly events: readonly RingEvent[];
-  readonly lastPurchaseDay: ReadonlyMap<string, number>;
+  readonly purchaseDays: ReadonlyMap<string, readonly number[]>;
   /** productId -> when the user removed it from their history (epoch ms). */
   readonly hidden: ReadonlyMap<string, number>;
   /** When the user last cleared their history (epoch ms; 0: never). */
@@ -39,7 +39,7 @@ export interface UserState {
 }
 
 export function emptyUserState(userId: string): UserState {
-  return { userId, events: [], lastPurchaseDay: new Map(), hidden: new Map(), clearedAt: 0, version: 0 };
+  return { userId, events: [], purchaseDays: new Map(), hidden: new Map(), clearedAt: 0, version: 0 };
 }
 
 /** Newest first; equal times ordered by event key so the order is total. */
@@ -51,11 +51,23 @@ export function toRingEvent(event: TrackedEvent & { type: EventType }): RingEven
   return [shortKey(event.eventId), event.productId, TYPE_CODE[event.type], event.occurredAt, event.sessionId === undefined ? '' : shortKey(event.sessionId)];
 }
 
+/** The day a product was last bought on (days are kept newest first). */
+export function lastPurchaseDay(days: readonly number[]): number {
+  return days[0]!;
+}
+
 /** Latest purchase first; ties by product id, so the kept set is the same in any order. */
-function capLastPurchases(map: Map<string, number>, cap: number): Map<string, number> {
+function capPurchases(map: Map<string, readonly number[]>, cap: number): Map<string, readonly number[]> {
   if (map.size <= cap) return map;
-  const kept = [...map].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, cap);
+  const kept = [...map].sort((a, b) => lastPurchaseDay(b[1]) - lastPurchaseDay(a[1]) || (a[0] < b[0] ? -1 : 1)).slice(0, cap);
   return new Map(kept);
+}
+
+/** `day` added to distinct days kept newest first, at most `keep`; the same list when it changes nothing. */
+function withDay(days: readonly number[], day: number, keep: number): readonly number[] {
+  if (days.includes(day)) return days;
+  if (days.length >= keep && day < days[days.length - 1]!) return days;
+  return [...days, day].sort((a, b) => b - a).slice(0, keep);
 }
 
 export interface MergeResult {
@@ -66,13 +78,13 @@ export interface MergeResult {
 /**
  * Adds events to a user's state. An event already in the ring is a duplicate; one older than
  * every event of a full ring could never be among the most recent `ringSize` and is left out
- * (it still counts towards lastPurchaseDay, where the latest day wins anyway).
+ * (it still counts towards purchaseDays, a set of days).
  */
 export function mergeEvents(state: UserState, events: readonly TrackedEvent[], config: EngineConfig): MergeResult {
   const known = new Set(state.events.map((e) => e[0]));
   const oldest = state.events.length >= config.ringSize ? state.events[state.events.length - 1] : undefined;
   const added: RingEvent[] = [];
-  let lastPurchaseDay: Map<string, number> | undefined;
+  let purchaseDays: Map<string, readonly number[]> | undefined;
   let hidden: Map<string, number> | undefined;
   let clearedAt = state.clearedAt;
 
@@ -90,10 +102,11 @@ export function mergeEvents(state: UserState, events: readonly TrackedEvent[], c
     }
     if (event.type === 'PURCHASE') {
       const day = dayOf(event.occurredAt);
-      const current = (lastPurchaseDay ?? state.lastPurchaseDay).get(event.productId);
-      if (current === undefined || current < day) {
-        lastPurchaseDay ??= new Map(state.lastPurchaseDay);
-        lastPurchaseDay.set(event.productId, day);
+      const current = (purchaseDays ?? state.purchaseDays).get(event.productId) ?? [];
+      const next = withDay(current, day, config.purchaseDaysKept);
+      if (next !== current) {
+        purchaseDays ??= new Map(state.purchaseDays);
+        purchaseDays.set(event.productId, next);
       }
     }
     const ring = toRingEvent(event as TrackedEvent & { type: EventType });
@@ -103,8 +116,8 @@ export function mergeEvents(state: UserState, events: readonly TrackedEvent[], c
     added.push(ring);
   }
 
-  const capped = lastPurchaseDay === undefined ? undefined : capLastPurchases(lastPurchaseDay, config.lastPurchaseCap);
-  const purchasesChanged = capped !== undefined && !sameEntries(capped, state.lastPurchaseDay);
+  const capped = purchaseDays === undefined ? undefined : capPurchases(purchaseDays, config.lastPurchaseCap);
+  const purchasesChanged = capped !== undefined && !sameEntries(capped, state.purchaseDays);
   const hiddenChanged = hidden !== undefined || clearedAt !== state.clearedAt;
   if (added.length === 0 && !purchasesChanged && !hiddenChanged) return { state, changed: false };
 
@@ -113,7 +126,7 @@ export function mergeEvents(state: UserState, events: readonly TrackedEvent[], c
     state: {
       userId: state.userId,
       events: ring,
-      lastPurchaseDay: purchasesChanged ? capped : state.lastPurchaseDay,
+      purchaseDays: purchasesChanged ? capped : state.purchaseDays,
       hidden: hidden ?? state.hidden,
       clearedAt,
       version: state.version + 1,
@@ -122,8 +135,11 @@ export function mergeEvents(state: UserState, events: readonly TrackedEvent[], c
   };
 }
 
-function sameEntries(a: ReadonlyMap<string, number>, b: ReadonlyMap<string, number>): boolean {
+function sameEntries(a: ReadonlyMap<string, readonly number[]>, b: ReadonlyMap<string, readonly number[]>): boolean {
   if (a.size !== b.size) return false;
-  for (const [key, value] of a) if (b.get(key) !== value) return false;
+  for (const [key, days] of a) {
+    const other = b.get(key);
+    if (other === undefined || other.length !== days.length || days.some((day, i) => other[i] !== day)) return false;
+  }
   return true;
 }

@@ -148,7 +148,7 @@ describe('Aggregator determinism', () => {
     // version counts changes, so it depends on batching; the state itself must not
     const stateOf = (agg: Aggregator, id: string) => {
       const state = agg.userState(id);
-      return state && { events: state.events, lastPurchaseDay: [...state.lastPurchaseDay].sort() };
+      return state && { events: state.events, purchaseDays: [...state.purchaseDays].sort() };
     };
     for (let u = 0; u < 23; u++) expect(stateOf(pieces, `u${u}`)).toEqual(stateOf(whole, `u${u}`));
     expect(pieces.universe).toEqual(whole.universe);

@@ -2,11 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { Aggregator } from '../src/aggregator.ts';
 import { MemoryCatalog } from '../src/catalog.ts';
 import { engineConfig } from '../src/config.ts';
-import { NOTHING_HIDDEN, recommend, type HiddenHistory } from '../src/recommend.ts';
+import { NOTHING_HIDDEN, recommend, userSignals, type HiddenHistory } from '../src/recommend.ts';
 import { MemoryStore } from '../src/store.ts';
 import { DAY, event, MINUTE, T0 } from './fixtures.ts';
 
-const config = engineConfig({ bestSellerWindows: [30] });
+const config = engineConfig({ bestSellerWindows: [30], listWindowDays: 30 });
 const NOW = T0 + 20 * DAY;
 
 async function world() {
@@ -28,7 +28,8 @@ async function world() {
   await agg.apply(events, NOW);
   const listFor = async (userId: string, userEvents: ReturnType<typeof event>[], hidden: HiddenHistory = NOTHING_HIDDEN) => {
     if (userEvents.length > 0) await agg.apply(userEvents, NOW);
-    return recommend({ state: agg.userState(userId), hidden, now: NOW, catalog, read: agg, config });
+    const state = agg.userState(userId);
+    return { ...recommend({ state, hidden, now: NOW, catalog, read: agg, config }), state, catalog };
   };
   return { listFor };
 }
@@ -51,11 +52,15 @@ describe('recommend', () => {
     expect(list.items.find((i) => i.productId === 'mug')?.reasons[0]).toBe('BUY_AGAIN');
   });
 
-  it('ranks a recent purchase above an old one for buying again', async () => {
+  it('ranks a recent purchase above an old one for buying again, other things equal', async () => {
     const { listFor } = await world();
     const list = await listFor('u', [event('u', 'spoon', 'PURCHASE', 0), event('u', 'lamp', 'PURCHASE', 19 * DAY)]);
-    const ids = list.items.map((i) => i.productId);
-    expect(ids.indexOf('lamp')).toBeLessThan(ids.indexOf('spoon'));
+    const buyAgain = (id: string) => list.items.find((item) => item.productId === id)!;
+    expect(buyAgain('lamp').reasons[0]).toBe('BUY_AGAIN');
+    expect(buyAgain('spoon').reasons[0]).toBe('BUY_AGAIN');
+    const repeatOnly = engineConfig({ ...config, blend: { repeat: 1, alsoBought: 0, alsoViewed: 0, category: 0, popular: 0 } });
+    const signals = userSignals(list.state, NOTHING_HIDDEN, NOW, list.catalog, repeatOnly);
+    expect(signals.repeat.values.get('lamp')).toBeGreaterThan(signals.repeat.values.get('spoon')!);
   });
 
   it('leaves out products that are out of stock, unknown, in the cart, or removed from history', async () => {
@@ -122,5 +127,32 @@ describe('sameItems', async () => {
     expect(sameItems(list, [item('a', 2, ['BUY_AGAIN']), item('c', 1, ['POPULAR'])])).toBe(false);
     expect(sameItems(list, [item('a', 2, ['ALSO_BOUGHT:x']), item('b', 1, ['POPULAR'])])).toBe(false);
     expect(sameItems(list, list.slice(0, 1))).toBe(false);
+  });
+
+  it('pulls harder towards buying again a product its buyers tend to buy again', async () => {
+    const catalog = new MemoryCatalog([
+      ['coffee', { categoryId: 'kitchen', inStock: true }],
+      ['kettle', { categoryId: 'kitchen', inStock: true }],
+    ]);
+    const agg = new Aggregator(new MemoryStore(), catalog, config);
+    await agg.start();
+    // r1 and r2 buy coffee on two days each; r3 buys it once; kettles are bought once each
+    await agg.apply(
+      [
+        ...['r1', 'r2'].flatMap((user) => [event(user, 'coffee', 'PURCHASE', DAY), event(user, 'coffee', 'PURCHASE', 5 * DAY)]),
+        event('r3', 'coffee', 'PURCHASE', 2 * DAY),
+        ...['r1', 'r2', 'r3'].map((user) => event(user, 'kettle', 'PURCHASE', 3 * DAY)),
+      ],
+      NOW,
+    );
+    expect(agg.repurchaseRate('coffee')).toBeCloseTo(2 / 3, 12);
+    expect(agg.repurchaseRate('kettle')).toBe(0);
+    // u bought both once, the kettle more recently; coffee still comes first
+    await agg.apply([event('u', 'coffee', 'PURCHASE', 8 * DAY), event('u', 'kettle', 'PURCHASE', 9 * DAY)], NOW);
+    const list = recommend({ state: agg.userState('u'), hidden: NOTHING_HIDDEN, now: NOW, catalog, read: agg, config });
+    expect(list.items.map((item) => item.productId)).toEqual(['coffee', 'kettle']);
+    // r3 buying coffee again makes every buyer of it a repeat buyer
+    await agg.apply([event('r3', 'coffee', 'PURCHASE', 6 * DAY)], NOW);
+    expect(agg.repurchaseRate('coffee')).toBe(3 / 4);
   });
 });

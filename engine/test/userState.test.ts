@@ -32,17 +32,27 @@ describe('mergeEvents', () => {
     expect(late.changed).toBe(false);
   });
 
-  it('remembers the latest purchase day per product, capped to the most recent products', () => {
+  it('remembers the distinct days each product was bought on, newest first, capped to the most recently bought products', () => {
     const state = applyAll([
       event('u1', 'a', 'PURCHASE', 0),
       event('u1', 'a', 'PURCHASE', 2 * DAY),
+      event('u1', 'a', 'PURCHASE', 2 * DAY + 1),
       event('u1', 'b', 'PURCHASE', DAY),
       event('u1', 'c', 'PURCHASE', 3 * DAY),
     ]);
-    expect([...state.lastPurchaseDay]).toEqual([
-      ['c', dayOf(T0 + 3 * DAY)],
-      ['a', dayOf(T0 + 2 * DAY)],
+    expect([...state.purchaseDays]).toEqual([
+      ['c', [dayOf(T0 + 3 * DAY)]],
+      ['a', [dayOf(T0 + 2 * DAY), dayOf(T0)]],
     ]);
+  });
+
+  it('keeps the latest purchaseDaysKept days of a product, whatever order they arrive in', () => {
+    const days = [5, 1, 9, 3, 7, 2].map((d) => event('u1', 'a', 'PURCHASE', d * DAY));
+    const kept = engineConfig({ ringSize: 3, purchaseDaysKept: 3 });
+    const forward = mergeEvents(emptyUserState('u1'), days, kept).state;
+    const backward = [...days].reverse().reduce((state, e) => mergeEvents(state, [e], kept).state, emptyUserState('u1'));
+    expect(forward.purchaseDays.get('a')).toEqual([9, 7, 5].map((d) => dayOf(T0 + d * DAY)));
+    expect(backward.purchaseDays.get('a')).toEqual(forward.purchaseDays.get('a'));
   });
 
   it('reaches the same state whatever the order and batching of the events', () => {
@@ -53,7 +63,7 @@ describe('mergeEvents', () => {
     for (const seed of [1, 2, 3, 4, 5]) {
       const state = applyAll([...shuffled(events, seed), ...shuffled(events, seed + 100)], 1 + (seed % 4));
       expect(state.events).toEqual(reference.events);
-      expect([...state.lastPurchaseDay].sort()).toEqual([...reference.lastPurchaseDay].sort());
+      expect([...state.purchaseDays].sort()).toEqual([...reference.purchaseDays].sort());
     }
   });
 });

@@ -31,7 +31,7 @@ export interface UserStateDoc {
   _id: string;
   /** rows: eventId, productId, type code, occurredAt (ms, base 36), sessionId or '' */
   ev: string;
-  /** rows: productId, day of the latest purchase */
+  /** rows: productId, then the distinct days it was bought on, newest first */
   lp: string;
   /** rows: productId, when it was removed from the history (ms, base 36) */
   hd?: string;
@@ -46,7 +46,7 @@ export function toUserStateDoc(state: UserState, now: Date): UserStateDoc {
   return {
     _id: state.userId,
     ev: encodeRows(state.events.map(([i, p, t, a, s]) => [i, p, t, a.toString(36), s])),
-    lp: encodeRows(state.lastPurchaseDay),
+    lp: encodeRows([...state.purchaseDays].map(([p, days]) => [p, ...days])),
     ...(state.hidden.size === 0 ? {} : { hd: encodeRows([...state.hidden].map(([p, at]) => [p, at.toString(36)])) }),
     ...(state.clearedAt === 0 ? {} : { cl: state.clearedAt }),
     v: state.version,
@@ -58,7 +58,7 @@ export function fromUserStateDoc(doc: UserStateDoc): UserState {
   return {
     userId: doc._id,
     events: decodeRows(doc.ev).map(([i, p, t, a, s]): RingEvent => [i!, p!, t!, parseInt(a!, 36), s ?? '']),
-    lastPurchaseDay: new Map(decodeRows(doc.lp).map(([p, d]) => [p!, Number(d)])),
+    purchaseDays: new Map(decodeRows(doc.lp).map(([p, ...days]) => [p!, days.map(Number)])),
     hidden: new Map(decodeRows(doc.hd).map(([p, at]) => [p!, parseInt(at!, 36)])),
     clearedAt: doc.cl ?? 0,
     version: doc.v,
@@ -95,10 +95,21 @@ export interface BuyerDaysDoc {
   _id: string;
   /** rows: day, users */
   d: string;
+  /** users who bought it on more than one day (absent: none) */
+  r?: number;
 }
 
 export function buyerDaysFromDoc(doc: Pick<BuyerDaysDoc, 'd'> | null | undefined): Map<number, number> {
   return new Map(decodeRows(doc?.d).map(([day, n]) => [Number(day), Number(n)]));
+}
+
+/** Of a product's buyers, the share who bought it on more than one day. */
+export function repurchaseRateFromDoc(doc: Pick<BuyerDaysDoc, 'd' | 'r'> | null | undefined): number {
+  const rebuyers = doc?.r ?? 0;
+  if (rebuyers === 0) return 0;
+  let buyers = 0;
+  for (const count of buyerDaysFromDoc(doc).values()) buyers += count;
+  return buyers > 0 ? Math.min(1, rebuyers / buyers) : 0;
 }
 
 export function coocDocId(kind: 'v' | 'b', productId: string): string {

@@ -231,13 +231,17 @@ export class MongoAggregateStore implements AggregateStore {
   async loadSnapshot(): Promise<AggregateSnapshot> {
     if (this.seq === undefined) await this.recover();
     const buyerDays = new Map<string, BuyerDays>();
-    for await (const doc of this.collection<BuyerDaysDoc>(COLLECTIONS.buyerDays).find()) buyerDays.set(doc._id, buyerDaysFromDoc(doc));
+    const rebuyers = new Map<string, number>();
+    for await (const doc of this.collection<BuyerDaysDoc>(COLLECTIONS.buyerDays).find()) {
+      buyerDays.set(doc._id, buyerDaysFromDoc(doc));
+      if ((doc.r ?? 0) > 0) rebuyers.set(doc._id, doc.r!);
+    }
     const coocUsers: Record<KindCode, Map<string, number>> = { v: new Map(), b: new Map() };
     for await (const doc of this.collection<CoocDoc>(COLLECTIONS.cooc).find({}, { projection: { k: 1, p: 1, n: 1 } })) coocUsers[doc.k].set(doc.p, doc.n);
     const universeDoc = await this.collection<UniverseDoc>(COLLECTIONS.aggregator).findOne({ _id: 'universe' });
     const universe: Universe = { viewers: universeDoc?.viewers ?? 0, buyers: universeDoc?.buyers ?? 0 };
     const bestSellers = (await this.collection<BestSellersDoc>(COLLECTIONS.bestSellers).find().toArray()).map(fromBestSellersDoc);
-    return { buyerDays, coocUsers, universe, bestSellers };
+    return { buyerDays, rebuyers, coocUsers, universe, bestSellers };
   }
 
   async loadUsers(userIds: readonly string[]): Promise<Map<string, UserState>> {
@@ -535,8 +539,8 @@ export function planOps(changes: FlushChanges): PlanOp[] {
       set: { k: change.kind, p: change.productId, n: change.users, c: encodeRows(change.pairs), top: neighboursToDoc(change.top) },
     });
   }
-  for (const [productId, days] of changes.buyerDays) {
-    ops.push({ c: COLLECTIONS.buyerDays, id: productId, set: { d: encodeRows(days.filter(([, n]) => n > 0)) } });
+  for (const [productId, days, rebuyers] of changes.buyerDays) {
+    ops.push({ c: COLLECTIONS.buyerDays, id: productId, set: { d: encodeRows(days.filter(([, n]) => n > 0)), r: rebuyers } });
   }
   for (const [productId, day, counters] of changes.counters) {
     ops.push({ c: COLLECTIONS.counters, id: counterKey(productId, day), set: { p: productId, day, ...counters } });

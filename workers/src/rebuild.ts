@@ -73,7 +73,7 @@ try {
     } else if (entry.kind === 'counters') {
       const at = entry.key.indexOf(':');
       counters.push([entry.key.slice(at + 1), Number(entry.key.slice(0, at)), entry.counters]);
-    } else buyerDays.push([entry.productId, [...entry.days]]);
+    } else buyerDays.push([entry.productId, [...entry.days], entry.rebuyers]);
   }
   const eventIds = (await db.collection<{ _id: string }>(COLLECTIONS.events).find({}, { projection: { _id: 1 } }).toArray()).map((d) => d._id);
   const slice = 2_000;

@@ -18,9 +18,10 @@ import type { Db } from 'mongodb';
  * best sellers) are not aggregates and are not compared.
  */
 export interface AggregateDump {
-  users: Record<string, { events: string[]; lastPurchaseDay: Record<string, number>; hidden: Record<string, number>; clearedAt: number }>;
+  users: Record<string, { events: string[]; purchaseDays: Record<string, string>; hidden: Record<string, number>; clearedAt: number }>;
   cooc: Record<string, { users: number; pairs: Record<string, number> }>;
   buyerDays: Record<string, Record<string, number>>;
+  rebuyers: Record<string, number>;
   counters: Record<string, DayCounters>;
   universe: { viewers: number; buyers: number };
 }
@@ -42,8 +43,8 @@ export async function readStoredAggregates(db: Db): Promise<AggregateDump> {
   const users: AggregateDump['users'] = {};
   for await (const doc of db.collection<UserStateDoc>(COLLECTIONS.users).find()) {
     const state = fromUserStateDoc(doc);
-    if (state.events.length === 0 && state.lastPurchaseDay.size === 0 && state.hidden.size === 0 && state.clearedAt === 0) continue;
-    users[state.userId] = { events: state.events.map(ringKey), lastPurchaseDay: sorted(state.lastPurchaseDay), hidden: sorted(state.hidden), clearedAt: state.clearedAt };
+    if (state.events.length === 0 && state.purchaseDays.size === 0 && state.hidden.size === 0 && state.clearedAt === 0) continue;
+    users[state.userId] = { events: state.events.map(ringKey), purchaseDays: sorted([...state.purchaseDays].map(([p, days]) => [p, days.join(',')])), hidden: sorted(state.hidden), clearedAt: state.clearedAt };
   }
   const cooc: AggregateDump['cooc'] = {};
   for await (const doc of db.collection<CoocDoc>(COLLECTIONS.cooc).find()) {
@@ -51,9 +52,11 @@ export async function readStoredAggregates(db: Db): Promise<AggregateDump> {
     if (doc.n !== 0 || Object.keys(pairs).length > 0) cooc[doc._id] = { users: doc.n, pairs };
   }
   const buyerDays: AggregateDump['buyerDays'] = {};
+  const rebuyers: AggregateDump['rebuyers'] = {};
   for await (const doc of db.collection<BuyerDaysDoc>(COLLECTIONS.buyerDays).find()) {
     const days = nonZero(buyerDaysFromDoc(doc));
     if (Object.keys(days).length > 0) buyerDays[doc._id] = days;
+    if ((doc.r ?? 0) > 0) rebuyers[doc._id] = doc.r!;
   }
   const counters: AggregateDump['counters'] = {};
   for await (const doc of db.collection<DayCounters & { _id: string }>(COLLECTIONS.counters).find()) {
@@ -65,6 +68,7 @@ export async function readStoredAggregates(db: Db): Promise<AggregateDump> {
     users: sorted(Object.entries(users)),
     cooc: sorted(Object.entries(cooc)),
     buyerDays: sorted(Object.entries(buyerDays)),
+    rebuyers: sorted(Object.entries(rebuyers)),
     counters: sorted(Object.entries(counters)),
     universe: { viewers: universe?.viewers ?? 0, buyers: universe?.buyers ?? 0 },
   };
@@ -72,13 +76,13 @@ export async function readStoredAggregates(db: Db): Promise<AggregateDump> {
 
 /** The aggregates of an in-memory aggregator (over a MemoryStore, it holds everything). */
 export function dumpAggregator(aggregator: Aggregator): AggregateDump {
-  const dump: AggregateDump = { users: {}, cooc: {}, buyerDays: {}, counters: {}, universe: aggregator.universe };
+  const dump: AggregateDump = { users: {}, cooc: {}, buyerDays: {}, rebuyers: {}, counters: {}, universe: aggregator.universe };
   for (const entry of aggregator.dump()) {
     switch (entry.kind) {
       case 'user':
         const state = entry.state;
-        if (state.events.length > 0 || state.lastPurchaseDay.size > 0 || state.hidden.size > 0 || state.clearedAt > 0) {
-          dump.users[state.userId] = { events: state.events.map(ringKey), lastPurchaseDay: sorted(state.lastPurchaseDay), hidden: sorted(state.hidden), clearedAt: state.clearedAt };
+        if (state.events.length > 0 || state.purchaseDays.size > 0 || state.hidden.size > 0 || state.clearedAt > 0) {
+          dump.users[state.userId] = { events: state.events.map(ringKey), purchaseDays: sorted([...state.purchaseDays].map(([p, days]) => [p, days.join(',')])), hidden: sorted(state.hidden), clearedAt: state.clearedAt };
         }
         break;
       case 'cooc': {
@@ -92,6 +96,7 @@ export function dumpAggregator(aggregator: Aggregator): AggregateDump {
       case 'buyerDays': {
         const days = nonZero(entry.days);
         if (Object.keys(days).length > 0) dump.buyerDays[entry.productId] = days;
+        if (entry.rebuyers > 0) dump.rebuyers[entry.productId] = entry.rebuyers;
         break;
       }
     }
@@ -100,6 +105,7 @@ export function dumpAggregator(aggregator: Aggregator): AggregateDump {
     users: sorted(Object.entries(dump.users)),
     cooc: sorted(Object.entries(dump.cooc)),
     buyerDays: sorted(Object.entries(dump.buyerDays)),
+    rebuyers: sorted(Object.entries(dump.rebuyers)),
     counters: sorted(Object.entries(dump.counters)),
     universe: dump.universe,
   };
@@ -137,7 +143,7 @@ export async function recomputeAggregates(
 /** Human-readable differences between two dumps (empty when they agree). */
 export function compareAggregates(stored: AggregateDump, expected: AggregateDump, limit = 20): string[] {
   const differences: string[] = [];
-  for (const section of ['users', 'cooc', 'buyerDays', 'counters'] as const) {
+  for (const section of ['users', 'cooc', 'buyerDays', 'rebuyers', 'counters'] as const) {
     const a = stored[section] as Record<string, unknown>;
     const b = expected[section] as Record<string, unknown>;
     for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {

@@ -70,7 +70,9 @@ export class ListService {
     const neighbours = new Map<string, readonly Neighbour[]>();
     const missing = new Set<string>();
     const categories = new Set<string | null>([null]);
+    const purchased = new Set<string>();
     for (const user of signals) {
+      if (local === undefined) for (const productId of user.repeat.values.keys()) purchased.add(productId);
       for (const [productId] of user.anchors) {
         for (const kind of ['ALSO_VIEWED', 'ALSO_BOUGHT'] as const) {
           const key = `${KIND_CODE[kind]}:${productId}`;
@@ -81,8 +83,9 @@ export class ListService {
       }
       for (const [categoryId] of user.categories) categories.add(categoryId);
     }
-    const loaded = await store.readModelFor(missing, local === undefined ? categories : [], engine.defaultWindowDays);
+    const loaded = await store.readModelFor(missing, local === undefined ? categories : [], engine.listWindowDays, purchased);
     return {
+      repurchaseRate: (productId) => (local !== undefined ? local.repurchaseRate(productId) : loaded.repurchaseRate(productId)),
       neighbours: (productId: string, kind: SimilarityKind) => neighbours.get(`${KIND_CODE[kind]}:${productId}`) ?? loaded.neighbours(productId, kind),
       bestSellers: (categoryId, windowDays) => (local !== undefined ? local.bestSellers(categoryId, windowDays) : loaded.bestSellers(categoryId, windowDays)),
     };

@@ -8,7 +8,9 @@ import {
   fromUserStateDoc,
   neighboursFromDoc,
   toListDoc,
+  repurchaseRateFromDoc,
   type BestSellersDoc,
+  type BuyerDaysDoc,
   type CoocDoc,
   type ListDoc,
   type StoredList,
@@ -44,6 +46,11 @@ class TtlCache<V> {
 class LoadedReadModel implements ReadModel {
   readonly neighbourLists = new Map<string, readonly Neighbour[]>();
   readonly rankings = new Map<string, readonly Ranked[]>();
+  readonly rates = new Map<string, number>();
+
+  repurchaseRate(productId: string): number {
+    return this.rates.get(productId) ?? 0;
+  }
 
   neighbours(productId: string, kind: SimilarityKind): readonly Neighbour[] {
     return this.neighbourLists.get(coocDocId(KIND_CODE[kind], productId)) ?? [];
@@ -59,11 +66,14 @@ export class ListStore {
   private readonly db: Db;
   private readonly neighbourCache: TtlCache<readonly Neighbour[]>;
   private readonly rankingCache: TtlCache<readonly Ranked[]>;
+  /** Repurchase rates are shares over every buyer a product ever had: they move slowly. */
+  private readonly rateCache: TtlCache<number>;
 
-  constructor(db: Db, cacheTtlMs = 2_000) {
+  constructor(db: Db, cacheTtlMs = 2_000, rateTtlMs = 60_000) {
     this.db = db;
     this.neighbourCache = new TtlCache(cacheTtlMs);
     this.rankingCache = new TtlCache(cacheTtlMs);
+    this.rateCache = new TtlCache(rateTtlMs, 200_000);
   }
 
   async userStates(userIds: readonly string[]): Promise<Map<string, UserState>> {
@@ -117,9 +127,24 @@ export class ListStore {
     );
   }
 
-  /** Loads every neighbour list and ranking a list for this user can ask for. */
-  async readModelFor(productIds: Iterable<string>, categoryIds: Iterable<string | null>, windowDays: number, now = Date.now()): Promise<ReadModel> {
+  /**
+   * Loads every neighbour list (of `productIds`), ranking (of `categoryIds`) and repurchase rate
+   * (of `purchased`) a list for these users can ask for.
+   */
+  async readModelFor(
+    productIds: Iterable<string>,
+    categoryIds: Iterable<string | null>,
+    windowDays: number,
+    purchased: Iterable<string> = [],
+    now = Date.now(),
+  ): Promise<ReadModel> {
     const model = new LoadedReadModel();
+    const rateIds: string[] = [];
+    for (const productId of new Set(purchased)) {
+      const cached = this.rateCache.get(productId, now);
+      if (cached !== undefined) model.rates.set(productId, cached);
+      else rateIds.push(productId);
+    }
     const coocIds: string[] = [];
     for (const productId of productIds) {
       for (const kind of ['v', 'b'] as const) {
@@ -136,10 +161,17 @@ export class ListStore {
       if (cached !== undefined) model.rankings.set(id, cached);
       else rankingIds.push(id);
     }
-    const [coocDocs, rankingDocs] = await Promise.all([
+    const [coocDocs, rankingDocs, rateDocs] = await Promise.all([
       coocIds.length === 0 ? [] : this.db.collection<CoocDoc>(COLLECTIONS.cooc).find({ _id: { $in: coocIds } }, { projection: { top: 1 } }).toArray(),
       rankingIds.length === 0 ? [] : this.db.collection<BestSellersDoc>(COLLECTIONS.bestSellers).find({ _id: { $in: rankingIds } }).toArray(),
+      rateIds.length === 0 ? [] : this.db.collection<BuyerDaysDoc>(COLLECTIONS.buyerDays).find({ _id: { $in: rateIds } }).toArray(),
     ]);
+    const rates = new Map(rateDocs.map((doc) => [doc._id, repurchaseRateFromDoc(doc)]));
+    for (const id of rateIds) {
+      const rate = rates.get(id) ?? 0;
+      model.rates.set(id, rate);
+      this.rateCache.set(id, rate, now);
+    }
     const found = new Map(coocDocs.map((doc) => [doc._id, neighboursFromDoc(doc)]));
     for (const id of coocIds) {
       const neighbours = found.get(id) ?? [];

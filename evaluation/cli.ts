@@ -1,0 +1,80 @@
+/**
+ * Offline recommendation quality on real purchases, every strategy side by side:
+ *   npm run evaluate -- [--data FILE] [--split YYYY-MM-DD] [--until YYYY-MM-DD] [--k 10]
+ *                       [--json OUT.json] [--html OUT.html] [--strategies a,b,...]
+ * Defaults: the Online Retail file in data/online-retail, split 2011-09-01, k 10, output in
+ * evaluation/out/. Prints a table; writes the JSON results and a self-contained HTML report.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { defaultDataFile, DataFileError } from './src/data.ts';
+import { evaluate, EvaluationInputError, loadDataset, type Progress } from './src/evaluate.ts';
+import { formatTable, toHtml, toJson } from './src/report.ts';
+import { STRATEGY_NAMES, type StrategyName } from './src/strategies.ts';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+function fail(message: string): never {
+  console.error(`evaluate: ${message}`);
+  process.exit(2);
+}
+
+let values;
+try {
+  ({ values } = parseArgs({
+    options: {
+      data: { type: 'string' },
+      split: { type: 'string', default: '2011-09-01' },
+      until: { type: 'string' },
+      k: { type: 'string', default: '10' },
+      json: { type: 'string', default: join(here, 'out', 'results.json') },
+      html: { type: 'string' },
+      strategies: { type: 'string', default: STRATEGY_NAMES.join(',') },
+    },
+  }));
+} catch (error) {
+  fail((error as Error).message);
+}
+
+const strategies = values.strategies.split(',').map((name) => name.trim()) as StrategyName[];
+const unknown = strategies.filter((name) => !STRATEGY_NAMES.includes(name));
+if (unknown.length > 0) fail(`unknown strategy ${unknown.join(', ')} (known: ${STRATEGY_NAMES.join(', ')})`);
+const k = Number(values.k);
+const dataFile = resolve(values.data ?? defaultDataFile());
+const jsonFile = resolve(values.json);
+const htmlFile = resolve(values.html ?? jsonFile.replace(/\.json$/i, '') + '.html');
+
+const progressLine = (progress: Progress) => {
+  const percent = ((100 * progress.events) / Math.max(1, progress.total)).toFixed(0);
+  const text = `${progress.phase === 'train' ? 'replaying' : 'scoring  '} ${progress.events.toLocaleString('en')}/${progress.total.toLocaleString('en')} purchases (${percent}%) · ${Math.round(progress.eventsPerSecond).toLocaleString('en')} events/s · ${progress.invoicesScored.toLocaleString('en')} invoices scored`;
+  if (process.stderr.isTTY) process.stderr.write(`\r${text}\u001b[K`);
+  else console.error(text);
+};
+
+try {
+  const loading = performance.now();
+  console.error(`reading ${dataFile}`);
+  const dataset = await loadDataset(dataFile);
+  console.error(
+    `${dataset.rows.toLocaleString('en')} rows, ${dataset.purchases.toLocaleString('en')} purchases in ${dataset.invoices.length.toLocaleString('en')} invoices, read in ${((performance.now() - loading) / 1000).toFixed(1)} s`,
+  );
+  const result = await evaluate(dataset, { split: values.split, ...(values.until === undefined ? {} : { until: values.until }), k, strategies, onProgress: progressLine });
+  if (process.stderr.isTTY) process.stderr.write('\n');
+  console.log(formatTable(result));
+  console.log(
+    `\nk=${result.k}, split ${result.split}${result.until ? `, until ${result.until}` : ''}: ${result.customers.warm} warm and ${result.customers.cold} cold customers, catalog ${result.catalogSize} products`,
+  );
+  console.log(
+    `replay: ${result.replay.events.toLocaleString('en')} training purchases in ${result.replay.seconds.toFixed(1)} s (${Math.round(result.replay.eventsPerSecond).toLocaleString('en')} events/s); whole evaluation ${result.seconds.toFixed(1)} s`,
+  );
+  mkdirSync(dirname(jsonFile), { recursive: true });
+  writeFileSync(jsonFile, toJson(result) + '\n');
+  mkdirSync(dirname(htmlFile), { recursive: true });
+  writeFileSync(htmlFile, toHtml(result));
+  console.log(`wrote ${jsonFile}\nwrote ${htmlFile}`);
+} catch (error) {
+  if (error instanceof EvaluationInputError || error instanceof DataFileError) fail(error.message);
+  throw error;
+}

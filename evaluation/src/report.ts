@@ -1,0 +1,115 @@
+import type { EvaluationResult, ResultRow } from './evaluate.ts';
+
+export const METRICS = [
+  ['precision', 'Precision@k'],
+  ['recall', 'Recall@k'],
+  ['ndcg', 'NDCG@k'],
+  ['hitRate', 'HitRate@k'],
+  ['novelty', 'Novelty@5'],
+  ['itemCoverage', 'Item coverage'],
+  ['userCoverage', 'User coverage'],
+] as const satisfies readonly (readonly [keyof ResultRow, string])[];
+
+const label = (name: string, k: number) => name.replace('@k', `@${k}`);
+
+/** The results as a fixed-width table, one line per strategy and segment. */
+export function formatTable(result: EvaluationResult): string {
+  const header = ['segment', 'strategy', ...METRICS.map(([, name]) => label(name, result.k)), 'n'];
+  const rows = [...result.results]
+    .sort((a, b) => (a.segment === b.segment ? 0 : a.segment < b.segment ? 1 : -1))
+    .map((row) => [row.segment, row.strategy, ...METRICS.map(([key]) => row[key].toFixed(key === 'novelty' ? 2 : 4)), String(row.n)]);
+  const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => row[i]!.length)));
+  const line = (cells: string[]) => cells.map((cell, i) => (i < 2 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+/** The JSON file's shape: `{ k, split, results: [...] }` and how the figures were made. */
+export function toJson(result: EvaluationResult): string {
+  const round = (value: number) => Math.round(value * 1e6) / 1e6;
+  return JSON.stringify(
+    {
+      k: result.k,
+      split: result.split,
+      until: result.until,
+      results: result.results.map((row) => ({
+        strategy: row.strategy,
+        segment: row.segment,
+        precision: round(row.precision),
+        recall: round(row.recall),
+        ndcg: round(row.ndcg),
+        hitRate: round(row.hitRate),
+        novelty: round(row.novelty),
+        itemCoverage: round(row.itemCoverage),
+        userCoverage: round(row.userCoverage),
+        n: row.n,
+      })),
+      data: result.data,
+      catalogSize: result.catalogSize,
+      customers: result.customers,
+      strategies: result.strategies,
+      replay: { events: result.replay.events, seconds: round(result.replay.seconds), eventsPerSecond: Math.round(result.replay.eventsPerSecond) },
+      seconds: round(result.seconds),
+    },
+    null,
+    2,
+  );
+}
+
+const escape = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const COLOURS = ['#4e79a7', '#f28e2b', '#76b7b2', '#59a14f', '#e15759', '#b07aa1', '#edc948'];
+
+/** One grouped bar chart (segments × strategies) as inline SVG. */
+function chart(result: EvaluationResult, key: (typeof METRICS)[number][0], title: string): string {
+  const segments = ['warm', 'cold', 'all'] as const;
+  const strategies = [...new Set(result.results.map((row) => row.strategy))];
+  const value = (segment: string, strategy: string) => result.results.find((row) => row.segment === segment && row.strategy === strategy)?.[key] ?? 0;
+  const max = Math.max(1e-9, ...result.results.map((row) => row[key]));
+  const bar = 22;
+  const groupWidth = strategies.length * bar + 30;
+  const width = 60 + segments.length * groupWidth;
+  const height = 220;
+  const plot = 160;
+  const parts: string[] = [];
+  segments.forEach((segment, g) => {
+    const x0 = 50 + g * groupWidth;
+    strategies.forEach((strategy, s) => {
+      const v = value(segment, strategy);
+      const h = (v / max) * plot;
+      const x = x0 + s * bar;
+      parts.push(
+        `<rect x="${x}" y="${20 + plot - h}" width="${bar - 4}" height="${h}" fill="${COLOURS[s % COLOURS.length]}"><title>${escape(`${strategy} · ${segment}: ${v.toFixed(4)}`)}</title></rect>`,
+        `<text x="${x + (bar - 4) / 2}" y="${16 + plot - h}" font-size="8" text-anchor="middle">${v.toFixed(key === 'novelty' ? 1 : 3)}</text>`,
+      );
+    });
+    parts.push(`<text x="${x0 + (strategies.length * bar) / 2}" y="${plot + 38}" font-size="12" text-anchor="middle">${segment}</text>`);
+  });
+  parts.push(`<line x1="45" y1="${20 + plot}" x2="${width}" y2="${20 + plot}" stroke="#999"/>`);
+  return `<figure><figcaption>${escape(label(title, result.k))}</figcaption><svg viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img">${parts.join('')}</svg></figure>`;
+}
+
+/** A self-contained HTML report: a chart per metric and the table; no network needed. */
+export function toHtml(result: EvaluationResult): string {
+  const strategies = [...new Set(result.results.map((row) => row.strategy))];
+  const legend = strategies
+    .map((strategy, s) => `<li><span style="background:${COLOURS[s % COLOURS.length]}"></span><b>${escape(strategy)}</b>: ${escape(result.strategies[strategy] ?? '')}</li>`)
+    .join('');
+  const span = result.until === null ? `from ${result.split}` : `from ${result.split} to ${result.until}`;
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Recommendation quality, split ${escape(result.split)}</title>
+<style>
+body{font:14px system-ui,sans-serif;margin:2em;color:#222;max-width:1100px}
+figure{display:inline-block;margin:0 1.5em 1.5em 0;vertical-align:top}figcaption{font-weight:600;margin-bottom:.3em}
+ul.legend{list-style:none;padding:0}ul.legend span{display:inline-block;width:.9em;height:.9em;margin-right:.4em;vertical-align:-1px}
+pre{background:#f6f6f6;padding:1em;overflow:auto;font-size:12px}
+</style></head><body>
+<h1>Recommendation quality</h1>
+<p>Invoices ${escape(span)} scored at k = ${result.k}: ${result.customers.warm} warm customers (bought before the split), ${result.customers.cold} cold;
+${result.catalogSize} products; ${result.replay.events} training purchases replayed at ${Math.round(result.replay.eventsPerSecond)} events/s.
+Data: Online Retail, UCI Machine Learning Repository (Daqing Chen, 2015), CC BY 4.0.</p>
+<ul class="legend">${legend}</ul>
+${METRICS.map(([key, title]) => chart(result, key, title)).join('\n')}
+<h2>Table</h2>
+<pre>${escape(formatTable(result))}</pre>
+</body></html>
+`;
+}
