@@ -143,10 +143,13 @@ export function recommend(input: RecommendInput): Recommendations {
   const { state, hidden, now, catalog, read, config } = input;
   const signals = input.signals ?? userSignals(state, hidden, now, catalog, config);
   const { interest, cart } = signals;
-  // a product people tend to buy again pulls harder than a one-off purchase
-  const repeat = new Scores();
-  for (const [productId, pull] of signals.repeat.values) {
-    repeat.add(productId, pull * (config.repurchaseBase + read.repurchaseRate(productId)), 'BUY_AGAIN');
+  // a product people tend to buy again may pull harder than a one-off purchase
+  let repeat = signals.repeat;
+  if (config.repurchaseBoost > 0) {
+    repeat = new Scores();
+    for (const [productId, pull] of signals.repeat.values) {
+      repeat.add(productId, pull * (1 + config.repurchaseBoost * read.repurchaseRate(productId)), 'BUY_AGAIN');
+    }
   }
   const sources: Record<Source, Scores> = {
     repeat,

@@ -129,12 +129,13 @@ describe('sameItems', async () => {
     expect(sameItems(list, list.slice(0, 1))).toBe(false);
   });
 
-  it('pulls harder towards buying again a product its buyers tend to buy again', async () => {
+  it('pulls harder towards buying again a product its buyers tend to buy again, when boosted', async () => {
     const catalog = new MemoryCatalog([
       ['coffee', { categoryId: 'kitchen', inStock: true }],
       ['kettle', { categoryId: 'kitchen', inStock: true }],
     ]);
-    const agg = new Aggregator(new MemoryStore(), catalog, config);
+    const boosted = engineConfig({ ...config, repurchaseBoost: 5 });
+    const agg = new Aggregator(new MemoryStore(), catalog, boosted);
     await agg.start();
     // r1 and r2 buy coffee on two days each; r3 buys it once; kettles are bought once each
     await agg.apply(
@@ -149,8 +150,11 @@ describe('sameItems', async () => {
     expect(agg.repurchaseRate('kettle')).toBe(0);
     // u bought both once, the kettle more recently; coffee still comes first
     await agg.apply([event('u', 'coffee', 'PURCHASE', 8 * DAY), event('u', 'kettle', 'PURCHASE', 9 * DAY)], NOW);
-    const list = recommend({ state: agg.userState('u'), hidden: NOTHING_HIDDEN, now: NOW, catalog, read: agg, config });
+    const list = recommend({ state: agg.userState('u'), hidden: NOTHING_HIDDEN, now: NOW, catalog, read: agg, config: boosted });
     expect(list.items.map((item) => item.productId)).toEqual(['coffee', 'kettle']);
+    // without the boost, the more recent purchase comes first
+    const plain = recommend({ state: agg.userState('u'), hidden: NOTHING_HIDDEN, now: NOW, catalog, read: agg, config });
+    expect(plain.items.map((item) => item.productId)).toEqual(['kettle', 'coffee']);
     // r3 buying coffee again makes every buyer of it a repeat buyer
     await agg.apply([event('r3', 'coffee', 'PURCHASE', 6 * DAY)], NOW);
     expect(agg.repurchaseRate('coffee')).toBe(3 / 4);

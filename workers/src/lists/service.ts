@@ -72,7 +72,7 @@ export class ListService {
     const categories = new Set<string | null>([null]);
     const purchased = new Set<string>();
     for (const user of signals) {
-      if (local === undefined) for (const productId of user.repeat.values.keys()) purchased.add(productId);
+      if (local === undefined && engine.repurchaseBoost > 0) for (const productId of user.repeat.values.keys()) purchased.add(productId);
       for (const [productId] of user.anchors) {
         for (const kind of ['ALSO_VIEWED', 'ALSO_BOUGHT'] as const) {
           const key = `${KIND_CODE[kind]}:${productId}`;
