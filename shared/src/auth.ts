@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { forbidden, unauthenticated } from './errors.ts';
+import { ExpiringCache } from './cache.ts';
 
 export const ROLES = ['user', 'service', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -31,29 +32,16 @@ function internalKey(secret: string): Uint8Array {
 }
 
 /**
- * Tokens verified already, until they expire: every request carries one, and most are the same
- * few (a storefront's service token, the gateway's identity headers), so verifying each signature
- * again is wasted work. Keyed by the whole token and the key it was verified with.
+ * Tokens verified already, until they expire (at most ten minutes): every request carries one,
+ * and most are the same few (a storefront's service token, the gateway's identity headers), so
+ * verifying each signature again is wasted work. Keyed by the whole token and the key it was
+ * verified with.
  */
-class VerifiedTokens {
-  private readonly entries = new Map<string, { identity: Identity; until: number }>();
+const verified = new ExpiringCache<Identity>(10_000);
 
-  get(key: string, now: number): Identity | undefined {
-    const entry = this.entries.get(key);
-    if (entry === undefined) return undefined;
-    if (entry.until > now) return entry.identity;
-    this.entries.delete(key);
-    return undefined;
-  }
-
-  set(key: string, identity: Identity, expiresAtSeconds: number | undefined, now: number): void {
-    if (expiresAtSeconds === undefined) return;
-    if (this.entries.size >= 10_000) this.entries.clear();
-    this.entries.set(key, { identity, until: Math.min(expiresAtSeconds * 1000, now + 10 * 60_000) });
-  }
+function remember(cacheKey: string, identity: Identity, expiresAtSeconds: number | undefined, now: number): void {
+  if (expiresAtSeconds !== undefined) verified.set(cacheKey, identity, Math.min(expiresAtSeconds * 1000, now + 10 * 60_000));
 }
-
-const verified = new VerifiedTokens();
 
 /** An UNAUTHENTICATED error whose message says what was wrong with the token. */
 export class AuthenticationError extends Error {
@@ -77,7 +65,7 @@ export async function verifyClientToken(token: string, secret: string, now = Dat
   try {
     const { payload } = await jwtVerify(token, clientKey(secret), { algorithms: [ALGORITHM], currentDate: new Date(now) });
     const identity = identityFrom(payload);
-    verified.set(cacheKey, identity, payload.exp, now);
+    remember(cacheKey, identity, payload.exp, now);
     return identity;
   } catch (error) {
     if (error instanceof AuthenticationError) throw error;
@@ -111,18 +99,17 @@ export function signClientToken({ subject, role, expiresIn = '1h' }: TokenOption
     .sign(clientKey(secret));
 }
 
-const internalTokens = new Map<string, { token: string; until: number }>();
+const internalTokens = new ExpiringCache<string>(10_000);
 
 /** The identity header the gateway sends subgraphs; cached for a minute per identity. */
 export async function signInternalIdentity(identity: Identity, secret: string, now = Date.now()): Promise<string> {
   const cacheKey = identity.kind === 'anonymous' ? '' : `${identity.role}\u0000${identity.subject}`;
-  const cached = internalTokens.get(cacheKey);
-  if (cached !== undefined && cached.until > now) return cached.token;
+  const cached = internalTokens.get(cacheKey, now);
+  if (cached !== undefined) return cached;
   const payload = identity.kind === 'anonymous' ? { role: 'anonymous' } : { role: identity.role };
   const jwt = new SignJWT(payload).setProtectedHeader({ alg: ALGORITHM }).setAudience(INTERNAL_AUDIENCE).setIssuedAt().setExpirationTime('5m');
   const token = await (identity.kind === 'anonymous' ? jwt : jwt.setSubject(identity.subject)).sign(internalKey(secret));
-  if (internalTokens.size > 10_000) internalTokens.clear();
-  internalTokens.set(cacheKey, { token, until: now + 60_000 });
+  internalTokens.set(cacheKey, token, now + 60_000);
   return token;
 }
 
@@ -138,7 +125,7 @@ export async function verifyInternalIdentity(header: string | undefined, secret:
   try {
     const { payload } = await jwtVerify(header, internalKey(secret), { algorithms: [ALGORITHM], audience: INTERNAL_AUDIENCE, currentDate: new Date(now) });
     const identity = payload['role'] === 'anonymous' ? ANONYMOUS : identityFrom(payload);
-    verified.set(cacheKey, identity, payload.exp, now);
+    remember(cacheKey, identity, payload.exp, now);
     return identity;
   } catch {
     throw new AuthenticationError('identity header from the gateway is invalid');

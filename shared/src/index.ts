@@ -7,6 +7,7 @@ export * from './redis.ts';
 export * from './queues.ts';
 export * from './http.ts';
 export * from './fetch.ts';
+export * from './cache.ts';
 export * from './shutdown.ts';
 export * from './subgraph.ts';
 export * from './documents.ts';

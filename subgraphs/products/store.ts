@@ -1,4 +1,4 @@
-import { COLLECTIONS, type RedisClient, type RedisNames } from '@recs/shared';
+import { COLLECTIONS, ExpiringCache, type RedisClient, type RedisNames } from '@recs/shared';
 import type { Collection, Db, Filter } from 'mongodb';
 import type { ProductRecord } from './catalog/product.ts';
 
@@ -71,47 +71,23 @@ export interface ProductStoreOptions {
   readonly cacheTtlMs?: number;
 }
 
-/** Entries read within the TTL are reused; a catalog change message empties the cache. */
-class CatalogCache<V> {
-  private readonly entries = new Map<string, { value: V | null; until: number }>();
-  private readonly ttlMs: number;
-
-  constructor(ttlMs: number) {
-    this.ttlMs = ttlMs;
-  }
-
-  get(id: string, now: number): V | null | undefined {
-    const entry = this.entries.get(id);
-    return entry !== undefined && entry.until > now ? entry.value : undefined;
-  }
-
-  set(id: string, value: V | null, now: number): void {
-    if (this.ttlMs <= 0) return;
-    if (this.entries.size >= 100_000) this.entries.clear();
-    this.entries.set(id, { value, until: now + this.ttlMs });
-  }
-
-  clear(): void {
-    this.entries.clear();
-  }
-}
-
 /** All MongoDB access of the products subgraph. */
 export class ProductStore {
   private readonly products: Collection<ProductDoc>;
   private readonly categoryCollection: Collection<CategoryDoc>;
   private readonly redis: RedisClient | undefined;
   private readonly names: RedisNames | undefined;
-  private readonly productCache: CatalogCache<ProductDoc>;
-  private readonly categoryCache: CatalogCache<CategoryDoc>;
+  /** Rows read within the TTL are reused; a catalog change message empties the caches. null: not found. */
+  private readonly productCache = new ExpiringCache<ProductDoc | null>(100_000);
+  private readonly categoryCache = new ExpiringCache<CategoryDoc | null>(100_000);
+  private readonly cacheTtlMs: number;
 
   constructor(db: Db, options: ProductStoreOptions = {}) {
     this.products = db.collection<ProductDoc>(COLLECTIONS.products);
     this.categoryCollection = db.collection<CategoryDoc>(COLLECTIONS.categories);
     this.redis = options.publish?.redis;
     this.names = options.publish?.names;
-    this.productCache = new CatalogCache(options.cacheTtlMs ?? 30_000);
-    this.categoryCache = new CatalogCache(options.cacheTtlMs ?? 30_000);
+    this.cacheTtlMs = options.cacheTtlMs ?? 30_000;
   }
 
   /** Forgets cached products and categories (after a catalog change anywhere). */
@@ -131,7 +107,7 @@ export class ProductStore {
 
   private async cachedByIds<V extends { _id: string }>(
     ids: readonly string[],
-    cache: CatalogCache<V>,
+    cache: ExpiringCache<V | null>,
     load: (missing: string[]) => Promise<V[]>,
     now: number,
   ): Promise<V[]> {
@@ -145,7 +121,7 @@ export class ProductStore {
     if (missing.length > 0) {
       const loaded = await load(missing);
       const byId = new Map(loaded.map((doc) => [doc._id, doc]));
-      for (const id of missing) cache.set(id, byId.get(id) ?? null, now);
+      if (this.cacheTtlMs > 0) for (const id of missing) cache.set(id, byId.get(id) ?? null, now + this.cacheTtlMs);
       found.push(...loaded);
     }
     return found;

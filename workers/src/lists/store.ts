@@ -2,6 +2,7 @@ import { KIND_CODE, type Neighbour, type Ranked, type ReadModel, type Similarity
 import {
   bestSellersDocId,
   COLLECTIONS,
+  ExpiringCache,
   coocDocId,
   fromBestSellersDoc,
   fromListDoc,
@@ -19,28 +20,6 @@ import {
 import { MongoBulkWriteError, type AnyBulkWriteOperation, type Db } from 'mongodb';
 
 const DUPLICATE_KEY = 11000;
-
-/** Entries read within `ttlMs` are reused: neighbours and best sellers move slowly. */
-class TtlCache<V> {
-  private readonly entries = new Map<string, { value: V; until: number }>();
-  private readonly ttlMs: number;
-  private readonly max: number;
-
-  constructor(ttlMs: number, max = 50_000) {
-    this.ttlMs = ttlMs;
-    this.max = max;
-  }
-
-  get(key: string, now: number): V | undefined {
-    const entry = this.entries.get(key);
-    return entry !== undefined && entry.until > now ? entry.value : undefined;
-  }
-
-  set(key: string, value: V, now: number): void {
-    if (this.entries.size >= this.max) this.entries.clear();
-    this.entries.set(key, { value, until: now + this.ttlMs });
-  }
-}
 
 /** A ReadModel over values loaded beforehand for one list computation. */
 class LoadedReadModel implements ReadModel {
@@ -64,16 +43,18 @@ class LoadedReadModel implements ReadModel {
 /** All MongoDB access of the list workers. */
 export class ListStore {
   private readonly db: Db;
-  private readonly neighbourCache: TtlCache<readonly Neighbour[]>;
-  private readonly rankingCache: TtlCache<readonly Ranked[]>;
-  /** Repurchase rates are shares over every buyer a product ever had: they move slowly. */
-  private readonly rateCache: TtlCache<number>;
+  /** Neighbours and best sellers read within `cacheTtlMs` are reused: they move slowly. */
+  private readonly neighbourCache = new ExpiringCache<readonly Neighbour[]>(50_000);
+  private readonly rankingCache = new ExpiringCache<readonly Ranked[]>(50_000);
+  /** Repurchase rates are shares over every buyer a product ever had: they move slower still. */
+  private readonly rateCache = new ExpiringCache<number>(200_000);
+  private readonly cacheTtlMs: number;
+  private readonly rateTtlMs: number;
 
   constructor(db: Db, cacheTtlMs = 2_000, rateTtlMs = 60_000) {
     this.db = db;
-    this.neighbourCache = new TtlCache(cacheTtlMs);
-    this.rankingCache = new TtlCache(cacheTtlMs);
-    this.rateCache = new TtlCache(rateTtlMs, 200_000);
+    this.cacheTtlMs = cacheTtlMs;
+    this.rateTtlMs = rateTtlMs;
   }
 
   async userStates(userIds: readonly string[]): Promise<Map<string, UserState>> {
@@ -170,19 +151,19 @@ export class ListStore {
     for (const id of rateIds) {
       const rate = rates.get(id) ?? 0;
       model.rates.set(id, rate);
-      this.rateCache.set(id, rate, now);
+      this.rateCache.set(id, rate, now + this.rateTtlMs);
     }
     const found = new Map(coocDocs.map((doc) => [doc._id, neighboursFromDoc(doc)]));
     for (const id of coocIds) {
       const neighbours = found.get(id) ?? [];
       model.neighbourLists.set(id, neighbours);
-      this.neighbourCache.set(id, neighbours, now);
+      this.neighbourCache.set(id, neighbours, now + this.cacheTtlMs);
     }
     const rankings = new Map(rankingDocs.map((doc) => [doc._id, fromBestSellersDoc(doc).items]));
     for (const id of rankingIds) {
       const items = rankings.get(id) ?? [];
       model.rankings.set(id, items);
-      this.rankingCache.set(id, items, now);
+      this.rankingCache.set(id, items, now + this.cacheTtlMs);
     }
     return model;
   }
