@@ -2,17 +2,34 @@
  * Scores a grid of list-building settings in one walk of the data, for choosing the defaults:
  *   node evaluation/tune.ts [--data FILE] [--split 2011-07-01] [--until 2011-09-01] [--k 10]
  *                           --grid '{"repurchaseBoost": [0, 1], "blend.popular": [0.1, 0.2]}'
- * Only settings read when a list is built may vary (blend.*, half-lives, anchors, topCategories,
- * listWindowDays, repurchaseBoost): the aggregates are built once, with the defaults. Each
- * combination is printed against buy-again on the warm segment, with the targets the defaults
- * are held to: Recall and NDCG at least 10% above buy-again, item coverage at least buy-again's.
+ * Only settings read when a list is built may vary (blend.*, weights.*, repurchasePrior.*,
+ * half-lives, anchors, topCategories, listWindowDays, repurchaseBoost, demand*, repeatCandidates): the aggregates are built once, with the defaults. Each
+ * combination is printed against the baselines, with the targets the defaults are held to: Recall
+ * and NDCG above every baseline's in the warm and cold segments (by 10% in warm), item coverage
+ * at least buy-again's and novelty at least best-sellers' in every segment.
  */
 import { parseArgs } from 'node:util';
 import { DEFAULT_ENGINE_CONFIG, engineConfig, type EngineConfig } from '@recs/engine';
 import { defaultDataFile } from './src/data.ts';
-import { evaluate, loadDataset } from './src/evaluate.ts';
+import { evaluate, loadDataset, SEGMENTS, type Segment } from './src/evaluate.ts';
+import { STRATEGY_NAMES } from './src/strategies.ts';
 
-const LIST_SETTINGS = new Set(['repeatHalfLifeDays', 'affinityHalfLifeDays', 'anchors', 'topCategories', 'listWindowDays', 'repurchaseBoost', 'weights']);
+const LIST_SETTINGS = new Set([
+  'repeatHalfLifeDays',
+  'affinityHalfLifeDays',
+  'anchors',
+  'topCategories',
+  'listWindowDays',
+  'repurchaseBoost',
+  'repurchasePrior',
+  'demandExponent',
+  'demandWindowDays',
+  'repeatCandidates',
+  'weights',
+  'blend',
+]);
+/** Settings that are objects: varied a field at a time, as `blend.popular`. */
+const NESTED = ['blend', 'weights', 'repurchasePrior'] as const;
 
 const { values } = parseArgs({
   options: {
@@ -33,7 +50,7 @@ try {
 }
 for (const [key, options] of Object.entries(grid)) {
   const top = key.split('.')[0]!;
-  if (!(top === 'blend' || LIST_SETTINGS.has(top)) || !Array.isArray(options) || options.some((v) => typeof v !== 'number')) {
+  if (!LIST_SETTINGS.has(top) || (NESTED as readonly string[]).includes(top) !== key.includes('.') || !Array.isArray(options) || options.some((v) => typeof v !== 'number')) {
     console.error(`tune: ${key} cannot vary here (list-building settings only, each an array of numbers)`);
     process.exit(2);
   }
@@ -46,34 +63,48 @@ function combinations(): [string, EngineConfig][] {
     result = result.flatMap(([name, chosen]) => options.map((value): [string, Record<string, number>] => [`${name} ${key}=${value}`.trim(), { ...chosen, [key]: value }]));
   }
   return result.map(([name, chosen]) => {
-    const blend: Record<string, number> = { ...DEFAULT_ENGINE_CONFIG.blend };
-    const weights: Record<string, number> = { ...DEFAULT_ENGINE_CONFIG.weights };
-    const top: Record<string, number> = {};
+    const overrides: Record<string, unknown> = {};
+    for (const head of NESTED) overrides[head] = { ...DEFAULT_ENGINE_CONFIG[head] };
     for (const [key, value] of Object.entries(chosen)) {
       const [head, field] = key.split('.');
-      if (head === 'blend') blend[field!] = value;
-      else if (head === 'weights') weights[field!] = value;
-      else top[head!] = value;
+      if (field === undefined) overrides[head!] = value;
+      else (overrides[head!] as Record<string, number>)[field] = value;
     }
-    return [name || 'defaults', engineConfig({ ...top, blend: blend as unknown as EngineConfig['blend'], weights: weights as unknown as EngineConfig['weights'] })];
+    return [name || 'defaults', engineConfig(overrides as Partial<EngineConfig>)];
   });
 }
 
 const dataset = await loadDataset(values.data ?? defaultDataFile());
 const variants = Object.fromEntries(combinations());
 console.error(`${Object.keys(variants).length} combinations, split ${values.split} until ${values.until}`);
-const result = await evaluate(dataset, { split: values.split, until: values.until, k: Number(values.k), strategies: ['buy-again'], variants });
+const baselines = STRATEGY_NAMES.filter((name) => name !== 'served');
+const result = await evaluate(dataset, { split: values.split, until: values.until, k: Number(values.k), strategies: baselines, variants });
 
-const warm = (strategy: string) => result.results.find((row) => row.strategy === strategy && row.segment === 'warm')!;
-const reference = warm('buy-again');
+const row = (strategy: string, segment: Segment) => result.results.find((r) => r.strategy === strategy && r.segment === segment)!;
+const best = (segment: Segment, metric: 'recall' | 'ndcg') => Math.max(...baselines.map((name) => row(name, segment)[metric]));
 const lift = (value: number, base: number) => `${value >= base ? '+' : ''}${((100 * (value - base)) / base).toFixed(1)}%`;
-console.log(`buy-again (warm): Recall ${reference.recall.toFixed(4)}, NDCG ${reference.ndcg.toFixed(4)}, item coverage ${reference.itemCoverage.toFixed(4)}\n`);
-const rows = Object.keys(variants)
-  .map((name) => ({ name, row: warm(name) }))
-  .sort((a, b) => Math.min(b.row.recall / reference.recall, b.row.ndcg / reference.ndcg) - Math.min(a.row.recall / reference.recall, a.row.ndcg / reference.ndcg));
-for (const { name, row } of rows) {
-  const meets = row.recall >= 1.1 * reference.recall && row.ndcg >= 1.1 * reference.ndcg && row.itemCoverage >= reference.itemCoverage;
+for (const segment of SEGMENTS) {
+  const again = row('buy-again', segment);
   console.log(
-    `${meets ? 'meets ' : 'misses'}  Recall ${row.recall.toFixed(4)} (${lift(row.recall, reference.recall)})  NDCG ${row.ndcg.toFixed(4)} (${lift(row.ndcg, reference.ndcg)})  coverage ${row.itemCoverage.toFixed(4)}  novelty ${row.novelty.toFixed(2)}  ${name}`,
+    `${segment.padEnd(4)} best baseline Recall ${best(segment, 'recall').toFixed(4)}, NDCG ${best(segment, 'ndcg').toFixed(4)}; buy-again coverage ${again.itemCoverage.toFixed(4)}; best-sellers novelty ${row('best-sellers', segment).novelty.toFixed(2)}`,
+  );
+}
+console.log();
+/** How far a variant is from the targets: its smallest margin (1 = just met). */
+function margins(name: string) {
+  const warm = row(name, 'warm');
+  const cold = row(name, 'cold');
+  const accuracy = Math.min(warm.recall / (1.1 * best('warm', 'recall')), warm.ndcg / (1.1 * best('warm', 'ndcg')), cold.recall / best('cold', 'recall'), cold.ndcg / best('cold', 'ndcg'));
+  const coverage = Math.min(...SEGMENTS.map((segment) => row(name, segment).itemCoverage / row('buy-again', segment).itemCoverage));
+  const novelty = Math.min(...SEGMENTS.map((segment) => row(name, segment).novelty / row('best-sellers', segment).novelty));
+  return { accuracy, coverage, novelty, meets: accuracy >= 1 && coverage >= 1 && novelty >= 1 };
+}
+const names = Object.keys(variants).sort((a, b) => margins(b).accuracy - margins(a).accuracy);
+for (const name of names) {
+  const { meets, coverage, accuracy } = margins(name);
+  const warm = row(name, 'warm');
+  const cold = row(name, 'cold');
+  console.log(
+    `${meets ? 'meets ' : 'misses'}  warm Recall ${warm.recall.toFixed(4)} (${lift(warm.recall, best('warm', 'recall'))}) NDCG ${warm.ndcg.toFixed(4)} (${lift(warm.ndcg, best('warm', 'ndcg'))})  cold Recall ${cold.recall.toFixed(4)} (${lift(cold.recall, best('cold', 'recall'))}) NDCG ${cold.ndcg.toFixed(4)} (${lift(cold.ndcg, best('cold', 'ndcg'))})  coverage ${SEGMENTS.map((segment) => row(name, segment).itemCoverage.toFixed(4)).join('/')} (${coverage >= 1 ? 'ok' : 'low'})  margins: accuracy ${lift(accuracy, 1)}, coverage ${lift(coverage, 1)}  ${name}`,
   );
 }

@@ -1,4 +1,4 @@
-import { buyersInWindow, rankBestSellers, sameRanking, type BuyerDays, type Ranked } from './bestSellers.ts';
+import { buyersInWindow, NO_BUYERS, rankBestSellers, sameRanking, type BuyerDays, type ProductBuyers, type Ranked } from './bestSellers.ts';
 import type { CatalogView } from './catalog.ts';
 import type { EngineConfig } from './config.ts';
 import { contributionOf, ContributionDelta, splitPair, type Contribution } from './contribution.ts';
@@ -431,17 +431,17 @@ export class Aggregator implements ReadModel {
     return this.cooc.peek(coocKey(kind, productId));
   }
 
-  repurchaseRate(productId: string): number {
+  productBuyers(productId: string): ProductBuyers {
     const snapshot = this.state();
-    const rebuyers = snapshot.rebuyers.get(productId) ?? 0;
-    if (rebuyers === 0) return 0;
+    const days = snapshot.buyerDays.get(productId);
+    if (days === undefined) return NO_BUYERS;
     let total = this.buyersTotal.get(productId);
     if (total === undefined) {
       total = 0;
-      for (const count of snapshot.buyerDays.get(productId)?.values() ?? []) total += count;
+      for (const count of days.values()) total += count;
       this.buyersTotal.set(productId, total);
     }
-    return total > 0 ? Math.min(1, rebuyers / total) : 0;
+    return { total, repeat: Math.min(total, snapshot.rebuyers.get(productId) ?? 0), days };
   }
 
   buyerDaysOf(productId: string): BuyerDays | undefined {

@@ -19,6 +19,18 @@ export function buyersInWindow(days: ReadonlyMap<number, number> | undefined, to
   return total;
 }
 
+/** What a product's buyers did, for weighing a customer's past purchase of it. */
+export interface ProductBuyers {
+  /** Distinct buyers, ever. */
+  readonly total: number;
+  /** Buyers who bought it on more than one day. */
+  readonly repeat: number;
+  /** Day -> buyers whose latest purchase of it fell on that day (see BuyerDays). */
+  readonly days: ReadonlyMap<number, number>;
+}
+
+export const NO_BUYERS: ProductBuyers = { total: 0, repeat: 0, days: new Map() };
+
 /** Products ranked by distinct buyers in the window, ties by id; products with none left out. */
 export function rankBestSellers(
   productIds: Iterable<string>,

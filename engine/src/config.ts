@@ -29,12 +29,25 @@ export interface EngineConfig {
   /** Half-life of a past purchase's pull towards buying it again, in days. */
   readonly repeatHalfLifeDays: number;
   /**
-   * A past purchase pulls towards buying it again times 1 + repurchaseBoost × the share of the
-   * product's buyers who bought it on more than one day (consumables over one-offs). Off by
-   * default: on the Online Retail data it raises Recall and NDCG but narrows item coverage below
-   * buy-again's (see the README's evaluation section).
+   * How strongly a product's repeat buyers weigh on buying it again: a past purchase pulls times
+   * 1 + repurchaseBoost × the product's repurchase rate, the share of its buyers who bought it on
+   * more than one day (consumables over one-offs), smoothed by `repurchasePrior`.
    */
   readonly repurchaseBoost: number;
+  /**
+   * The repurchase rate of a product with few buyers says little: it is taken as if `weight` more
+   * buyers had bought again at `rate`, (repeat buyers + weight × rate) / (buyers + weight).
+   */
+  readonly repurchasePrior: Readonly<{ rate: number; weight: number }>;
+  /**
+   * A past purchase of a product its buyers have stopped buying (discontinued, out of season)
+   * pulls less: times ((buyers in the last demandWindowDays + 1) / (all its buyers + 1)) ^
+   * demandExponent. 0 turns it off.
+   */
+  readonly demandExponent: number;
+  readonly demandWindowDays: number;
+  /** A user's strongest past purchases (by how often and how lately) considered for buying again. */
+  readonly repeatCandidates: number;
   /** How the candidate sources are blended into one score. */
   readonly blend: Readonly<{
     repeat: number;
@@ -72,8 +85,12 @@ export const DEFAULT_ENGINE_CONFIG: EngineConfig = {
   weights: { VIEW: 1, CLICK: 1.5, ADD_TO_CART: 3, REMOVE_FROM_CART: -2, PURCHASE: 4 },
   affinityHalfLifeDays: 14,
   repeatHalfLifeDays: 180,
-  repurchaseBoost: 0,
-  blend: { repeat: 1, alsoBought: 0.3, alsoViewed: 0.3, category: 0.05, popular: 0.2 },
+  repurchaseBoost: 0.5,
+  repurchasePrior: { rate: 0.2, weight: 20 },
+  demandExponent: 0.5,
+  demandWindowDays: 30,
+  repeatCandidates: 200,
+  blend: { repeat: 1, alsoBought: 0.3, alsoViewed: 0.3, category: 0.05, popular: 0.05 },
   anchors: 10,
   topCategories: 3,
   listWindowDays: 7,

@@ -1,9 +1,9 @@
-import type { Ranked } from './bestSellers.ts';
+import { buyersInWindow, type ProductBuyers, type Ranked } from './bestSellers.ts';
 import type { CatalogView } from './catalog.ts';
 import type { EngineConfig } from './config.ts';
 import { TYPE_OF_CODE } from './event.ts';
 import { roundScore, type Neighbour, type SimilarityKind } from './similarity.ts';
-import { DAY_MS, decay } from './time.ts';
+import { DAY_MS, dayOf, decay } from './time.ts';
 import type { UserState } from './userState.ts';
 
 export type RecommendationStrategy = 'PERSONALIZED' | 'BEST_SELLERS';
@@ -44,8 +44,8 @@ export function isHidden(hidden: HiddenHistory, productId: string, at: number): 
 /** What list building reads; the aggregator implements it in memory, workers over MongoDB. */
 export interface ReadModel {
   neighbours(productId: string, kind: SimilarityKind): readonly Neighbour[];
-  /** Of the users who bought the product, the share who bought it on more than one day. */
-  repurchaseRate(productId: string): number;
+  /** How many bought the product, how many of them on more than one day, and when. */
+  productBuyers(productId: string): ProductBuyers;
   bestSellers(categoryId: string | null, windowDays: number): readonly Ranked[];
 }
 
@@ -106,11 +106,14 @@ export function userSignals(state: UserState | undefined, hidden: HiddenHistory,
     if ((type === 'REMOVE_FROM_CART' || type === 'PURCHASE') && !cart.has(productId)) cart.set(productId, 0);
   }
   // every day a product was bought on pulls towards buying it again: how often, and how lately
+  const pulls: [string, number][] = [];
   for (const [productId, days] of state?.purchaseDays ?? []) {
     let pull = 0;
     for (const day of days) if (!isHidden(hidden, productId, day * DAY_MS)) pull += decay(now - day * DAY_MS, config.repeatHalfLifeDays);
-    repeat.add(productId, pull, 'BUY_AGAIN');
+    if (pull > 0) pulls.push([productId, pull]);
   }
+  if (pulls.length > config.repeatCandidates) pulls.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).length = config.repeatCandidates;
+  for (const [productId, pull] of pulls) repeat.add(productId, pull, 'BUY_AGAIN');
 
   const weights = new Map<string, number>();
   for (const [productId, value] of interest) if (value > 0) weights.set(productId, value);
@@ -143,14 +146,7 @@ export function recommend(input: RecommendInput): Recommendations {
   const { state, hidden, now, catalog, read, config } = input;
   const signals = input.signals ?? userSignals(state, hidden, now, catalog, config);
   const { interest, cart } = signals;
-  // a product people tend to buy again may pull harder than a one-off purchase
-  let repeat = signals.repeat;
-  if (config.repurchaseBoost > 0) {
-    repeat = new Scores();
-    for (const [productId, pull] of signals.repeat.values) {
-      repeat.add(productId, pull * (1 + config.repurchaseBoost * read.repurchaseRate(productId)), 'BUY_AGAIN');
-    }
-  }
+  const repeat = weighRepeat(signals.repeat, now, read, config);
   const sources: Record<Source, Scores> = {
     repeat,
     alsoBought: new Scores(),
@@ -207,6 +203,32 @@ export function recommend(input: RecommendInput): Recommendations {
   }
   items.sort((a, b) => b.score - a.score || (a.productId < b.productId ? -1 : 1));
   return { items: items.slice(0, config.listSize), strategy: personalized ? 'PERSONALIZED' : 'BEST_SELLERS' };
+}
+
+/**
+ * What the product says about buying it again, on top of what the user's own history says: a
+ * product many of its buyers bought again (consumables) pulls harder than a one-off, and one
+ * that its buyers no longer buy (discontinued, out of season) pulls less.
+ */
+export function repeatFactor(buyers: ProductBuyers, today: number, config: EngineConfig): number {
+  const { rate, weight } = config.repurchasePrior;
+  const repurchaseRate = (buyers.repeat + weight * rate) / (buyers.total + weight);
+  const recent = buyersInWindow(buyers.days, today, config.demandWindowDays);
+  const demand = config.demandExponent > 0 ? ((recent + 1) / (buyers.total + 1)) ** config.demandExponent : 1;
+  return (1 + config.repurchaseBoost * repurchaseRate) * demand;
+}
+
+/** Whether list building reads the buyers of a user's purchased products (ReadModel.productBuyers). */
+export function weighsRepeat(config: EngineConfig): boolean {
+  return config.repurchaseBoost > 0 || config.demandExponent > 0;
+}
+
+function weighRepeat(repeat: Scores, now: number, read: ReadModel, config: EngineConfig): Scores {
+  if (!weighsRepeat(config)) return repeat;
+  const today = dayOf(now);
+  const weighed = new Scores();
+  for (const [productId, pull] of repeat.values) weighed.add(productId, pull * repeatFactor(read.productBuyers(productId), today, config), 'BUY_AGAIN');
+  return weighed;
 }
 
 function hasInteractionAfter(state: UserState | undefined, productId: string, after: number): boolean {

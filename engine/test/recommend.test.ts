@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { Aggregator } from '../src/aggregator.ts';
 import { MemoryCatalog } from '../src/catalog.ts';
-import { engineConfig } from '../src/config.ts';
-import { NOTHING_HIDDEN, recommend, userSignals, type HiddenHistory } from '../src/recommend.ts';
+import { engineConfig, type EngineConfig } from '../src/config.ts';
+import { NOTHING_HIDDEN, recommend, repeatFactor, userSignals, type HiddenHistory } from '../src/recommend.ts';
 import { MemoryStore } from '../src/store.ts';
 import { DAY, event, MINUTE, T0 } from './fixtures.ts';
 
@@ -129,12 +129,12 @@ describe('sameItems', async () => {
     expect(sameItems(list, list.slice(0, 1))).toBe(false);
   });
 
-  it('pulls harder towards buying again a product its buyers tend to buy again, when boosted', async () => {
+  it('pulls harder towards buying again a product its buyers tend to buy again', async () => {
     const catalog = new MemoryCatalog([
       ['coffee', { categoryId: 'kitchen', inStock: true }],
       ['kettle', { categoryId: 'kitchen', inStock: true }],
     ]);
-    const boosted = engineConfig({ ...config, repurchaseBoost: 5 });
+    const boosted = engineConfig({ ...config, repurchaseBoost: 5, repurchasePrior: { rate: 0, weight: 0 }, demandExponent: 0 });
     const agg = new Aggregator(new MemoryStore(), catalog, boosted);
     await agg.start();
     // r1 and r2 buy coffee on two days each; r3 buys it once; kettles are bought once each
@@ -146,17 +146,74 @@ describe('sameItems', async () => {
       ],
       NOW,
     );
-    expect(agg.repurchaseRate('coffee')).toBeCloseTo(2 / 3, 12);
-    expect(agg.repurchaseRate('kettle')).toBe(0);
+    expect(agg.productBuyers('coffee')).toMatchObject({ total: 3, repeat: 2 });
+    expect(agg.productBuyers('kettle')).toMatchObject({ total: 3, repeat: 0 });
+    expect(agg.productBuyers('unknown')).toMatchObject({ total: 0, repeat: 0 });
     // u bought both once, the kettle more recently; coffee still comes first
     await agg.apply([event('u', 'coffee', 'PURCHASE', 8 * DAY), event('u', 'kettle', 'PURCHASE', 9 * DAY)], NOW);
     const list = recommend({ state: agg.userState('u'), hidden: NOTHING_HIDDEN, now: NOW, catalog, read: agg, config: boosted });
     expect(list.items.map((item) => item.productId)).toEqual(['coffee', 'kettle']);
     // without the boost, the more recent purchase comes first
-    const plain = recommend({ state: agg.userState('u'), hidden: NOTHING_HIDDEN, now: NOW, catalog, read: agg, config });
-    expect(plain.items.map((item) => item.productId)).toEqual(['kettle', 'coffee']);
-    // r3 buying coffee again makes every buyer of it a repeat buyer
+    const plain = engineConfig({ ...boosted, repurchaseBoost: 0 });
+    expect(recommend({ state: agg.userState('u'), hidden: NOTHING_HIDDEN, now: NOW, catalog, read: agg, config: plain }).items.map((item) => item.productId)).toEqual([
+      'kettle',
+      'coffee',
+    ]);
+    // r3 buying coffee again makes every buyer of it but u a repeat buyer
     await agg.apply([event('r3', 'coffee', 'PURCHASE', 6 * DAY)], NOW);
-    expect(agg.repurchaseRate('coffee')).toBe(3 / 4);
+    expect(agg.productBuyers('coffee')).toMatchObject({ total: 4, repeat: 3 });
+  });
+
+  it('weighs a past purchase by the product: smoothed repurchase rate, and whether its buyers still buy it', () => {
+    const today = 100;
+    const weigh = (buyers: { total: number; repeat: number; days: [number, number][] }, overrides: Partial<EngineConfig>) =>
+      repeatFactor({ ...buyers, days: new Map(buyers.days) }, today, engineConfig({ ...config, ...overrides }));
+    const off = { repurchaseBoost: 0, demandExponent: 0 };
+    expect(weigh({ total: 10, repeat: 5, days: [[10, 10]] }, off)).toBe(1);
+    // rate (5 + 20 × 0.2) / (10 + 20) = 0.3, boosted by 2: 1.6
+    expect(weigh({ total: 10, repeat: 5, days: [[10, 10]] }, { ...off, repurchaseBoost: 2, repurchasePrior: { rate: 0.2, weight: 20 } })).toBeCloseTo(1.6, 12);
+    // no prior: the raw share of repeat buyers, 5 / 10
+    expect(weigh({ total: 10, repeat: 5, days: [[10, 10]] }, { ...off, repurchaseBoost: 2, repurchasePrior: { rate: 0, weight: 0 } })).toBeCloseTo(2, 12);
+    // a product with a single buyer who bought it once is taken near the prior, not at 0
+    expect(weigh({ total: 1, repeat: 0, days: [[99, 1]] }, { ...off, repurchaseBoost: 1, repurchasePrior: { rate: 0.2, weight: 20 } })).toBeCloseTo(1 + 4 / 21, 12);
+    // demand: 3 of 15 buyers bought within the last 30 days (days 71..100): ((3 + 1) / (15 + 1)) ^ 0.5 = 0.5
+    const buyers = { total: 15, repeat: 0, days: [[40, 12], [71, 2], [100, 1]] as [number, number][] };
+    expect(weigh(buyers, { ...off, demandExponent: 0.5, demandWindowDays: 30 })).toBeCloseTo(0.5, 12);
+    // a product nobody bought lately pulls least; one all of whose buyers are recent, fully
+    expect(weigh({ total: 15, repeat: 0, days: [[40, 15]] }, { ...off, demandExponent: 0.5 })).toBeCloseTo(0.25, 12);
+    expect(weigh({ total: 15, repeat: 0, days: [[90, 15]] }, { ...off, demandExponent: 0.5 })).toBe(1);
+  });
+
+  it('lets a product its buyers stopped buying fall behind one they still buy', async () => {
+    const catalog = new MemoryCatalog([
+      ['old-print', { categoryId: 'art', inStock: true }],
+      ['new-print', { categoryId: 'art', inStock: true }],
+    ]);
+    const weighed = engineConfig({ ...config, repurchaseBoost: 0, demandExponent: 0.5, demandWindowDays: 7 });
+    const agg = new Aggregator(new MemoryStore(), catalog, weighed);
+    await agg.start();
+    // many bought the old print early on, nobody lately; the new one sells now
+    await agg.apply(
+      [
+        ...['a', 'b', 'c', 'd'].map((user) => event(user, 'old-print', 'PURCHASE', DAY)),
+        ...['e', 'f'].map((user) => event(user, 'new-print', 'PURCHASE', 18 * DAY)),
+        // u bought the old print more recently than the new one
+        event('u', 'new-print', 'PURCHASE', 2 * DAY),
+        event('u', 'old-print', 'PURCHASE', 3 * DAY),
+      ],
+      NOW,
+    );
+    const ids = (cfg: EngineConfig) => recommend({ state: agg.userState('u'), hidden: NOTHING_HIDDEN, now: NOW, catalog, read: agg, config: cfg }).items.map((item) => item.productId);
+    expect(ids(weighed)).toEqual(['new-print', 'old-print']);
+    expect(ids(engineConfig({ ...weighed, demandExponent: 0 }))).toEqual(['old-print', 'new-print']);
+  });
+
+  it('considers only the strongest repeatCandidates past purchases for buying again', async () => {
+    const catalog = new MemoryCatalog(['p1', 'p2', 'p3', 'p4'].map((id) => [id, { categoryId: 'c', inStock: true }]));
+    const agg = new Aggregator(new MemoryStore(), catalog, config);
+    await agg.start();
+    await agg.apply(['p1', 'p2', 'p3', 'p4'].map((id, i) => event('u', id, 'PURCHASE', (i + 1) * DAY)), NOW);
+    const signals = userSignals(agg.userState('u'), NOTHING_HIDDEN, NOW, catalog, engineConfig({ ...config, repeatCandidates: 2 }));
+    expect([...signals.repeat.values.keys()].sort()).toEqual(['p3', 'p4']);
   });
 });

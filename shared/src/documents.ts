@@ -2,7 +2,7 @@
  * The shapes of the documents one process writes and another reads, with their codecs, in one
  * place. Each is addressed by _id.
  */
-import type { BestSellersList, ControlType, Neighbour, Ranked, RecommendationItem, RecommendationStrategy, RingEvent, TrackedEvent, UserState } from '@recs/engine';
+import type { BestSellersList, ControlType, Neighbour, ProductBuyers, Ranked, RecommendationItem, RecommendationStrategy, RingEvent, TrackedEvent, UserState } from '@recs/engine';
 import type { QueuedEvent } from './queues.ts';
 
 /*
@@ -103,13 +103,12 @@ export function buyerDaysFromDoc(doc: Pick<BuyerDaysDoc, 'd'> | null | undefined
   return new Map(decodeRows(doc?.d).map(([day, n]) => [Number(day), Number(n)]));
 }
 
-/** Of a product's buyers, the share who bought it on more than one day. */
-export function repurchaseRateFromDoc(doc: Pick<BuyerDaysDoc, 'd' | 'r'> | null | undefined): number {
-  const rebuyers = doc?.r ?? 0;
-  if (rebuyers === 0) return 0;
-  let buyers = 0;
-  for (const count of buyerDaysFromDoc(doc).values()) buyers += count;
-  return buyers > 0 ? Math.min(1, rebuyers / buyers) : 0;
+/** A product's buyers as list building weighs them: how many, how many bought it again, and when. */
+export function productBuyersFromDoc(doc: Pick<BuyerDaysDoc, 'd' | 'r'> | null | undefined): ProductBuyers {
+  const days = buyerDaysFromDoc(doc);
+  let total = 0;
+  for (const count of days.values()) total += count;
+  return { total, repeat: Math.min(total, doc?.r ?? 0), days };
 }
 
 export function coocDocId(kind: 'v' | 'b', productId: string): string {

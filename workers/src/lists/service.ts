@@ -5,6 +5,7 @@ import {
   recommend,
   sameItems,
   userSignals,
+  weighsRepeat,
   type Aggregator,
   type CatalogView,
   type EngineConfig,
@@ -72,7 +73,7 @@ export class ListService {
     const categories = new Set<string | null>([null]);
     const purchased = new Set<string>();
     for (const user of signals) {
-      if (local === undefined && engine.repurchaseBoost > 0) for (const productId of user.repeat.values.keys()) purchased.add(productId);
+      if (local === undefined && weighsRepeat(engine)) for (const productId of user.repeat.values.keys()) purchased.add(productId);
       for (const [productId] of user.anchors) {
         for (const kind of ['ALSO_VIEWED', 'ALSO_BOUGHT'] as const) {
           const key = `${KIND_CODE[kind]}:${productId}`;
@@ -85,7 +86,7 @@ export class ListService {
     }
     const loaded = await store.readModelFor(missing, local === undefined ? categories : [], engine.listWindowDays, purchased);
     return {
-      repurchaseRate: (productId) => (local !== undefined ? local.repurchaseRate(productId) : loaded.repurchaseRate(productId)),
+      productBuyers: (productId) => (local !== undefined ? local.productBuyers(productId) : loaded.productBuyers(productId)),
       neighbours: (productId: string, kind: SimilarityKind) => neighbours.get(`${KIND_CODE[kind]}:${productId}`) ?? loaded.neighbours(productId, kind),
       bestSellers: (categoryId, windowDays) => (local !== undefined ? local.bestSellers(categoryId, windowDays) : loaded.bestSellers(categoryId, windowDays)),
     };

@@ -1,4 +1,4 @@
-import { KIND_CODE, type Neighbour, type Ranked, type ReadModel, type SimilarityKind, type UserState } from '@recs/engine';
+import { KIND_CODE, NO_BUYERS, type Neighbour, type ProductBuyers, type Ranked, type ReadModel, type SimilarityKind, type UserState } from '@recs/engine';
 import {
   bestSellersDocId,
   COLLECTIONS,
@@ -9,7 +9,7 @@ import {
   fromUserStateDoc,
   neighboursFromDoc,
   toListDoc,
-  repurchaseRateFromDoc,
+  productBuyersFromDoc,
   type BestSellersDoc,
   type BuyerDaysDoc,
   type CoocDoc,
@@ -25,10 +25,10 @@ const DUPLICATE_KEY = 11000;
 class LoadedReadModel implements ReadModel {
   readonly neighbourLists = new Map<string, readonly Neighbour[]>();
   readonly rankings = new Map<string, readonly Ranked[]>();
-  readonly rates = new Map<string, number>();
+  readonly buyers = new Map<string, ProductBuyers>();
 
-  repurchaseRate(productId: string): number {
-    return this.rates.get(productId) ?? 0;
+  productBuyers(productId: string): ProductBuyers {
+    return this.buyers.get(productId) ?? NO_BUYERS;
   }
 
   neighbours(productId: string, kind: SimilarityKind): readonly Neighbour[] {
@@ -46,15 +46,18 @@ export class ListStore {
   /** Neighbours and best sellers read within `cacheTtlMs` are reused: they move slowly. */
   private readonly neighbourCache = new ExpiringCache<readonly Neighbour[]>(50_000);
   private readonly rankingCache = new ExpiringCache<readonly Ranked[]>(50_000);
-  /** Repurchase rates are shares over every buyer a product ever had: they move slower still. */
-  private readonly rateCache = new ExpiringCache<number>(200_000);
+  /**
+   * A product's buyers (all of them, repeat ones, recent ones) weigh a user's past purchase of it;
+   * counts over every buyer a product ever had move slower still.
+   */
+  private readonly buyersCache = new ExpiringCache<ProductBuyers>(200_000);
   private readonly cacheTtlMs: number;
-  private readonly rateTtlMs: number;
+  private readonly buyersTtlMs: number;
 
-  constructor(db: Db, cacheTtlMs = 2_000, rateTtlMs = 60_000) {
+  constructor(db: Db, cacheTtlMs = 2_000, buyersTtlMs = 60_000) {
     this.db = db;
     this.cacheTtlMs = cacheTtlMs;
-    this.rateTtlMs = rateTtlMs;
+    this.buyersTtlMs = buyersTtlMs;
   }
 
   async userStates(userIds: readonly string[]): Promise<Map<string, UserState>> {
@@ -109,7 +112,7 @@ export class ListStore {
   }
 
   /**
-   * Loads every neighbour list (of `productIds`), ranking (of `categoryIds`) and repurchase rate
+   * Loads every neighbour list (of `productIds`), ranking (of `categoryIds`) and product's buyers
    * (of `purchased`) a list for these users can ask for.
    */
   async readModelFor(
@@ -120,11 +123,11 @@ export class ListStore {
     now = Date.now(),
   ): Promise<ReadModel> {
     const model = new LoadedReadModel();
-    const rateIds: string[] = [];
+    const buyerIds: string[] = [];
     for (const productId of new Set(purchased)) {
-      const cached = this.rateCache.get(productId, now);
-      if (cached !== undefined) model.rates.set(productId, cached);
-      else rateIds.push(productId);
+      const cached = this.buyersCache.get(productId, now);
+      if (cached !== undefined) model.buyers.set(productId, cached);
+      else buyerIds.push(productId);
     }
     const coocIds: string[] = [];
     for (const productId of productIds) {
@@ -142,16 +145,16 @@ export class ListStore {
       if (cached !== undefined) model.rankings.set(id, cached);
       else rankingIds.push(id);
     }
-    const [coocDocs, rankingDocs, rateDocs] = await Promise.all([
+    const [coocDocs, rankingDocs, buyerDocs] = await Promise.all([
       coocIds.length === 0 ? [] : this.db.collection<CoocDoc>(COLLECTIONS.cooc).find({ _id: { $in: coocIds } }, { projection: { top: 1 } }).toArray(),
       rankingIds.length === 0 ? [] : this.db.collection<BestSellersDoc>(COLLECTIONS.bestSellers).find({ _id: { $in: rankingIds } }).toArray(),
-      rateIds.length === 0 ? [] : this.db.collection<BuyerDaysDoc>(COLLECTIONS.buyerDays).find({ _id: { $in: rateIds } }).toArray(),
+      buyerIds.length === 0 ? [] : this.db.collection<BuyerDaysDoc>(COLLECTIONS.buyerDays).find({ _id: { $in: buyerIds } }).toArray(),
     ]);
-    const rates = new Map(rateDocs.map((doc) => [doc._id, repurchaseRateFromDoc(doc)]));
-    for (const id of rateIds) {
-      const rate = rates.get(id) ?? 0;
-      model.rates.set(id, rate);
-      this.rateCache.set(id, rate, now + this.rateTtlMs);
+    const buyers = new Map(buyerDocs.map((doc) => [doc._id, productBuyersFromDoc(doc)]));
+    for (const id of buyerIds) {
+      const found = buyers.get(id) ?? NO_BUYERS;
+      model.buyers.set(id, found);
+      this.buyersCache.set(id, found, now + this.buyersTtlMs);
     }
     const found = new Map(coocDocs.map((doc) => [doc._id, neighboursFromDoc(doc)]));
     for (const id of coocIds) {
