@@ -19,6 +19,8 @@ let names: RedisNames;
 let aggregator: Aggregator;
 let store: ListStore;
 let service: ListService;
+let aggregates: MongoAggregateStore;
+let catalog: CatalogCache;
 /** Every recommendations message published, in order. */
 const published: { userId: string; version: number }[] = [];
 
@@ -39,9 +41,9 @@ beforeAll(async () => {
     { id: 'candle', categoryId: 'home' },
     { id: 'lamp', categoryId: 'home' },
   ]);
-  const catalog = new CatalogCache(database.db, logger);
+  catalog = new CatalogCache(database.db, logger);
   await catalog.load();
-  const aggregates = new MongoAggregateStore(database.db);
+  aggregates = new MongoAggregateStore(database.db);
   aggregator = new Aggregator(aggregates, catalog, engine);
   await aggregator.start();
   await aggregator.apply(
@@ -105,6 +107,30 @@ describe('list batches', () => {
     expect(stored?.items.length).toBeGreaterThan(0);
     await publishedCount(before + 1);
     expect(published.slice(before)).toEqual([{ userId: 'u2', version: 3 }]);
+  });
+
+  it('computes the same list from MongoDB as from the aggregating leader’s memory', async () => {
+    const DAY_MINUTES = 24 * 60;
+    // u7 bought mug on two days and candle once; mug's and candle's buyers weigh those purchases
+    await aggregator.apply(
+      [
+        event('u7', 'mug', 'PURCHASE', 3 * DAY_MINUTES),
+        event('u7', 'mug', 'PURCHASE', 1 * DAY_MINUTES),
+        event('u7', 'candle', 'PURCHASE', 2 * DAY_MINUTES),
+        event('x1', 'mug', 'PURCHASE', 40 * DAY_MINUTES),
+      ],
+      Date.now(),
+    );
+    await aggregates.writeBehind();
+    const loaded = await new ListStore(database.db).readModelFor([], [], engine.listWindowDays, ['mug', 'candle', 'unknown']);
+    for (const productId of ['mug', 'candle', 'unknown']) expect(loaded.productBuyers(productId)).toEqual(aggregator.productBuyers(productId));
+    expect(loaded.productBuyers('mug')).toMatchObject({ total: 5, repeat: 2 });
+
+    const fromMemory = await service.computeMany(['u7']);
+    expect(fromMemory.get('u7')?.changed).toBe(true);
+    // a list worker that is not the leader reads everything from MongoDB: the same list, so nothing to save
+    const fromMongo = new ListService({ store: new ListStore(database.db), catalog, engine, publisher: new Publisher(redis, names), logger });
+    expect((await fromMongo.computeMany(['u7'])).get('u7')).toEqual({ changed: false });
   });
 
   it('reports which saves lost the race', async () => {
