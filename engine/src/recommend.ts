@@ -212,7 +212,7 @@ export function recommend(input: RecommendInput): Recommendations {
  */
 export function repeatFactor(buyers: ProductBuyers, today: number, config: EngineConfig): number {
   const { rate, weight } = config.repurchasePrior;
-  const repurchaseRate = (buyers.repeat + weight * rate) / (buyers.total + weight);
+  const repurchaseRate = buyers.total + weight > 0 ? (buyers.repeat + weight * rate) / (buyers.total + weight) : 0;
   const recent = buyersInWindow(buyers.days, today, config.demandWindowDays);
   const demand = config.demandExponent > 0 ? ((recent + 1) / (buyers.total + 1)) ** config.demandExponent : 1;
   return (1 + config.repurchaseBoost * repurchaseRate) * demand;

@@ -174,6 +174,8 @@ describe('sameItems', async () => {
     expect(weigh({ total: 10, repeat: 5, days: [[10, 10]] }, { ...off, repurchaseBoost: 2, repurchasePrior: { rate: 0.2, weight: 20 } })).toBeCloseTo(1.6, 12);
     // no prior: the raw share of repeat buyers, 5 / 10
     expect(weigh({ total: 10, repeat: 5, days: [[10, 10]] }, { ...off, repurchaseBoost: 2, repurchasePrior: { rate: 0, weight: 0 } })).toBeCloseTo(2, 12);
+    // no buyers known and no prior: no boost (not NaN)
+    expect(weigh({ total: 0, repeat: 0, days: [] }, { ...off, repurchaseBoost: 2, repurchasePrior: { rate: 0, weight: 0 } })).toBe(1);
     // a product with a single buyer who bought it once is taken near the prior, not at 0
     expect(weigh({ total: 1, repeat: 0, days: [[99, 1]] }, { ...off, repurchaseBoost: 1, repurchasePrior: { rate: 0.2, weight: 20 } })).toBeCloseTo(1 + 4 / 21, 12);
     // demand: 3 of 15 buyers bought within the last 30 days (days 71..100): ((3 + 1) / (15 + 1)) ^ 0.5 = 0.5
