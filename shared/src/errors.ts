@@ -49,9 +49,15 @@ export function formatError(production: boolean) {
 }
 
 /** True for driver errors that mean MongoDB or Redis cannot be reached right now. */
+const UNAVAILABLE_NAMES = new Set(['MongoServerSelectionError', 'MongoNetworkError', 'MongoNetworkTimeoutError', 'MongoNotConnectedError', 'MongoTopologyClosedError', 'MongoPoolClearedError']);
+/** Socket errors of a peer that went away or never answered. */
+const UNAVAILABLE_SYSTEM_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH']);
+
 export function isUnavailable(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
-  const names = ['MongoServerSelectionError', 'MongoNetworkError', 'MongoNetworkTimeoutError', 'MongoNotConnectedError', 'MongoTopologyClosedError', 'MongoPoolClearedError'];
-  if (names.includes(error.name)) return true;
+  if (UNAVAILABLE_NAMES.has(error.name)) return true;
+  // a socket the peer closed a moment ago can surface unwrapped: Error('This socket has been ended by the other party'), code EPIPE
+  const code = (error as NodeJS.ErrnoException).code;
+  if (typeof code === 'string' && UNAVAILABLE_SYSTEM_CODES.has(code)) return true;
   return /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|socket hang up|The client is closed|Connection is closed/i.test(error.message);
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { validateEvent, type ControlType, type EventInput, type EventRejection, type TrackedEvent } from '@recs/engine';
-import { canAccessUser, JOB_NAMES, toQueuedEvent, type EventsJob, type Identity, type Logger } from '@recs/shared';
+import { canAccessUser, JOB_NAMES, serviceUnavailable, toQueuedEvent, type EventsJob, type Identity, type Logger } from '@recs/shared';
 import type { Queue } from 'bullmq';
 import type { EventStore } from './store.ts';
 
@@ -25,6 +25,27 @@ export interface IngestorOptions {
   readonly logger: Logger;
   /** How long to wait for Redis before leaving the batch to the inbox sweeper. */
   readonly enqueueTimeoutMs?: number;
+  /**
+   * How long to wait for MongoDB to store a batch before answering SERVICE_UNAVAILABLE (retryable).
+   * A write that lands after that is not lost: its inbox entry gets it applied, and the client's
+   * retry with the same event ids finds them as duplicates.
+   */
+  readonly storeTimeoutMs?: number;
+}
+
+/** `work`, or a rejection made by `onTimeout` once `ms` have passed first. */
+async function within<T>(work: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      work,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(onTimeout()), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**
@@ -64,7 +85,7 @@ export class Ingestor {
     if (valid.length === 0) return { accepted: [], duplicates, rejected };
 
     const batchId = randomUUID();
-    const stored = await this.options.store.storeBatch(batchId, valid, new Date(now));
+    const stored = await this.store(batchId, valid, now);
     const accepted = valid.filter((event) => stored.inserted.has(event.eventId));
     duplicates.push(...stored.duplicates);
     if (accepted.length === 0) {
@@ -82,28 +103,27 @@ export class Ingestor {
   async trackControl(userId: string, type: ControlType, productId: string, now = Date.now()): Promise<TrackedEvent> {
     const event: TrackedEvent = { eventId: randomUUID(), userId, productId, type, occurredAt: now, receivedAt: now, quantity: 1 };
     const batchId = randomUUID();
-    await this.options.store.storeBatch(batchId, [event], new Date(now));
+    await this.store(batchId, [event], now);
     await this.enqueue({ batchId, events: [toQueuedEvent(event)] });
     return event;
   }
 
+  private store(batchId: string, events: readonly TrackedEvent[], now: number) {
+    const timeoutMs = this.options.storeTimeoutMs ?? 10_000;
+    return within(this.options.store.storeBatch(batchId, events, new Date(now)), timeoutMs, () =>
+      serviceUnavailable(`MongoDB did not store the events within ${timeoutMs} ms; retry with the same event ids`),
+    );
+  }
+
   private async enqueue(job: EventsJob): Promise<void> {
     const timeoutMs = this.options.enqueueTimeoutMs ?? 1_000;
-    let timer: NodeJS.Timeout | undefined;
     try {
-      await Promise.race([
-        this.options.queue.add(JOB_NAMES.batch, job, { jobId: job.batchId }),
-        new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`Redis did not answer within ${timeoutMs} ms`)), timeoutMs);
-        }),
-      ]);
+      await within(this.options.queue.add(JOB_NAMES.batch, job, { jobId: job.batchId }), timeoutMs, () => new Error(`Redis did not answer within ${timeoutMs} ms`));
     } catch (error) {
       this.options.logger.warn(
         { batchId: job.batchId, events: job.events.length, err: (error as Error).message },
         'could not queue a stored batch now; the inbox sweeper will queue it',
       );
-    } finally {
-      clearTimeout(timer);
     }
   }
 }

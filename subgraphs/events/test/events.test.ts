@@ -1,4 +1,4 @@
-import type { AddressInfo } from 'node:net';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { Queue } from 'bullmq';
 import { MongoClient } from 'mongodb';
 import { createClient } from 'redis';
@@ -36,10 +36,10 @@ async function gql(query: string, variables: Record<string, unknown> = {}, ident
   return postGraphQL(url, query, variables, headers);
 }
 
-async function startServer(store: EventStore, ingestQueue: Queue<EventsJob>, timeoutMs = 1_000): Promise<{ server: EventsServer; url: string }> {
+async function startServer(store: EventStore, ingestQueue: Queue<EventsJob>, timeoutMs = 1_000, storeTimeoutMs?: number): Promise<{ server: EventsServer; url: string }> {
   const created = await createEventsServer({
     store,
-    ingestor: new Ingestor({ store, queue: ingestQueue, logger, enqueueTimeoutMs: timeoutMs }),
+    ingestor: new Ingestor({ store, queue: ingestQueue, logger, enqueueTimeoutMs: timeoutMs, ...(storeTimeoutMs === undefined ? {} : { storeTimeoutMs }) }),
     jwtSecret: TEST_JWT_SECRET,
     logger,
     production: true,
@@ -198,6 +198,29 @@ describe('trackEvents', () => {
       await closeServer(alt.server.http);
       await alt.server.apollo.stop();
       await dead.close();
+    }
+  });
+
+  it('answers SERVICE_UNAVAILABLE when MongoDB accepts the connection but never answers', async () => {
+    // a MongoDB-wire port that takes connections and says nothing (a hung server)
+    const hung = new Set<Socket>();
+    const silent = createServer((socket) => hung.add(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const client = new MongoClient(`mongodb://127.0.0.1:${(silent.address() as AddressInfo).port}/`, { serverSelectionTimeoutMS: 60_000, connectTimeoutMS: 60_000 });
+    const alt = await startServer(new EventStore(client.db('silent')), queue, 1_000, 300);
+    try {
+      const result = await postGraphQL(alt.url, TRACK_MANY, { inputs: [{ userId: 'u1', productId: 'p1', type: 'VIEW' }] }, {
+        [IDENTITY_HEADER]: await signInternalIdentity(service, TEST_JWT_SECRET),
+      });
+      expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'SERVICE_UNAVAILABLE', retryable: true });
+      expect(result.errors?.[0]?.message).toMatch(/within 300 ms/);
+      expect(await queue.count()).toBe(0);
+    } finally {
+      await closeServer(alt.server.http);
+      await alt.server.apollo.stop();
+      for (const socket of hung) socket.destroy();
+      silent.close();
+      await client.close();
     }
   });
 });
