@@ -29,6 +29,12 @@ export interface EngineConfig {
   /** Half-life of a past purchase's pull towards buying it again, in days. */
   readonly repeatHalfLifeDays: number;
   /**
+   * A product the user buys on a cycle pulls less until the cycle comes round: times
+   * min(1, (days since they last bought it + 1) / (their average days between buying it + 1)) ^
+   * dueExponent. 0 turns it off.
+   */
+  readonly dueExponent: number;
+  /**
    * How strongly a product's repeat buyers weigh on buying it again: a past purchase pulls times
    * 1 + repurchaseBoost × the product's repurchase rate, the share of its buyers who bought it on
    * more than one day (consumables over one-offs), smoothed by `repurchasePrior`.
@@ -85,10 +91,11 @@ export const DEFAULT_ENGINE_CONFIG: EngineConfig = {
   weights: { VIEW: 1, CLICK: 1.5, ADD_TO_CART: 3, REMOVE_FROM_CART: -2, PURCHASE: 4 },
   affinityHalfLifeDays: 14,
   repeatHalfLifeDays: 180,
+  dueExponent: 0.25,
   repurchaseBoost: 0.5,
   repurchasePrior: { rate: 0.2, weight: 20 },
   demandExponent: 0.5,
-  demandWindowDays: 30,
+  demandWindowDays: 21,
   repeatCandidates: 200,
   blend: { repeat: 1, alsoBought: 0.3, alsoViewed: 0.3, category: 0.05, popular: 0.05 },
   anchors: 10,

@@ -108,8 +108,10 @@ export function userSignals(state: UserState | undefined, hidden: HiddenHistory,
   // every day a product was bought on pulls towards buying it again: how often, and how lately
   const pulls: [string, number][] = [];
   for (const [productId, days] of state?.purchaseDays ?? []) {
+    const visible = days.filter((day) => !isHidden(hidden, productId, day * DAY_MS));
     let pull = 0;
-    for (const day of days) if (!isHidden(hidden, productId, day * DAY_MS)) pull += decay(now - day * DAY_MS, config.repeatHalfLifeDays);
+    for (const day of visible) pull += decay(now - day * DAY_MS, config.repeatHalfLifeDays);
+    pull *= dueFactor(visible, now, config);
     if (pull > 0) pulls.push([productId, pull]);
   }
   if (pulls.length > config.repeatCandidates) pulls.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).length = config.repeatCandidates;
@@ -216,6 +218,19 @@ export function repeatFactor(buyers: ProductBuyers, today: number, config: Engin
   const recent = buyersInWindow(buyers.days, today, config.demandWindowDays);
   const demand = config.demandExponent > 0 ? ((recent + 1) / (buyers.total + 1)) ** config.demandExponent : 1;
   return (1 + config.repurchaseBoost * repurchaseRate) * demand;
+}
+
+/**
+ * How due a product the user buys on a cycle is: bought on `days` (newest first) at an average
+ * interval of I days and last bought S days ago, it pulls times min(1, (S + 1) / (I + 1)) ^
+ * dueExponent, so what they restocked last week waits while what they buy monthly comes round.
+ * A product bought on one day only has no cycle and is not weighed.
+ */
+export function dueFactor(days: readonly number[], now: number, config: EngineConfig): number {
+  if (config.dueExponent <= 0 || days.length < 2) return 1;
+  const interval = (days[0]! - days[days.length - 1]!) / (days.length - 1);
+  const since = Math.max(0, now / DAY_MS - days[0]!);
+  return Math.min(1, (since + 1) / (interval + 1)) ** config.dueExponent;
 }
 
 /** Whether list building reads the buyers of a user's purchased products (ReadModel.productBuyers). */

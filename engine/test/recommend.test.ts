@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Aggregator } from '../src/aggregator.ts';
 import { MemoryCatalog } from '../src/catalog.ts';
 import { engineConfig, type EngineConfig } from '../src/config.ts';
-import { NOTHING_HIDDEN, recommend, repeatFactor, userSignals, type HiddenHistory } from '../src/recommend.ts';
+import { dueFactor, NOTHING_HIDDEN, recommend, repeatFactor, userSignals, type HiddenHistory } from '../src/recommend.ts';
 import { MemoryStore } from '../src/store.ts';
 import { DAY, event, MINUTE, T0 } from './fixtures.ts';
 
@@ -208,6 +208,36 @@ describe('sameItems', async () => {
     const ids = (cfg: EngineConfig) => recommend({ state: agg.userState('u'), hidden: NOTHING_HIDDEN, now: NOW, catalog, read: agg, config: cfg }).items.map((item) => item.productId);
     expect(ids(weighed)).toEqual(['new-print', 'old-print']);
     expect(ids(engineConfig({ ...weighed, demandExponent: 0 }))).toEqual(['old-print', 'new-print']);
+  });
+
+  it('weighs a product bought on a cycle by how due it is', () => {
+    const due = engineConfig({ ...config, dueExponent: 0.25 });
+    // bought on days 40, 70 and 100: every 30 days; 5 days since: ((5 + 1) / (30 + 1)) ^ 0.25
+    expect(dueFactor([100, 70, 40], 105 * DAY, due)).toBeCloseTo((6 / 31) ** 0.25, 12);
+    expect(dueFactor([100, 70, 40], 100.5 * DAY, due)).toBeCloseTo((1.5 / 31) ** 0.25, 12);
+    // due (30 days since) or overdue: not held back
+    expect(dueFactor([100, 70, 40], 130 * DAY, due)).toBe(1);
+    expect(dueFactor([100, 70, 40], 200 * DAY, due)).toBe(1);
+    // one day only: no cycle; turned off: 1
+    expect(dueFactor([100], 101 * DAY, due)).toBe(1);
+    expect(dueFactor([100, 70, 40], 105 * DAY, engineConfig({ ...due, dueExponent: 0 }))).toBe(1);
+  });
+
+  it('lets a product restocked lately wait behind one whose cycle has come round', async () => {
+    const catalog = new MemoryCatalog(['filters', 'tape'].map((id) => [id, { categoryId: 'c', inStock: true }]));
+    const agg = new Aggregator(new MemoryStore(), catalog, config);
+    await agg.start();
+    // both every 8 days; filters last bought yesterday, tape 8 days ago
+    await agg.apply(
+      [event('u', 'filters', 'PURCHASE', 11 * DAY), event('u', 'filters', 'PURCHASE', 19 * DAY), event('u', 'tape', 'PURCHASE', 4 * DAY), event('u', 'tape', 'PURCHASE', 12 * DAY)],
+      NOW,
+    );
+    const ranked = (cfg: EngineConfig) => {
+      const { repeat } = userSignals(agg.userState('u'), NOTHING_HIDDEN, NOW, catalog, cfg);
+      return [...repeat.values].sort((a, b) => b[1] - a[1]).map(([id]) => id);
+    };
+    expect(ranked(engineConfig({ ...config, dueExponent: 0 }))).toEqual(['filters', 'tape']);
+    expect(ranked(engineConfig({ ...config, dueExponent: 0.25 }))).toEqual(['tape', 'filters']);
   });
 
   it('considers only the strongest repeatCandidates past purchases for buying again', async () => {
