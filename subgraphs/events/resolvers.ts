@@ -1,5 +1,5 @@
-import { browsingHistory, hiddenOf, HISTORY_MAX_LIMIT, isValidId, type EventInput, type HiddenHistory, type TrackedEvent } from '@recs/engine';
-import { badUserInput, forbidden, requireUserAccess, unauthenticated, type Logger, type Resolvers, type SubgraphContext } from '@recs/shared';
+import { browsingHistory, hiddenOf, HISTORY_MAX_LIMIT, type EventInput, type HiddenHistory, type TrackedEvent } from '@recs/engine';
+import { badUserInput, forbidden, requireId, requireUserAccess, unauthenticated, type Logger, type Resolvers, type SubgraphContext } from '@recs/shared';
 import { MAX_BATCH, type Ingestor } from './ingest.ts';
 import type { EventStore } from './store.ts';
 
@@ -31,6 +31,7 @@ function requireIdentity(ctx: EventsContext): void {
 export const resolvers: Resolvers<EventsContext> = {
   Query: {
     user: (_: unknown, { id }: { id: string }, ctx: EventsContext): UserRef => {
+      requireId(id, 'id');
       requireUserAccess(ctx.identity, id);
       return { id };
     },
@@ -57,12 +58,14 @@ export const resolvers: Resolvers<EventsContext> = {
     },
 
     removeFromHistory: async (_: unknown, { userId, productId }: { userId: string; productId: string }, ctx: EventsContext): Promise<UserRef> => {
+      requireId(userId, 'userId');
+      requireId(productId, 'productId');
       requireUserAccess(ctx.identity, userId);
-      if (!isValidId(productId)) throw badUserInput('productId must be 1-128 printable characters');
       return { id: userId, pending: await ctx.ingestor.trackControl(userId, 'HIDE_PRODUCT', productId) };
     },
 
     clearHistory: async (_: unknown, { userId }: { userId: string }, ctx: EventsContext): Promise<UserRef> => {
+      requireId(userId, 'userId');
       requireUserAccess(ctx.identity, userId);
       return { id: userId, pending: await ctx.ingestor.trackControl(userId, 'CLEAR_HISTORY', '*') };
     },

@@ -1,7 +1,7 @@
-import { baseEnv, jwtSecret, loadConfig, port } from '@recs/shared';
+import { baseEnv, host, jwtSecret, loadConfig, port } from '@recs/shared';
 
 export function productsConfig(env: NodeJS.ProcessEnv = process.env) {
-  return loadConfig({ ...baseEnv, JWT_SECRET: jwtSecret, PORT: port(4001) }, env);
+  return loadConfig({ ...baseEnv, JWT_SECRET: jwtSecret, HOST: host, PORT: port(4001) }, env);
 }
 
 export type ProductsConfig = ReturnType<typeof productsConfig>;

@@ -1,4 +1,5 @@
-import { badUserInput, requireAdmin, type Resolvers, type SubgraphContext } from '@recs/shared';
+import { badUserInput, optionalId, requireAdmin, requireId, requireIds, type Resolvers, type SubgraphContext } from '@recs/shared';
+import { isValidId } from '@recs/engine';
 import DataLoader from 'dataloader';
 import { PRODUCT_LIMITS, ProductValidationError, validateProduct, type ProductInputLike } from './catalog/product.ts';
 import type { CategoryDoc, ProductDoc, ProductStore } from './store.ts';
@@ -29,10 +30,19 @@ function encodeCursor(id: string): string {
   return Buffer.from(id, 'utf8').toString('base64url');
 }
 
+/** A cursor of a valid id at most: checked before decoding, so a huge one costs nothing. */
+const MAX_CURSOR_LENGTH = Math.ceil((128 * 4 * 4) / 3);
+
 function decodeCursor(cursor: string): string {
+  const notACursor = () => badUserInput('after is not a cursor returned by products', { argument: 'after' });
+  if (cursor.length > MAX_CURSOR_LENGTH) throw notACursor();
   const id = Buffer.from(cursor, 'base64url').toString('utf8');
-  if (id === '' || encodeCursor(id) !== cursor) throw badUserInput('after is not a cursor returned by products');
-  return id;
+  if (id === '' || encodeCursor(id) !== cursor) throw notACursor();
+  try {
+    return requireId(id, 'after');
+  } catch {
+    throw notACursor();
+  }
 }
 
 interface ProductsArgs {
@@ -45,17 +55,18 @@ interface ProductsArgs {
 
 export const resolvers: Resolvers<ProductsContext> = {
   Query: {
-    product: (_: unknown, { id }: { id: string }, ctx: ProductsContext) => ctx.products.load(id),
+    product: (_: unknown, { id }: { id: string }, ctx: ProductsContext) => ctx.products.load(requireId(id, 'id')),
 
     products: async (_: unknown, args: ProductsArgs, ctx: ProductsContext) => {
       const first = args.first ?? 20;
       if (!Number.isInteger(first) || first < 0 || first > MAX_PAGE) throw badUserInput(`first must be from 0 to ${MAX_PAGE}`);
-      if (args.ids != null && args.ids.length > 1_000) throw badUserInput('ids may hold at most 1,000 ids');
+      const ids = args.ids == null ? undefined : requireIds(args.ids, 'ids', MAX_PAGE);
+      const categoryId = optionalId(args.categoryId, 'categoryId');
       if (args.search != null && args.search.length > 200) throw badUserInput('search must be at most 200 characters');
       const page = await ctx.store.page({
         first,
-        ...(args.ids == null ? {} : { ids: args.ids }),
-        ...(args.categoryId == null ? {} : { categoryId: args.categoryId }),
+        ...(ids === undefined ? {} : { ids }),
+        ...(categoryId === undefined ? {} : { categoryId }),
         ...(args.search == null ? {} : { search: args.search }),
         ...(args.after == null ? {} : { after: decodeCursor(args.after) }),
       });
@@ -99,14 +110,15 @@ export const resolvers: Resolvers<ProductsContext> = {
   },
 
   Product: {
-    __resolveReference: (ref: { id: string }, ctx: ProductsContext) => ctx.products.load(ref.id),
+    // references come from other subgraphs' stored data; one that is not an id names no product (and is not cached)
+    __resolveReference: (ref: { id: string }, ctx: ProductsContext) => (isValidId(ref.id) ? ctx.products.load(ref.id) : null),
     id: (product: ProductDoc) => product._id,
     category: (product: ProductDoc, _: unknown, ctx: ProductsContext) =>
       product.categoryId === undefined ? null : ctx.categories.load(product.categoryId),
   },
 
   Category: {
-    __resolveReference: (ref: { id: string }, ctx: ProductsContext) => ctx.categories.load(ref.id),
+    __resolveReference: (ref: { id: string }, ctx: ProductsContext) => (isValidId(ref.id) ? ctx.categories.load(ref.id) : null),
     id: (category: CategoryDoc) => category._id,
   },
 };

@@ -64,6 +64,11 @@ function sameProduct(a: Omit<ProductDoc, 'updatedAt'>, b: ProductDoc): boolean {
   return JSON.stringify(Object.entries(a).sort()) === JSON.stringify(Object.entries(rest).sort());
 }
 
+/** What a cached row weighs, about: its JSON (rows are small, a miss is null), computed once per load. */
+function approximateBytes(doc: object | null): number {
+  return doc === null ? 0 : JSON.stringify(doc).length;
+}
+
 export interface ProductStoreOptions {
   /** Publishes catalog changes (other processes' caches refresh on them). */
   readonly publish?: { readonly redis: RedisClient; readonly names: RedisNames };
@@ -77,9 +82,12 @@ export class ProductStore {
   private readonly categoryCollection: Collection<CategoryDoc>;
   private readonly redis: RedisClient | undefined;
   private readonly names: RedisNames | undefined;
-  /** Rows read within the TTL are reused; a catalog change message empties the caches. null: not found. */
-  private readonly productCache = new ExpiringCache<ProductDoc | null>(100_000);
-  private readonly categoryCache = new ExpiringCache<CategoryDoc | null>(100_000);
+  /**
+   * Rows read within the TTL are reused; a catalog change message empties the caches. null: not
+   * found, remembered too (under a valid id: the resolvers refuse others), within the same budget.
+   */
+  private readonly productCache = new ExpiringCache<ProductDoc | null>({ max: 100_000, maxBytes: 64 * 1024 * 1024, sizeOf: approximateBytes });
+  private readonly categoryCache = new ExpiringCache<CategoryDoc | null>({ max: 10_000, maxBytes: 4 * 1024 * 1024, sizeOf: approximateBytes });
   private readonly cacheTtlMs: number;
 
   constructor(db: Db, options: ProductStoreOptions = {}) {
@@ -88,6 +96,11 @@ export class ProductStore {
     this.redis = options.publish?.redis;
     this.names = options.publish?.names;
     this.cacheTtlMs = options.cacheTtlMs ?? 30_000;
+  }
+
+  /** What the caches hold (diagnostics and tests). */
+  cacheStats(): { readonly entries: number; readonly bytes: number } {
+    return { entries: this.productCache.size + this.categoryCache.size, bytes: this.productCache.bytes + this.categoryCache.bytes };
   }
 
   /** Forgets cached products and categories (after a catalog change anywhere). */

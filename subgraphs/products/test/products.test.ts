@@ -13,11 +13,12 @@ const shopper: Identity = { kind: 'authenticated', subject: 'u1', role: 'user' }
 
 let database: TestDatabase;
 let server: ProductsServer;
+let store: ProductStore;
 let url: string;
 const commands: CommandStartedEvent[] = [];
 
 async function gql(query: string, variables: Record<string, unknown> = {}, identity?: Identity) {
-  const headers = identity === undefined ? {} : { [IDENTITY_HEADER]: await signInternalIdentity(identity, TEST_JWT_SECRET) };
+  const headers = identity === undefined ? {} : { [IDENTITY_HEADER]: await signInternalIdentity(identity, TEST_JWT_SECRET, query) };
   return postGraphQL(url, query, variables, headers);
 }
 
@@ -26,8 +27,9 @@ const UPSERT = `mutation ($products: [ProductInput!]!) { upsertProducts(products
 beforeAll(async () => {
   database = await testDatabase('products', { monitorCommands: true });
   database.client.on('commandStarted', (event) => commands.push(event));
+  store = new ProductStore(database.db);
   server = await createProductsServer({
-    store: new ProductStore(database.db),
+    store,
     jwtSecret: TEST_JWT_SECRET,
     logger: createLogger('products-test', 'silent'),
     production: true,
@@ -167,5 +169,47 @@ describe('entity cache', () => {
     expect(commands.filter((c) => c.commandName === 'find' && c.command['find'] === 'products')).toHaveLength(1);
     await gql(UPSERT, { products: [{ id: 'k1', name: 'Steel kettle', categoryId: 'kitchen' }] }, admin);
     expect((await gql(lookup)).data?.['_entities']).toEqual([{ name: 'Steel kettle' }]);
+  });
+});
+
+describe('id arguments', () => {
+  const codeOf = (result: { errors?: readonly { extensions?: Record<string, unknown> }[] }) => result.errors?.[0]?.extensions?.['code'];
+  const productFinds = () => commands.filter((c) => c.commandName === 'find' && c.command['find'] === 'products').length;
+
+  it('refuses an over-long or control-character product id before it reaches MongoDB or the cache', async () => {
+    store.invalidate();
+    commands.length = 0;
+    for (const id of ['x'.repeat(900_000), 'x'.repeat(129), 'a\u0000b', 'tab\there', '', ' padded']) {
+      const result = await gql(`query ($id: ID!) { product(id: $id) { id } }`, { id });
+      expect(codeOf(result)).toBe('BAD_USER_INPUT');
+      expect(result.data?.['product'] ?? null).toBeNull();
+    }
+    expect(productFinds()).toBe(0);
+    expect(store.cacheStats()).toEqual({ entries: 0, bytes: 0 });
+    // a valid unknown id is a null product, remembered at the size of its key
+    expect((await gql(`{ product(id: "${'y'.repeat(128)}") { id } }`)).data).toEqual({ product: null });
+    expect(store.cacheStats().entries).toBe(1);
+    expect(store.cacheStats().bytes).toBeLessThan(1_000);
+  });
+
+  it('refuses invalid ids, more than 100 ids, an invalid category and an over-long cursor in products', async () => {
+    commands.length = 0;
+    const page = `query ($ids: [ID!], $c: ID, $after: String) { products(ids: $ids, categoryId: $c, after: $after) { totalCount } }`;
+    expect(codeOf(await gql(page, { ids: Array.from({ length: 101 }, (_, i) => `p${i}`) }))).toBe('BAD_USER_INPUT');
+    expect(codeOf(await gql(page, { ids: ['ok', 'x'.repeat(100_000)] }))).toBe('BAD_USER_INPUT');
+    expect(codeOf(await gql(page, { c: 'x'.repeat(129) }))).toBe('BAD_USER_INPUT');
+    expect(codeOf(await gql(page, { c: 'new\nline' }))).toBe('BAD_USER_INPUT');
+    expect(codeOf(await gql(page, { after: Buffer.from('x'.repeat(100_000)).toString('base64url') }))).toBe('BAD_USER_INPUT');
+    expect(codeOf(await gql(page, { after: Buffer.from('a\u0001b').toString('base64url') }))).toBe('BAD_USER_INPUT');
+    expect(productFinds()).toBe(0);
+    expect((await gql(page, { ids: Array.from({ length: 100 }, (_, i) => `p${i}`) })).data).toEqual({ products: { totalCount: 0 } });
+  });
+
+  it('names no product for an entity reference that is not an id, and caches nothing for it', async () => {
+    store.invalidate();
+    const lookup = `query ($r: [_Any!]!) { _entities(representations: $r) { ... on Product { id } } }`;
+    const result = await gql(lookup, { r: [{ __typename: 'Product', id: 'z'.repeat(100_000) }] });
+    expect(result.data?.['_entities']).toEqual([null]);
+    expect(store.cacheStats().entries).toBe(0);
   });
 });

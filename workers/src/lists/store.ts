@@ -21,6 +21,12 @@ import { MongoBulkWriteError, type AnyBulkWriteOperation, type Db } from 'mongod
 
 const DUPLICATE_KEY = 11000;
 
+const MiB = 1024 * 1024;
+/** Approximate bytes of a list of [productId, score] (an array and a number per item besides the id). */
+const rankedBytes = (items: readonly (readonly [string, number])[]): number => items.reduce((sum, [id]) => sum + id.length + 48, 16);
+/** Approximate bytes of a product's buyers: a Map entry per day. */
+const buyersBytes = (buyers: ProductBuyers): number => 48 + buyers.days.size * 40;
+
 /** A ReadModel over values loaded beforehand for one list computation. */
 class LoadedReadModel implements ReadModel {
   readonly neighbourLists = new Map<string, readonly Neighbour[]>();
@@ -44,13 +50,13 @@ class LoadedReadModel implements ReadModel {
 export class ListStore {
   private readonly db: Db;
   /** Neighbours and best sellers read within `cacheTtlMs` are reused: they move slowly. */
-  private readonly neighbourCache = new ExpiringCache<readonly Neighbour[]>(50_000);
-  private readonly rankingCache = new ExpiringCache<readonly Ranked[]>(50_000);
+  private readonly neighbourCache = new ExpiringCache<readonly Neighbour[]>({ max: 50_000, maxBytes: 32 * MiB, sizeOf: rankedBytes });
+  private readonly rankingCache = new ExpiringCache<readonly Ranked[]>({ max: 50_000, maxBytes: 16 * MiB, sizeOf: rankedBytes });
   /**
    * A product's buyers (all of them, repeat ones, recent ones) weigh a user's past purchase of it;
    * counts over every buyer a product ever had move slower still.
    */
-  private readonly buyersCache = new ExpiringCache<ProductBuyers>(200_000);
+  private readonly buyersCache = new ExpiringCache<ProductBuyers>({ max: 200_000, maxBytes: 64 * MiB, sizeOf: buyersBytes });
   private readonly cacheTtlMs: number;
   private readonly buyersTtlMs: number;
 
