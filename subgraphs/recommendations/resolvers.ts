@@ -1,5 +1,5 @@
 import { KIND_CODE, type EngineConfig, type Neighbour, type RecommendationItem, type SimilarityKind } from '@recs/engine';
-import { badUserInput, coocDocId, requireUserAccess, type Resolvers, type StoredList, type SubgraphContext } from '@recs/shared';
+import { badUserInput, coocDocId, optionalId, requireId, requireUserAccess, type Resolvers, type StoredList, type SubgraphContext } from '@recs/shared';
 import DataLoader from 'dataloader';
 import { GraphQLError } from 'graphql';
 import type { RecommendationStore } from './store.ts';
@@ -78,13 +78,13 @@ interface BestSellersArgs {
 
 export const resolvers: Resolvers<RecommendationsContext> = {
   Query: {
-    recommendations: (_: unknown, { userId, limit }: ListArgs, ctx: RecommendationsContext) => recommendationList(userId, limit, ctx),
+    recommendations: (_: unknown, { userId, limit }: ListArgs, ctx: RecommendationsContext) => recommendationList(requireId(userId, 'userId'), limit, ctx),
     bestSellers: async (_: unknown, { categoryId, limit, windowDays }: BestSellersArgs, ctx: RecommendationsContext) =>
-      ranked((await bestSellers(categoryId ?? null, limit, windowDays, ctx)).items, limit),
+      ranked((await bestSellers(optionalId(categoryId, 'categoryId') ?? null, limit, windowDays, ctx)).items, limit),
     similarProducts: (_: unknown, { productId, kind, limit }: { productId: string; kind: SimilarityKind; limit: number }, ctx: RecommendationsContext) =>
-      similar(productId, kind, limit, ctx),
+      similar(requireId(productId, 'productId'), kind, limit, ctx),
     bestSellersSnapshot: async (_: unknown, { categoryId, limit }: { categoryId?: string | null; limit: number }, ctx: RecommendationsContext) => {
-      const list = await bestSellers(categoryId ?? null, limit, ctx.engine.defaultWindowDays, ctx);
+      const list = await bestSellers(optionalId(categoryId, 'categoryId') ?? null, limit, ctx.engine.defaultWindowDays, ctx);
       return { categoryId: list.categoryId, items: ranked(list.items, limit), changedAt: new Date(list.changedAt) };
     },
   },

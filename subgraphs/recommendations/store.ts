@@ -1,11 +1,13 @@
-import { dayOf, rankBestSellers, type BestSellersList, type Neighbour } from '@recs/engine';
+import { dayOf, WindowRanker, type BestSellersList, type Neighbour, type Ranked } from '@recs/engine';
 import {
   bestSellersDocId,
   buyerDaysFromDoc,
   COLLECTIONS,
+  ExpiringCache,
   fromBestSellersDoc,
   fromListDoc,
   neighboursFromDoc,
+  rateLimited,
   type BestSellersDoc,
   type BuyerDaysDoc,
   type CoocDoc,
@@ -14,17 +16,39 @@ import {
 } from '@recs/shared';
 import type { Db } from 'mongodb';
 
-interface ComputedRanking {
-  readonly list: BestSellersList;
-  readonly until: number;
+/** Best sellers kept per computed ranking, as the workers keep per materialized one. */
+const RANKING_SIZE = 100;
+/** Rankings one scan of the catalog computes at most; more wait for the next scan. */
+const MAX_RANKINGS_PER_SCAN = 64;
+/** Rankings waiting for a scan at most; beyond, a request is refused (RATE_LIMITED) rather than queued. */
+const MAX_WAITING = 2_000;
+/** Products whose buyer days are read per query during a scan. */
+const SCAN_CHUNK = 1_000;
+
+interface Waiting {
+  readonly key: string;
+  readonly categoryId: string | null;
+  readonly windowDays: number;
+  readonly now: number;
+  readonly resolve: (list: BestSellersList) => void;
+  readonly reject: (error: unknown) => void;
 }
+
+const rankedBytes = (list: BestSellersList): number => list.items.reduce((sum, [id]) => sum + id.length + 48, 64);
 
 /** All MongoDB access of the recommendations subgraph. */
 export class RecommendationStore {
   private readonly db: Db;
   private readonly materialized: ReadonlySet<number>;
-  private readonly computed = new Map<string, ComputedRanking>();
+  /** Windows that are not materialized, computed here: bounded, whatever categories and windows clients ask for. */
+  private readonly computed = new ExpiringCache<BestSellersList>({ max: 10_000, maxBytes: 16 * 1024 * 1024, sizeOf: rankedBytes });
   private readonly computedTtlMs: number;
+  /** Rankings asked for and not computed yet, by key: every request for one shares its computation. */
+  private readonly pending = new Map<string, Promise<BestSellersList>>();
+  private waiting: Waiting[] = [];
+  private scanning = false;
+  /** Scans of the catalog's buyer days done so far (diagnostics and tests). */
+  scans = 0;
 
   /** `materializedWindows` are kept current by the workers; other windows are computed here. */
   constructor(db: Db, materializedWindows: readonly number[], computedTtlMs = 60_000) {
@@ -49,25 +73,92 @@ export class RecommendationStore {
       const doc = await this.db.collection<BestSellersDoc>(COLLECTIONS.bestSellers).findOne({ _id: bestSellersDocId(categoryId, windowDays) });
       return doc === null ? { categoryId, windowDays, items: [], changedAt: 0 } : fromBestSellersDoc(doc);
     }
-    const key = bestSellersDocId(categoryId, windowDays);
-    const cached = this.computed.get(key);
-    if (cached !== undefined && cached.until > now) return cached.list;
-    const list = await this.computeBestSellers(categoryId, windowDays, now);
-    if (this.computed.size > 1_000) this.computed.clear();
-    this.computed.set(key, { list, until: now + this.computedTtlMs });
-    return list;
+    // the day is part of the key: a ranking computed yesterday is not today's
+    const key = `${dayOf(now)}:${bestSellersDocId(categoryId, windowDays)}`;
+    const cached = this.computed.get(key, now);
+    if (cached !== undefined) return cached;
+    const shared = this.pending.get(key);
+    if (shared !== undefined) return shared;
+    if (this.waiting.length >= MAX_WAITING) throw rateLimited('Too many best-seller rankings are being computed; retry shortly', 1);
+    const computation = new Promise<BestSellersList>((resolve, reject) => this.waiting.push({ key, categoryId, windowDays, now, resolve, reject }));
+    this.pending.set(key, computation);
+    this.scanSoon();
+    return computation;
   }
 
-  /** Ranks a window that is not materialized, from the per-product distinct-buyer days. */
-  private async computeBestSellers(categoryId: string | null, windowDays: number, now: number): Promise<BestSellersList> {
-    const products = this.db.collection<{ _id: string; categoryId?: string }>(COLLECTIONS.products);
-    const ids = (await products.find(categoryId === null ? {} : { categoryId }, { projection: { _id: 1 } }).toArray()).map((p) => p._id);
-    const days = new Map<string, Map<number, number>>();
-    for (let i = 0; i < ids.length; i += 1_000) {
-      const docs = await this.db.collection<BuyerDaysDoc>(COLLECTIONS.buyerDays).find({ _id: { $in: ids.slice(i, i + 1_000) } }).toArray();
-      for (const doc of docs) days.set(doc._id, buyerDaysFromDoc(doc));
+  /**
+   * Computes what is waiting, one scan at a time: a scan ranks every waiting (category, window)
+   * at once (up to MAX_RANKINGS_PER_SCAN), so a query with thirty windows costs one scan, and
+   * however many are asked for, they cannot take more than one MongoDB query and one share of
+   * the event loop at a time from other requests.
+   */
+  private scanSoon(): void {
+    if (this.scanning || this.waiting.length === 0) return;
+    this.scanning = true;
+    // the other fields of the same operation ask within this tick: they join this scan
+    setImmediate(() => {
+      const batch = this.waiting.splice(0, MAX_RANKINGS_PER_SCAN);
+      void this.scan(batch).finally(() => {
+        this.scanning = false;
+        this.scanSoon();
+      });
+    });
+  }
+
+  private async scan(batch: readonly Waiting[]): Promise<void> {
+    try {
+      const lists = await this.rankWindows(batch);
+      batch.forEach((waiting, i) => {
+        this.computed.set(waiting.key, lists[i]!, waiting.now + this.computedTtlMs);
+        waiting.resolve(lists[i]!);
+      });
+    } catch (error) {
+      for (const waiting of batch) waiting.reject(error);
+    } finally {
+      for (const waiting of batch) this.pending.delete(waiting.key);
     }
-    const items = rankBestSellers(ids, (id) => days.get(id), dayOf(now), windowDays, 100);
-    return { categoryId, windowDays, items, changedAt: now };
+  }
+
+  /** Ranks windows that are not materialized, in one pass over the products' distinct-buyer days. */
+  private async rankWindows(batch: readonly Waiting[]): Promise<BestSellersList[]> {
+    this.scans++;
+    // one ranker per day asked for (a scan spans midnight rarely)
+    const byDay = new Map<number, { ranker?: WindowRanker; members: number[] }>();
+    batch.forEach((waiting, i) => {
+      const day = dayOf(waiting.now);
+      let group = byDay.get(day);
+      if (group === undefined) byDay.set(day, (group = { members: [] }));
+      group.members.push(i);
+    });
+    for (const [day, group] of byDay) group.ranker = new WindowRanker(group.members.map((i) => batch[i]!), day, RANKING_SIZE);
+    const rankers = [...byDay.values()].map((group) => group.ranker!);
+
+    const categories = new Set(batch.map((waiting) => waiting.categoryId));
+    const products = this.db.collection<{ _id: string; categoryId?: string }>(COLLECTIONS.products);
+    const filter = categories.has(null) ? {} : { categoryId: { $in: [...categories] as string[] } };
+    const cursor = products.find(filter, { projection: { _id: 1, categoryId: 1 }, batchSize: SCAN_CHUNK });
+    let chunk: { _id: string; categoryId?: string }[] = [];
+    const feed = async () => {
+      if (chunk.length === 0) return;
+      const docs = await this.db.collection<BuyerDaysDoc>(COLLECTIONS.buyerDays).find({ _id: { $in: chunk.map((p) => p._id) } }, { projection: { d: 1 } }).toArray();
+      const days = new Map(docs.map((doc) => [doc._id, buyerDaysFromDoc(doc)]));
+      for (const product of chunk) for (const ranker of rankers) ranker.add(product._id, product.categoryId, days.get(product._id));
+      chunk = [];
+    };
+    for await (const product of cursor) {
+      chunk.push(product);
+      if (chunk.length >= SCAN_CHUNK) await feed();
+    }
+    await feed();
+
+    const lists: BestSellersList[] = new Array(batch.length);
+    for (const group of byDay.values()) {
+      const results: Ranked[][] = group.ranker!.results();
+      group.members.forEach((i, j) => {
+        const waiting = batch[i]!;
+        lists[i] = { categoryId: waiting.categoryId, windowDays: waiting.windowDays, items: results[j]!, changedAt: waiting.now };
+      });
+    }
+    return lists;
   }
 }

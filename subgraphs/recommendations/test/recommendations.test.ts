@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { CommandStartedEvent } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postGraphQL, TEST_JWT_SECRET, testDatabase, type TestDatabase } from '@recs/devkit';
-import { dayOf, DEFAULT_ENGINE_CONFIG } from '@recs/engine';
+import { dayOf, DEFAULT_ENGINE_CONFIG, rankBestSellers } from '@recs/engine';
 import {
   closeServer,
   COLLECTIONS,
@@ -22,11 +22,12 @@ const alice: Identity = { kind: 'authenticated', subject: 'alice', role: 'user' 
 const today = dayOf(Date.now());
 let database: TestDatabase;
 let server: RecommendationsServer;
+let store: RecommendationStore;
 let url: string;
 const commands: CommandStartedEvent[] = [];
 
 async function gql(query: string, variables: Record<string, unknown> = {}, identity?: Identity) {
-  const headers = identity === undefined ? {} : { [IDENTITY_HEADER]: await signInternalIdentity(identity, TEST_JWT_SECRET) };
+  const headers = identity === undefined ? {} : { [IDENTITY_HEADER]: await signInternalIdentity(identity, TEST_JWT_SECRET, query) };
   return postGraphQL(url, query, variables, headers);
 }
 
@@ -66,7 +67,7 @@ beforeAll(async () => {
     { _id: 'lamp', d: encodeRows([[today - 20, 7]]) },
   ] as never[]);
   server = await createRecommendationsServer({
-    store: new RecommendationStore(database.db, [30]),
+    store: (store = new RecommendationStore(database.db, [30])),
     engine: DEFAULT_ENGINE_CONFIG,
     jwtSecret: TEST_JWT_SECRET,
     logger: createLogger('recommendations-test', 'silent'),
@@ -156,5 +157,63 @@ describe('best sellers and similar products', () => {
       { id: 'lamp', alsoBought: [{ product: { id: 'candle' } }], alsoViewed: [] },
     ]);
     expect(commands.filter((c) => c.commandName === 'find' && c.command['find'] === COLLECTIONS.cooc)).toHaveLength(1);
+  });
+});
+
+describe('bounded work per request', () => {
+  const finds = (collection: string) => commands.filter((c) => c.commandName === 'find' && c.command['find'] === collection).length;
+  const days = new Map([
+    ['mug', new Map([[today, 1], [today - 5, 2]])],
+    ['teapot', new Map([[today - 1, 1]])],
+    ['lamp', new Map([[today - 20, 7]])],
+  ]);
+  const expected = (windowDays: number, categoryId?: string) => {
+    const ids = [...days.keys()].filter((id) => categoryId === undefined || (id === 'lamp' ? 'home' : 'kitchen') === categoryId);
+    return rankBestSellers(ids, (id) => days.get(id), today, windowDays, 10).map(([id, score]) => ({ product: { id }, score }));
+  };
+
+  it('computes 30 aliased windows that are not materialized with one scan of the buyer days', async () => {
+    // window 7 was computed above and 30 is materialized: 28 to compute, in two categories and overall
+    const windows = Array.from({ length: 30 }, (_, i) => i + 2);
+    const fields = windows.map((w) => `w${w}: bestSellers(windowDays: ${w}${w % 3 === 0 ? ', categoryId: "kitchen"' : ''}) { product { id } score }`);
+    commands.length = 0;
+    const scans = store.scans;
+    const result = await gql(`{ ${fields.join(' ')} }`);
+    expect(result.errors).toBeUndefined();
+    expect(finds(COLLECTIONS.buyerDays)).toBe(1);
+    expect(finds(COLLECTIONS.products)).toBe(1);
+    expect(store.scans - scans).toBe(1);
+    for (const w of [2, 3, 6, 21, 31]) expect(result.data?.[`w${w}`]).toEqual(expected(w, w % 3 === 0 ? 'kitchen' : undefined));
+    // served from memory from now on
+    commands.length = 0;
+    expect((await gql(`{ ${fields.join(' ')} }`)).data).toEqual(result.data);
+    expect(finds(COLLECTIONS.buyerDays)).toBe(0);
+  });
+
+  it('lets concurrent requests for the same windows share one computation', async () => {
+    const query = `{ a: bestSellers(windowDays: 40, categoryId: "home") { product { id } score } b: bestSellers(windowDays: 41) { product { id } score } }`;
+    commands.length = 0;
+    const scans = store.scans;
+    const results = await Promise.all(Array.from({ length: 10 }, () => gql(query)));
+    // the first request's scan, and at most one more for every request that arrived while it ran
+    expect(finds(COLLECTIONS.buyerDays)).toBeLessThanOrEqual(2);
+    expect(store.scans - scans).toBe(finds(COLLECTIONS.buyerDays));
+    for (const result of results) expect(result.data).toEqual({ a: expected(40, 'home'), b: expected(41) });
+  });
+});
+
+describe('id arguments', () => {
+  const codeOf = (result: { errors?: readonly { extensions?: Record<string, unknown> }[] }) => result.errors?.[0]?.extensions?.['code'];
+  const invalid = ['x'.repeat(129), 'x'.repeat(100_000), 'a\u0000b', 'new\nline', '', ' padded'];
+
+  it('refuses an invalid id in every argument with BAD_USER_INPUT, before MongoDB is asked', async () => {
+    commands.length = 0;
+    for (const id of invalid) {
+      expect(codeOf(await gql(`query ($id: ID!) { recommendations(userId: $id) { userId } }`, { id }, alice))).toBe('BAD_USER_INPUT');
+      expect(codeOf(await gql(`query ($id: ID) { bestSellers(categoryId: $id, windowDays: 12) { rank } }`, { id }))).toBe('BAD_USER_INPUT');
+      expect(codeOf(await gql(`query ($id: ID) { bestSellersSnapshot(categoryId: $id) { changedAt } }`, { id }))).toBe('BAD_USER_INPUT');
+      expect(codeOf(await gql(`query ($id: ID!) { similarProducts(productId: $id) { rank } }`, { id }))).toBe('BAD_USER_INPUT');
+    }
+    expect(commands.filter((c) => c.commandName === 'find')).toHaveLength(0);
   });
 });
