@@ -2,7 +2,7 @@ import { buyersInWindow, NO_BUYERS, rankBestSellers, sameRanking, type BuyerDays
 import type { CatalogView } from './catalog.ts';
 import type { EngineConfig } from './config.ts';
 import { contributionOf, ContributionDelta, splitPair, type Contribution } from './contribution.ts';
-import { isControl, type TrackedEvent } from './event.ts';
+import { eventKey, isControl, type TrackedEvent } from './event.ts';
 import { LruMap } from './lru.ts';
 import type { ReadModel } from './recommend.ts';
 import { addToPair, emptyCooc, KIND_CODE, topNeighbours, type Cooc, type Neighbour, type SimilarityKind } from './similarity.ts';
@@ -108,8 +108,12 @@ export class Aggregator implements ReadModel {
    */
   async apply(events: readonly TrackedEvent[], now: number, batchIds: readonly string[] = []): Promise<FlushResult> {
     if (this.broken) await this.start();
+    // by eventKey: the same client eventId of two users is two events
     const unique = new Map<string, TrackedEvent>();
-    for (const event of events) if (!unique.has(event.eventId)) unique.set(event.eventId, event);
+    for (const event of events) {
+      const key = eventKey(event.userId, event.eventId);
+      if (!unique.has(key)) unique.set(key, event);
+    }
     if (unique.size === 0) {
       // nothing new, but the store still records that these batches are done
       if (batchIds.length > 0) await this.commit({ users: [], cooc: [], buyerDays: [], counters: [], universe: undefined, bestSellers: [], eventIds: [], batchIds });

@@ -52,7 +52,7 @@ export interface FlushChanges {
   readonly counters: readonly (readonly [productId: string, day: number, counters: DayCounters])[];
   readonly universe: Universe | undefined;
   readonly bestSellers: readonly BestSellersList[];
-  /** Events this batch applied, so a redelivered copy can be recognised. */
+  /** The eventKeys (see eventKey) of the events this batch applied, so a redelivered copy can be recognised. */
   readonly eventIds: readonly string[];
   /** The caller's ids for what this batch covers (ingestion batches), recorded with the commit. */
   readonly batchIds?: readonly string[];

@@ -2,6 +2,7 @@
  * The shapes of the documents one process writes and another reads, with their codecs, in one
  * place. Each is addressed by _id.
  */
+import { eventKey, parseEventKey } from '@recs/engine';
 import type { BestSellersList, ControlType, Neighbour, ProductBuyers, Ranked, RecommendationItem, RecommendationStrategy, RingEvent, TrackedEvent, UserState } from '@recs/engine';
 import type { QueuedEvent } from './queues.ts';
 
@@ -185,12 +186,14 @@ export function toListDoc(list: StoredList): ListDoc {
 /** event_inbox: an ingestion batch whose events are stored but not yet applied. */
 export interface InboxDoc {
   _id: string;
+  /** The eventKeys (raw events' _ids) of the batch's events. */
   ids: string[];
   at: Date;
 }
 
 /** events: a raw accepted event, the store of record. */
 export interface RawEventDoc {
+  /** eventKey(userId, eventId): unique per user, not per client id (see eventKey). */
   _id: string;
   userId: string;
   productId: string;
@@ -205,7 +208,7 @@ export interface RawEventDoc {
 
 export function toRawEventDoc(event: TrackedEvent): RawEventDoc {
   return {
-    _id: event.eventId,
+    _id: eventKey(event.userId, event.eventId),
     userId: event.userId,
     productId: event.productId,
     type: event.type,
@@ -218,10 +221,20 @@ export function toRawEventDoc(event: TrackedEvent): RawEventDoc {
   };
 }
 
+/** The client's eventId of a raw event; a bare _id is one stored before ids were scoped per user. */
+function eventIdOf(doc: Pick<RawEventDoc, '_id'>): string {
+  return parseEventKey(doc._id)?.eventId ?? doc._id;
+}
+
+/** The eventKey of a raw event (what applied_events records), whenever it was stored. */
+export function rawEventKey(doc: Pick<RawEventDoc, '_id' | 'userId'>): string {
+  return eventKey(doc.userId, eventIdOf(doc));
+}
+
 /** The event as the aggregates need it (metadata stays in MongoDB). */
 export function fromRawEventDoc(doc: RawEventDoc): TrackedEvent {
   return {
-    eventId: doc._id,
+    eventId: eventIdOf(doc),
     userId: doc.userId,
     productId: doc.productId,
     type: doc.type,

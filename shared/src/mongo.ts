@@ -5,11 +5,11 @@ import type { Logger } from './logger.ts';
 export const COLLECTIONS = {
   products: 'products',
   categories: 'categories',
-  /** Raw accepted events, _id = eventId: the store of record every aggregate can be rebuilt from. */
+  /** Raw accepted events, _id = eventKey(userId, eventId): the store of record every aggregate can be rebuilt from. */
   events: 'events',
   /** Ingestion batches not yet applied to the aggregates (crash recovery). */
   inbox: 'event_inbox',
-  /** Ids of events already applied, to recognise redelivered copies. */
+  /** eventKeys of events already applied, to recognise redelivered copies. */
   applied: 'applied_events',
   users: 'user_state',
   cooc: 'cooccurrence',

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { validateEvent, type ControlType, type EventInput, type EventRejection, type TrackedEvent } from '@recs/engine';
+import { eventKey, validateEvent, type ControlType, type EventInput, type EventRejection, type TrackedEvent } from '@recs/engine';
 import { canAccessUser, JOB_NAMES, serviceUnavailable, toQueuedEvent, type EventsJob, type Identity, type Logger } from '@recs/shared';
 import type { Queue } from 'bullmq';
 import type { EventStore } from './store.ts';
@@ -8,13 +8,14 @@ export const MAX_BATCH = 1_000;
 
 export interface Rejected {
   readonly index: number;
-  readonly code: EventRejection['code'] | 'FORBIDDEN';
+  /** NOT_STORED: valid, but MongoDB refused to store it (not accepted; the rest of the batch is). */
+  readonly code: EventRejection['code'] | 'FORBIDDEN' | 'NOT_STORED';
   readonly message: string;
 }
 
 export interface IngestResult {
   readonly accepted: readonly TrackedEvent[];
-  /** Ids of events already recorded (by an earlier call or earlier in this batch). */
+  /** Client ids of events already recorded for their user (by an earlier call or earlier in this batch). */
   readonly duplicates: readonly string[];
   readonly rejected: readonly Rejected[];
 }
@@ -63,10 +64,10 @@ export class Ingestor {
   async track(inputs: readonly EventInput[], identity: Identity, now = Date.now()): Promise<IngestResult> {
     const rejected: Rejected[] = [];
     const valid: TrackedEvent[] = [];
+    const indexOf = new Map<string, number>();
     const duplicates: string[] = [];
-    const seen = new Set<string>();
     inputs.forEach((input, index) => {
-      const result = validateEvent(input, { now, newId: randomUUID });
+      const result = validateEvent(input, { now, newId: randomUUID, position: { index, of: inputs.length } });
       if (!result.ok) {
         rejected.push({ index, ...result.rejection });
         return;
@@ -75,21 +76,35 @@ export class Ingestor {
         rejected.push({ index, code: 'FORBIDDEN', message: `not allowed to track events for user ${result.event.userId}` });
         return;
       }
-      if (seen.has(result.event.eventId)) {
+      // an event is its user's: the same eventId for two users is two events (see eventKey)
+      const key = eventKey(result.event.userId, result.event.eventId);
+      if (indexOf.has(key)) {
         duplicates.push(result.event.eventId);
         return;
       }
-      seen.add(result.event.eventId);
+      indexOf.set(key, index);
       valid.push(result.event);
     });
     if (valid.length === 0) return { accepted: [], duplicates, rejected };
 
     const batchId = randomUUID();
     const stored = await this.store(batchId, valid, now);
-    const accepted = valid.filter((event) => stored.inserted.has(event.eventId));
-    duplicates.push(...stored.duplicates);
+    const accepted = valid.filter((event) => stored.inserted.has(eventKey(event.userId, event.eventId)));
+    for (const event of valid) {
+      const key = eventKey(event.userId, event.eventId);
+      if (stored.duplicates.has(key)) duplicates.push(event.eventId);
+      const reason = stored.refused.get(key);
+      if (reason !== undefined) {
+        this.options.logger.warn({ batchId, userId: event.userId, eventId: event.eventId, reason }, 'MongoDB refused to store a valid event');
+        rejected.push({ index: indexOf.get(key)!, code: 'NOT_STORED', message: 'the event could not be stored; it was not accepted' });
+      }
+    }
+    rejected.sort((a, b) => a.index - b.index);
     if (accepted.length === 0) {
-      await this.options.store.dropInboxEntry(batchId);
+      // nothing new: the entry would only be swept and dropped later
+      await this.options.store.dropInboxEntry(batchId).catch((error: unknown) => {
+        this.options.logger.warn({ batchId, err: (error as Error).message }, 'could not drop an empty inbox entry; the sweeper will');
+      });
     } else {
       await this.enqueue({ batchId, events: accepted.map(toQueuedEvent) });
     }

@@ -1,14 +1,16 @@
-import { COLLECTIONS, fromUserStateDoc, toRawEventDoc, type InboxDoc, type RawEventDoc, type UserStateDoc } from '@recs/shared';
-import type { TrackedEvent, UserState } from '@recs/engine';
+import { COLLECTIONS, fromUserStateDoc, serviceUnavailable, toRawEventDoc, type InboxDoc, type RawEventDoc, type UserStateDoc } from '@recs/shared';
+import { eventKey, type TrackedEvent, type UserState } from '@recs/engine';
 import { MongoBulkWriteError, type Collection, type Db } from 'mongodb';
 
 const DUPLICATE_KEY = 11000;
 
 export interface StoredBatch {
-  /** Ids of the events newly stored. */
+  /** Keys (eventKey) of the events newly stored: the batch's to apply. */
   readonly inserted: ReadonlySet<string>;
-  /** Ids that were already stored (sent before). */
+  /** Keys of events already stored (sent before). */
   readonly duplicates: ReadonlySet<string>;
+  /** Keys of events MongoDB refused to store, with its reason (for the logs): not accepted. */
+  readonly refused: ReadonlyMap<string, string>;
 }
 
 /** All MongoDB access of the events subgraph. */
@@ -26,22 +28,50 @@ export class EventStore {
   /**
    * Stores a batch durably. The inbox entry goes first, so a batch whose events are stored is
    * always either applied or still listed for the workers to pick up, whatever fails next.
-   * Events whose id is already stored are reported as duplicates and left as they were.
+   * Events whose key is already stored are reported as duplicates and left as they were.
+   *
+   * What the caller is told always matches what will be applied (the stored events its inbox
+   * entry lists), however the insert fails:
+   * - MongoDB answered per event (write errors, no write-concern error): the events it refused
+   *   are not stored, so they are reported `refused` (not accepted) and the others are inserted
+   *   or duplicates as usual. The only unique index of `events` is _id, so a duplicate-key error
+   *   is an event stored before.
+   * - The insert was sent and then failed otherwise (the connection dropped, a timeout, a
+   *   write-concern error; the driver wraps all of them in a MongoBulkWriteError without write
+   *   errors): some events may be stored and nobody can tell which. The answer is
+   *   SERVICE_UNAVAILABLE, retryable. The inbox entry stays, so the sweeper applies whatever was
+   *   stored; the client's retry with the same event ids finds those as duplicates and stores
+   *   the rest, so each event is accepted once and applied once. (An event sent without an
+   *   eventId gets a new one on the retry: clients that retry must send their own ids.)
+   * - Any other error is the driver refusing the documents before sending anything (nothing
+   *   is stored; the sweeper drops the empty inbox entry): it is thrown as it is.
    */
   async storeBatch(batchId: string, events: readonly TrackedEvent[], now: Date): Promise<StoredBatch> {
-    await this.inbox.insertOne({ _id: batchId, ids: events.map((e) => e.eventId), at: now });
+    const keys = events.map((e) => eventKey(e.userId, e.eventId));
+    await this.inbox.insertOne({ _id: batchId, ids: keys, at: now });
     const duplicates = new Set<string>();
+    const refused = new Map<string, string>();
     try {
       await this.events.insertMany(events.map(toRawEventDoc), { ordered: false });
     } catch (error) {
       if (!(error instanceof MongoBulkWriteError)) throw error;
       const writeErrors = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
+      if (writeErrors.length === 0 || error.result?.getWriteConcernError() !== undefined) {
+        throw serviceUnavailable('MongoDB did not confirm storing the events; retry with the same event ids (those stored already are reported as duplicates)');
+      }
       for (const writeError of writeErrors) {
-        if (writeError.code !== DUPLICATE_KEY) throw error;
-        duplicates.add(events[writeError.index]!.eventId);
+        const key = keys[writeError.index]!;
+        if (writeError.code === DUPLICATE_KEY) duplicates.add(key);
+        else refused.set(key, writeError.errmsg ?? `code ${writeError.code}`);
       }
     }
-    return { inserted: new Set(events.map((e) => e.eventId).filter((id) => !duplicates.has(id))), duplicates };
+    const inserted = new Set(keys.filter((key) => !duplicates.has(key) && !refused.has(key)));
+    if (inserted.size > 0 && inserted.size < keys.length) {
+      // the entry lists only this batch's events, so a sweep never re-queues another batch's
+      // (still pending) events; if this fails the extra ones are still checked as applied
+      await this.inbox.updateOne({ _id: batchId }, { $set: { ids: [...inserted] } }).catch(() => undefined);
+    }
+    return { inserted, duplicates, refused };
   }
 
   /** Forgets an inbox entry that turned out to hold no new event. */

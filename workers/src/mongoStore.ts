@@ -129,7 +129,7 @@ export class MongoAggregateStore implements AggregateStore {
   private commits = 0;
   /** Latest value of each document waiting for write-behind (and the plan it came from), by `${collection}\0${id}`. */
   private deferred = new Map<string, { op: PlanOp; seq: number }>();
-  /** Event ids of plans not fully written yet (they count as applied already). */
+  /** eventKeys of plans not fully written yet (they count as applied already). */
   private deferredEventSet = new Set<string>();
   private deferredActive = new Map<number, Set<string>>();
   /** Committed plans whose deferred documents are not all written yet, oldest first. */
@@ -285,12 +285,12 @@ export class MongoAggregateStore implements AggregateStore {
     return found;
   }
 
-  /** Of these event ids, the ones some earlier batch already applied. */
-  async appliedAmong(eventIds: readonly string[]): Promise<Set<string>> {
-    const found = new Set(eventIds.filter((id) => this.deferredEventSet.has(id)));
-    for (let i = 0; i < eventIds.length; i += 1_000) {
+  /** Of these eventKeys (see eventKey: applied_events is keyed by them), the ones some earlier batch already applied. */
+  async appliedAmong(keys: readonly string[]): Promise<Set<string>> {
+    const found = new Set(keys.filter((key) => this.deferredEventSet.has(key)));
+    for (let i = 0; i < keys.length; i += 1_000) {
       const docs = await this.collection<{ _id: string }>(COLLECTIONS.applied)
-        .find({ _id: { $in: eventIds.slice(i, i + 1_000) } }, { projection: { _id: 1 } })
+        .find({ _id: { $in: keys.slice(i, i + 1_000) } }, { projection: { _id: 1 } })
         .toArray();
       for (const doc of docs) found.add(doc._id);
     }
@@ -447,7 +447,7 @@ export class MongoAggregateStore implements AggregateStore {
     }
   }
 
-  /** Records events as applied and removes their batches from the inbox. */
+  /** Records events (by eventKey) as applied and removes their batches from the inbox. */
   private async retire(eventIds: readonly string[], batchIds: readonly string[]): Promise<void> {
     const at = new Date();
     for (let i = 0; i < eventIds.length; i += 5_000) {

@@ -11,7 +11,7 @@
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Aggregator, DEFAULT_ENGINE_CONFIG, type FlushChanges } from '@recs/engine';
-import { COLLECTIONS, connectMongo, connectRedis, createLogger, listJob, listsQueue, type Logger } from '@recs/shared';
+import { COLLECTIONS, connectMongo, connectRedis, createLogger, listJob, listsQueue, rawEventKey, type Logger, type RawEventDoc } from '@recs/shared';
 import { CatalogCache } from './catalog.ts';
 import { workersConfig } from './config.ts';
 import { Lease } from './lease.ts';
@@ -75,7 +75,8 @@ try {
       counters.push([entry.key.slice(at + 1), Number(entry.key.slice(0, at)), entry.counters]);
     } else buyerDays.push([entry.productId, [...entry.days], entry.rebuyers]);
   }
-  const eventIds = (await db.collection<{ _id: string }>(COLLECTIONS.events).find({}, { projection: { _id: 1 } }).toArray()).map((d) => d._id);
+  // applied_events holds eventKeys, as the aggregator records them
+  const eventIds = (await db.collection<RawEventDoc>(COLLECTIONS.events).find({}, { projection: { _id: 1, userId: 1 } }).toArray()).map(rawEventKey);
   const slice = 2_000;
   const slices = Math.max(1, Math.ceil(Math.max(users.length, cooc.length, counters.length, buyerDays.length, eventIds.length / 10) / slice));
   for (let i = 0; i < slices; i++) {

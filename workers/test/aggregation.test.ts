@@ -137,6 +137,27 @@ describe('aggregation worker', () => {
     expect(compareAggregates(await readStoredAggregates(database.db), before)).toEqual([]);
   });
 
+  it('applies the same client eventId of two users as two events, each once, and a recomputation agrees', async () => {
+    const first = [event('g1', 'cup', 'PURCHASE', 4, { eventId: 'order-0001' })];
+    const second = [event('g2', 'cup', 'PURCHASE', 3, { eventId: 'order-0001' })];
+    await (await ingest(database.db, events, first)).waitUntilFinished(queueEvents);
+    await (await ingest(database.db, events, second)).waitUntilFinished(queueEvents);
+    await aggregation.settled();
+    const stored = await readStoredAggregates(database.db);
+    expect(Object.keys(stored.users)).toEqual(expect.arrayContaining(['g1', 'g2']));
+    // with d's purchase of the test before
+    const cupPurchases = Object.entries(stored.counters).filter(([key]) => key.endsWith(':cup')).reduce((sum, [, c]) => sum + c.purchases, 0);
+    expect(cupPurchases).toBe(3);
+
+    // a redelivered copy of either is recognised by its (user, eventId), and changes nothing
+    const again = await events.add('batch', { batchId: 'redelivered-2', events: [...first, ...second], verify: true });
+    await again.waitUntilFinished(queueEvents);
+    await aggregation.settled();
+    const after = await readStoredAggregates(database.db);
+    expect(compareAggregates(after, stored)).toEqual([]);
+    expect(compareAggregates(after, dumpAggregator(await recomputeAggregates(database.db, catalog, engine)))).toEqual([]);
+  });
+
   it('recomputes, stores and announces a user’s list when their events change it', async () => {
     // others buy mug and teapot together
     await (

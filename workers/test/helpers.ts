@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { TrackedEvent, EventType } from '@recs/engine';
+import { eventKey, type TrackedEvent, type EventType } from '@recs/engine';
 import { COLLECTIONS, JOB_NAMES, toQueuedEvent, toRawEventDoc, type EventsJob } from '@recs/shared';
 import type { Job, Queue } from 'bullmq';
 import type { Db } from 'mongodb';
@@ -14,7 +14,7 @@ export function event(userId: string, productId: string, type: EventType, minute
 /** Stores and queues a batch the way the events subgraph does (inbox entry, raw events, job). */
 export async function ingest(db: Db, queue: Queue<EventsJob>, events: readonly TrackedEvent[]): Promise<Job<EventsJob>> {
   const batchId = randomUUID();
-  await db.collection(COLLECTIONS.inbox).insertOne({ _id: batchId as never, ids: events.map((e) => e.eventId), at: new Date() });
+  await db.collection(COLLECTIONS.inbox).insertOne({ _id: batchId as never, ids: events.map((e) => eventKey(e.userId, e.eventId)), at: new Date() });
   await db.collection(COLLECTIONS.events).insertMany(events.map(toRawEventDoc) as never[]);
   return queue.add(JOB_NAMES.batch, { batchId, events: events.map(toQueuedEvent) }, { jobId: batchId });
 }

@@ -4,7 +4,7 @@ import { MongoClient } from 'mongodb';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { freePort, postGraphQL, TEST_JWT_SECRET, testDatabase, testServices, uniqueName, type TestDatabase } from '@recs/devkit';
-import { DEFAULT_ENGINE_CONFIG, emptyUserState, mergeEvents, type TrackedEvent } from '@recs/engine';
+import { DEFAULT_ENGINE_CONFIG, emptyUserState, eventKey, mergeEvents, type TrackedEvent } from '@recs/engine';
 import {
   closeServer,
   connectRedis,
@@ -32,7 +32,7 @@ let server: EventsServer;
 let url: string;
 
 async function gql(query: string, variables: Record<string, unknown> = {}, identity?: Identity) {
-  const headers = identity === undefined ? {} : { [IDENTITY_HEADER]: await signInternalIdentity(identity, TEST_JWT_SECRET) };
+  const headers = identity === undefined ? {} : { [IDENTITY_HEADER]: await signInternalIdentity(identity, TEST_JWT_SECRET, query) };
   return postGraphQL(url, query, variables, headers);
 }
 
@@ -81,7 +81,7 @@ describe('trackEvent', () => {
 
     const stored = await database.db.collection('events').find().toArray();
     expect(stored).toHaveLength(1);
-    expect(stored[0]).toMatchObject({ _id: 'evt-1', userId: 'alice', productId: 'p1', type: 'VIEW', quantity: 2, metadata: { page: '/p1' } });
+    expect(stored[0]).toMatchObject({ _id: eventKey('alice', 'evt-1'), userId: 'alice', productId: 'p1', type: 'VIEW', quantity: 2, metadata: { page: '/p1' } });
     const jobs = await queue.getJobs(['waiting']);
     expect(jobs).toHaveLength(1);
     expect(jobs[0]!.data.events.map((e) => e.eventId)).toEqual(['evt-1']);
@@ -134,7 +134,7 @@ describe('trackEvents', () => {
         { index: 4, code: 'INVALID_METADATA', message: 'metadata is 5011 bytes; the limit is 4096' },
       ],
     });
-    expect((await database.db.collection('events').find().sort({ _id: 1 }).toArray()).map((e) => e['_id'])).toEqual(['a', 'c']);
+    expect((await database.db.collection('events').find().sort({ _id: 1 }).toArray()).map((e) => e['_id'])).toEqual([eventKey('u1', 'a'), eventKey('u2', 'c')]);
   });
 
   it('counts events already recorded by an earlier batch as duplicates', async () => {
@@ -174,11 +174,11 @@ describe('trackEvents', () => {
     const alt = await startServer(new EventStore(database.db), offline, 300);
     try {
       const result = await postGraphQL(alt.url, TRACK, { input: { eventId: 'offline-1', userId: 'u1', productId: 'p1', type: 'VIEW' } }, {
-        [IDENTITY_HEADER]: await signInternalIdentity(service, TEST_JWT_SECRET),
+        [IDENTITY_HEADER]: await signInternalIdentity(service, TEST_JWT_SECRET, TRACK),
       });
       expect(result.data).toEqual({ trackEvent: { eventId: 'offline-1', duplicate: false } });
-      expect(await database.db.collection('events').countDocuments({ _id: 'offline-1' as never })).toBe(1);
-      expect(await database.db.collection('event_inbox').countDocuments({ ids: 'offline-1' })).toBe(1);
+      expect(await database.db.collection('events').countDocuments({ _id: eventKey('u1', 'offline-1') as never })).toBe(1);
+      expect(await database.db.collection('event_inbox').countDocuments({ ids: eventKey('u1', 'offline-1') })).toBe(1);
     } finally {
       await closeServer(alt.server.http);
       await alt.server.apollo.stop();
@@ -190,7 +190,7 @@ describe('trackEvents', () => {
     const alt = await startServer(new EventStore(dead.db('nowhere')), queue);
     try {
       const result = await postGraphQL(alt.url, TRACK_MANY, { inputs: [{ userId: 'u1', productId: 'p1', type: 'VIEW' }] }, {
-        [IDENTITY_HEADER]: await signInternalIdentity(service, TEST_JWT_SECRET),
+        [IDENTITY_HEADER]: await signInternalIdentity(service, TEST_JWT_SECRET, TRACK_MANY),
       });
       expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'SERVICE_UNAVAILABLE', retryable: true });
       expect(await queue.count()).toBe(0);
@@ -210,7 +210,7 @@ describe('trackEvents', () => {
     const alt = await startServer(new EventStore(client.db('silent')), queue, 1_000, 300);
     try {
       const result = await postGraphQL(alt.url, TRACK_MANY, { inputs: [{ userId: 'u1', productId: 'p1', type: 'VIEW' }] }, {
-        [IDENTITY_HEADER]: await signInternalIdentity(service, TEST_JWT_SECRET),
+        [IDENTITY_HEADER]: await signInternalIdentity(service, TEST_JWT_SECRET, TRACK_MANY),
       });
       expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'SERVICE_UNAVAILABLE', retryable: true });
       expect(result.errors?.[0]?.message).toMatch(/within 300 ms/);

@@ -1,4 +1,4 @@
-import type { Aggregator, FlushResult, TrackedEvent } from '@recs/engine';
+import { eventKey, type Aggregator, type FlushResult, type TrackedEvent } from '@recs/engine';
 
 export interface BatchEntry {
   readonly batchId: string;
@@ -14,8 +14,8 @@ interface Waiting {
 }
 
 export interface BatcherHooks {
-  /** Ids among `eventIds` that an earlier batch already applied. */
-  appliedAmong(eventIds: readonly string[]): Promise<Set<string>>;
+  /** The eventKeys among `keys` that an earlier batch already applied. */
+  appliedAmong(keys: readonly string[]): Promise<Set<string>>;
   /**
    * Runs after each successful flush, with the batches it covered. The promise it returns
    * settles the flush's jobs; it may take longer (durable writes) without holding back the
@@ -123,10 +123,10 @@ export class Batcher {
     try {
       await this.hooks.beforeFlush?.();
       const batches = taken.map((w) => w.entry).filter((e): e is BatchEntry => e !== 'tick');
-      const toVerify = batches.filter((b) => b.verify).flatMap((b) => b.events.map((e) => e.eventId));
+      const toVerify = batches.filter((b) => b.verify).flatMap((b) => b.events.map((e) => eventKey(e.userId, e.eventId)));
       const applied = toVerify.length > 0 ? await this.hooks.appliedAmong(toVerify) : new Set<string>();
       const verified = performance.now();
-      const events = batches.flatMap((b) => b.events).filter((e) => !applied.has(e.eventId));
+      const events = batches.flatMap((b) => b.events).filter((e) => applied.size === 0 || !applied.has(eventKey(e.userId, e.eventId)));
       const now = Date.now();
       const result = await this.aggregator.apply(
         events,
