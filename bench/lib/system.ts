@@ -38,6 +38,10 @@ export async function startBenchSystem(log: (message: string) => void): Promise<
     JWT_SECRET: secret,
     NODE_ENV: 'production',
     LOG_LEVEL: 'warn',
+    // every bench client connects from 127.0.0.1, thousands of subscribers over a few sockets
+    MAX_CONNECTIONS_PER_IP: '0',
+    MAX_CONNECTIONS_PER_IDENTITY: '0',
+    MAX_SUBSCRIPTIONS_PER_CONNECTION: '100000',
   };
   const ports = { products: await freePort(), events: await freePort(), recommendations: await freePort(), gateway: await freePort() };
   const children = new Map<string, Child>();

@@ -118,7 +118,8 @@ export async function measureFreshness(
   const mongo = new MongoClient(system.services.mongoUrl);
   await mongo.connect();
   const lists = mongo.db(system.env['MONGO_DB'] ?? 'recs').collection<{ _id: string }>(COLLECTIONS.lists);
-  const identity = { [IDENTITY_HEADER]: await signInternalIdentity({ kind: 'authenticated', subject: 'bench', role: 'service' }, system.secret) };
+  // identity headers live a minute: sign per probe (signInternalIdentity reuses one for a while)
+  const identity = async () => ({ [IDENTITY_HEADER]: await signInternalIdentity({ kind: 'authenticated', subject: 'bench', role: 'service' }, system.secret, PROBE) });
   const probes = { mongo: [] as number[], subgraph: [] as number[], gateway: [] as number[] };
   const timed = async (samples: number[], run: () => Promise<unknown>) => {
     const started = performance.now();
@@ -131,7 +132,7 @@ export async function measureFreshness(
       const user = users[Math.floor(Math.random() * users.length)]!;
       await Promise.all([
         timed(probes.mongo, () => lists.findOne({ _id: user })),
-        timed(probes.subgraph, () => system.post(system.recommendationsUrl, PROBE, { u: user }, identity)),
+        timed(probes.subgraph, async () => system.post(system.recommendationsUrl, PROBE, { u: user }, await identity())),
         timed(probes.gateway, () => system.post(system.gatewayUrl, PROBE, { u: user })),
       ]);
       await sleep(100);

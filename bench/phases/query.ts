@@ -35,7 +35,7 @@ export async function measureQuery(system: BenchSystem, users: readonly string[]
     return summarize(latencies);
   };
   const gatewayMs = await run(system.gatewayUrl, THROUGH_GATEWAY, {});
-  const identity = await signInternalIdentity({ kind: 'authenticated', subject: 'bench', role: 'service' }, system.secret);
+  const identity = await signInternalIdentity({ kind: 'authenticated', subject: 'bench', role: 'service' }, system.secret, DIRECT);
   const subgraphMs = await run(system.recommendationsUrl, DIRECT, { [IDENTITY_HEADER]: identity });
   return {
     concurrency,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_TOKEN_POLICY, type TokenPolicy } from './auth.ts';
 
 /** Thrown when the environment is invalid; the message names every offending variable. */
 export class ConfigError extends Error {
@@ -30,6 +31,54 @@ export const jwtSecret = z
 
 export function port(defaultPort: number) {
   return z.coerce.number().int().min(0).max(65_535).default(defaultPort);
+}
+
+/**
+ * The interface a server listens on: loopback unless the deployment opens it (containers set
+ * 0.0.0.0), so a subgraph is not reachable from the network by accident.
+ */
+export const host = z.string().min(1).default('127.0.0.1');
+
+const DURATION = /^(\d+)(s|m|h|d)?$/;
+const UNIT_SECONDS = { s: 1, m: 60, h: 3_600, d: 86_400 } as const;
+
+/** '90s', '15m', '24h', '30d' or bare seconds, in seconds. */
+export const duration = z
+  .string()
+  .regex(DURATION, 'must be a duration such as 30s, 15m, 24h or 7d')
+  .transform((value) => {
+    const [, amount, unit] = DURATION.exec(value)!;
+    return Number(amount) * UNIT_SECONDS[(unit ?? 's') as keyof typeof UNIT_SECONDS];
+  });
+
+/**
+ * What client tokens must satisfy (read by the processes that verify them: the gateway). Unset
+ * variables keep DEFAULT_TOKEN_POLICY's values: issuer `recs`, no audience, lifetimes of 24 h for
+ * users and admins and 30 days for services, 30 s of clock skew.
+ */
+export const tokenEnv = {
+  JWT_ISSUER: z.string().min(1).optional(),
+  JWT_AUDIENCE: z.string().min(1).optional(),
+  JWT_MAX_LIFETIME: duration.optional(),
+  JWT_SERVICE_MAX_LIFETIME: duration.optional(),
+  JWT_CLOCK_TOLERANCE: duration.optional(),
+} as const;
+
+export type TokenConfig = Partial<z.infer<z.ZodObject<typeof tokenEnv>>>;
+
+export function tokenPolicy(config: TokenConfig): TokenPolicy {
+  const people = config.JWT_MAX_LIFETIME;
+  const services = config.JWT_SERVICE_MAX_LIFETIME ?? DEFAULT_TOKEN_POLICY.maxLifetimeSeconds.service;
+  return {
+    issuer: config.JWT_ISSUER ?? DEFAULT_TOKEN_POLICY.issuer,
+    audience: config.JWT_AUDIENCE,
+    maxLifetimeSeconds: {
+      user: people ?? DEFAULT_TOKEN_POLICY.maxLifetimeSeconds.user,
+      admin: people ?? DEFAULT_TOKEN_POLICY.maxLifetimeSeconds.admin,
+      service: services,
+    },
+    clockToleranceSeconds: config.JWT_CLOCK_TOLERANCE ?? DEFAULT_TOKEN_POLICY.clockToleranceSeconds,
+  };
 }
 
 export const httpUrl = z.string().regex(/^https?:\/\//, 'must be an http(s) URL');

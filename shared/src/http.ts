@@ -14,32 +14,47 @@ export interface HttpOptions<TContext extends BaseContext> {
 
 class HttpError extends Error {
   readonly status: number;
-  constructor(status: number, message: string) {
+  readonly headers: Readonly<Record<string, string>>;
+  constructor(status: number, message: string, headers: Record<string, string> = {}) {
     super(message);
     this.status = status;
+    this.headers = headers;
   }
 }
 
+/**
+ * A body over the limit is refused with 413 as soon as it is known, and the connection closed
+ * after the answer (`connection: close`), not reset before it: a client still sending would get
+ * ECONNRESET instead of the status. The rest of the body is read and dropped meanwhile.
+ */
 function readBody(req: IncomingMessage, limit: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > limit) {
-        reject(new HttpError(413, `request body exceeds ${limit} bytes`));
-        req.destroy();
-        return;
+      if (size <= limit) {
+        chunks.push(chunk);
+      } else if (size - chunk.length <= limit) {
+        chunks.length = 0;
+        reject(new HttpError(413, `request body exceeds ${limit} bytes`, { connection: 'close' }));
       }
-      chunks.push(chunk);
     });
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
   });
 }
 
-function sendText(res: ServerResponse, status: number, text: string): void {
-  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' });
+/** The GraphQL document each request carries, for checks that need it before Apollo parses it (see requestQuery). */
+const queries = new WeakMap<IncomingMessage, string>();
+
+/** The `query` string of a GraphQL request this server is handling (POST JSON body or GET parameter). */
+export function requestQuery(req: IncomingMessage): string | undefined {
+  return queries.get(req);
+}
+
+function sendText(res: ServerResponse, status: number, text: string, headers: Readonly<Record<string, string>> = {}): void {
+  res.writeHead(status, { ...headers, 'content-type': 'text/plain; charset=utf-8' });
   res.end(text);
 }
 
@@ -84,6 +99,8 @@ export function createGraphQLHttpServer<TContext extends BaseContext>(options: H
           body = text;
         }
       }
+      const query = req.method === 'POST' ? (body as { query?: unknown } | undefined)?.query : url.searchParams.get('query');
+      if (typeof query === 'string') queries.set(req, query);
       const response = await options.server.executeHTTPGraphQLRequest({
         httpGraphQLRequest: { method: req.method?.toUpperCase() ?? 'GET', headers, search: url.search, body },
         context: () => options.context(req),
@@ -98,13 +115,14 @@ export function createGraphQLHttpServer<TContext extends BaseContext>(options: H
       res.end();
     })().catch((error: unknown) => {
       if (res.headersSent) return res.destroy();
-      if (error instanceof HttpError) return sendText(res, error.status, error.message);
+      if (error instanceof HttpError) return sendText(res, error.status, error.message, error.headers);
       sendText(res, 500, 'internal server error');
     });
   });
 }
 
-export async function listen(server: Server, port: number, host = '0.0.0.0'): Promise<number> {
+/** Listens on `host` (loopback by default: the HOST setting opens a server to the network). */
+export async function listen(server: Server, port: number, host = '127.0.0.1'): Promise<number> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {

@@ -5,7 +5,10 @@ import { buildSubgraphSchema, type GraphQLResolverMap } from '@apollo/subgraph';
 import type { DocumentNode } from 'graphql';
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
 import { AuthenticationError, IDENTITY_HEADER, verifyInternalIdentity, type Identity } from './auth.ts';
-import { formatError, isUnavailable, serviceUnavailable, unauthenticated } from './errors.ts';
+import { formatError, isUnavailable, refusedCredential, serviceUnavailable } from './errors.ts';
+import { finiteNumbersRule } from './finiteNumbers.ts';
+import { literalDepthRule } from './literalDepth.ts';
+import { requestQuery } from './http.ts';
 import type { Logger } from './logger.ts';
 
 export interface SubgraphContext extends BaseContext {
@@ -75,6 +78,7 @@ export function createSubgraphServer<TContext extends SubgraphContext>(options: 
       },
     ]),
     formatError: formatError(options.production),
+    validationRules: [finiteNumbersRule, literalDepthRule],
     includeStacktraceInErrorResponses: !options.production,
     logger: options.logger,
     // the process handles SIGTERM itself (shutdown.ts), in order
@@ -88,13 +92,16 @@ export function createSubgraphServer<TContext extends SubgraphContext>(options: 
   });
 }
 
-/** The identity a request carries (see IDENTITY_HEADER); a forged header is UNAUTHENTICATED. */
+/**
+ * The identity a request carries (see IDENTITY_HEADER), checked against the operation it came
+ * with; a forged, stale or replayed header is a 401 UNAUTHENTICATED.
+ */
 export async function requestIdentity(req: IncomingMessage, secret: string): Promise<Identity> {
   const header = req.headers[IDENTITY_HEADER];
   try {
-    return await verifyInternalIdentity(Array.isArray(header) ? header[0] : header, secret);
+    return await verifyInternalIdentity(Array.isArray(header) ? header[0] : header, secret, requestQuery(req));
   } catch (error) {
-    if (error instanceof AuthenticationError) throw unauthenticated(error.message);
+    if (error instanceof AuthenticationError) throw refusedCredential(error.message);
     throw error;
   }
 }

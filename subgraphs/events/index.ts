@@ -32,8 +32,8 @@ try {
     production: config.NODE_ENV === 'production',
     ready: async () => (await mongo.db.command({ ping: 1 }), redis.isReady),
   });
-  const port = await listen(server.http, config.PORT);
-  logger.info({ port }, `events subgraph listening on http://127.0.0.1:${port}/graphql`);
+  const port = await listen(server.http, config.PORT, config.HOST);
+  logger.info({ host: config.HOST, port }, `events subgraph listening on http://${config.HOST}:${port}/graphql`);
   onShutdown(logger, [
     () => closeServer(server.http),
     () => server.apollo.stop(),
