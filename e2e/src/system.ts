@@ -23,7 +23,7 @@ import {
   type Role,
 } from '@recs/shared';
 import { AggregatorService, CatalogCache, ListService, ListStore, Publisher } from '@recs/workers';
-import { createClient, type Client } from 'graphql-ws';
+import { createClient, type Client, type ClientOptions } from 'graphql-ws';
 import WebSocket from 'ws';
 
 export interface System {
@@ -34,12 +34,19 @@ export interface System {
   /** HTTP URL of the (first) gateway's /graphql. */
   readonly url: string;
   readonly gateways: readonly { url: string; ws: string; server: GatewayServer }[];
+  /** Starts one more gateway on the same subgraphs, with settings of its own; resolves to its index. */
+  addGateway(overrides: Partial<GatewayConfig>): Promise<number>;
   readonly catalog: CatalogCache;
   token(subject: string, role: Role): Promise<string>;
   /** POSTs an operation to a gateway as `token`'s holder. */
   query<T = Record<string, any>>(query: string, variables?: Record<string, unknown>, token?: string, gateway?: number): Promise<{ data?: T | null; errors?: readonly { message: string; extensions?: Record<string, unknown> }[] }>;
-  /** A graphql-ws client of a gateway, authenticated with `token` when given. */
-  wsClient(token?: string, gateway?: number): Client;
+  /** A graphql-ws client of a gateway, authenticated with `token` when given (no retries unless `options` say). */
+  wsClient(token?: string, gateway?: number, options?: Partial<ClientOptions>): Client;
+  /**
+   * A subgraph's HTTP server: stop() closes it (its port refuses connections), start() listens
+   * again on the same port, as a restarted process would.
+   */
+  subgraph(name: SubgraphName): { stop(): Promise<void>; start(): Promise<void> };
   stop(): Promise<void>;
 }
 
@@ -53,7 +60,12 @@ export interface SystemOptions {
   readonly redisUrl?: string;
   /** 'none' when the test runs the workers as processes of their own. */
   readonly workers?: 'in-process' | 'none';
+  /** Settings of every gateway that differ from the test defaults (e.g. lower limits). */
+  readonly gateway?: Partial<GatewayConfig>;
 }
+
+export type SubgraphName = 'products' | 'events' | 'recommendations';
+type GatewayConfig = Parameters<typeof createGatewayServer>[0]['config'];
 
 async function listenOnFreePort(server: Server): Promise<string> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -115,7 +127,7 @@ export async function startSystem(options: SystemOptions): Promise<System> {
   listService?.start(redis, prefix, 8);
 
   const gateways: { url: string; ws: string; server: GatewayServer }[] = [];
-  for (let i = 0; i < (options.gateways ?? 1); i++) {
+  const addGateway = async (overrides: Partial<GatewayConfig>) => {
     const server = await createGatewayServer({
       config: {
         REDIS_URL: redisUrl,
@@ -132,15 +144,25 @@ export async function startSystem(options: SystemOptions): Promise<System> {
         HYDRATION_CONCURRENCY: 32,
         SUBGRAPH_CONNECTIONS: 64,
         SUBGRAPH_TIMEOUT_MS: 30_000,
+        MAX_SUBSCRIPTIONS_PER_CONNECTION: 100,
+        MAX_CONNECTIONS_PER_IDENTITY: 20,
+        MAX_CONNECTIONS_PER_IP: 200,
+        TRUSTED_PROXY_HOPS: 0,
+        ...options.gateway,
+        ...overrides,
       },
       logger,
       redis,
     });
     const url = await listenOnFreePort(server.http);
     gateways.push({ url, ws: url.replace(/^http/, 'ws'), server });
-  }
+    return gateways.length - 1;
+  };
+  for (let i = 0; i < (options.gateways ?? 1); i++) await addGateway({});
 
   const clients: Client[] = [];
+  const subgraphServers = { products, events: eventsServer, recommendations };
+  const subgraphUrlsByName = { products: subgraphUrls.PRODUCTS_URL, events: subgraphUrls.EVENTS_URL, recommendations: subgraphUrls.RECOMMENDATIONS_URL };
   return {
     db,
     redis,
@@ -148,11 +170,12 @@ export async function startSystem(options: SystemOptions): Promise<System> {
     prefix,
     url: gateways[0]!.url,
     gateways,
+    addGateway,
     catalog,
     token: (subject, role) => signClientToken({ subject, role }, TEST_JWT_SECRET),
     query: (query, variables = {}, token, gateway = 0) =>
       postGraphQL(gateways[gateway]!.url, query, variables, token === undefined ? {} : { authorization: `Bearer ${token}` }),
-    wsClient(token, gateway = 0) {
+    wsClient(token, gateway = 0, clientOptions = {}) {
       const client = createClient({
         url: gateways[gateway]!.ws,
         webSocketImpl: WebSocket,
@@ -160,9 +183,27 @@ export async function startSystem(options: SystemOptions): Promise<System> {
         retryAttempts: 0,
         lazy: false,
         onNonLazyError: () => undefined,
+        ...clientOptions,
       });
       clients.push(client);
       return client;
+    },
+    subgraph(name) {
+      const { http } = subgraphServers[name];
+      return {
+        stop: () => closeServer(http),
+        start: async () => {
+          if (http.listening) return;
+          const port = Number(new URL(subgraphUrlsByName[name]).port);
+          await new Promise<void>((resolve, reject) => {
+            http.once('error', reject);
+            http.listen(port, '127.0.0.1', () => {
+              http.off('error', reject);
+              resolve();
+            });
+          });
+        },
+      };
     },
     async stop() {
       for (const client of clients) await client.dispose();
@@ -171,7 +212,7 @@ export async function startSystem(options: SystemOptions): Promise<System> {
       await aggregation?.stop();
       await catalog.close();
       for (const server of [products, eventsServer, recommendations]) {
-        await closeServer(server.http);
+        if (server.http.listening) await closeServer(server.http);
         await server.apollo.stop();
       }
       await events.obliterate({ force: true }).catch(() => undefined);

@@ -1,7 +1,8 @@
-import { baseEnv, httpUrl, jwtSecret, loadConfig, port } from '@recs/shared';
+import { baseEnv, host, httpUrl, jwtSecret, loadConfig, port, tokenEnv } from '@recs/shared';
 import { z } from 'zod';
 
-const flag = z.enum(['true', 'false', '1', '0']).default('true').transform((v) => v === 'true' || v === '1');
+/** A flag; unset is undefined, as its default depends on other settings (NODE_ENV). */
+const optionalFlag = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1').optional();
 const int = (fallback: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(fallback);
 
 export function gatewayConfig(env: NodeJS.ProcessEnv = process.env) {
@@ -14,12 +15,21 @@ export function gatewayConfig(env: NodeJS.ProcessEnv = process.env) {
       NODE_ENV,
       JWT_SECRET: jwtSecret,
       PORT: port(4000),
+      /**
+       * Interface to listen on (default 127.0.0.1; containers set 0.0.0.0). This, the JWT_* checks
+       * and INTROSPECTION are optional so that configs built in code (tests) need not list them.
+       */
+      HOST: host.optional(),
+      /** Client token checks: JWT_ISSUER, JWT_AUDIENCE, JWT_MAX_LIFETIME, JWT_SERVICE_MAX_LIFETIME, JWT_CLOCK_TOLERANCE (see tokenEnv). */
+      ...tokenEnv,
+      /** Schema introspection over HTTP; default off when NODE_ENV=production unless SANDBOX is on (Sandbox needs it). */
+      INTROSPECTION: optionalFlag,
       /** Subgraph URLs; default to the ones composed into schema/supergraph.graphql. */
       PRODUCTS_URL: httpUrl.optional(),
       EVENTS_URL: httpUrl.optional(),
       RECOMMENDATIONS_URL: httpUrl.optional(),
-      /** Serve Apollo Sandbox as the landing page of /graphql (admins explore the graph with it). */
-      SANDBOX: flag,
+      /** Serve Apollo Sandbox as the landing page of /graphql (admins explore the graph with it); default on unless NODE_ENV=production. */
+      SANDBOX: optionalFlag,
       MAX_QUERY_DEPTH: int(12, 2, 100),
       MAX_QUERY_COST: int(20_000, 100, 1_000_000),
       MAX_ALIASES: int(30, 1, 1_000),
@@ -32,6 +42,17 @@ export function gatewayConfig(env: NodeJS.ProcessEnv = process.env) {
       SUBGRAPH_CONNECTIONS: int(64, 1, 10_000),
       /** A subgraph request with no progress for this long fails. */
       SUBGRAPH_TIMEOUT_MS: int(30_000, 100, 600_000),
+      /** Subscriptions one WebSocket connection may hold; the next subscribe is refused with RATE_LIMITED. */
+      MAX_SUBSCRIPTIONS_PER_CONNECTION: int(100, 1, 100_000),
+      /** WebSocket connections one token subject may hold on this replica (0: no limit); more are closed with 1013. */
+      MAX_CONNECTIONS_PER_IDENTITY: int(20, 0, 1_000_000),
+      /** WebSocket connections one client IP may hold on this replica (0: no limit); more are closed with 1013. */
+      MAX_CONNECTIONS_PER_IP: int(200, 0, 1_000_000),
+      /**
+       * Reverse proxies in front of the gateway that append to X-Forwarded-For (0: none, the client
+       * IP is the socket's peer). With 1, the client IP is the last address nginx appended.
+       */
+      TRUSTED_PROXY_HOPS: int(0, 0, 10),
     },
     env,
   );

@@ -5,14 +5,18 @@ import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import { supergraphSdl } from '@recs/schema';
-import { closeServer, createGraphQLHttpServer, formatError, pooledFetch, RedisNames, type Logger, type RedisClient } from '@recs/shared';
+import { closeServer, createGraphQLHttpServer, finiteNumbersRule, formatError, identityFromAuthorization, literalDepthRule, pooledFetch, RedisNames, tokenPolicy, type Logger, type RedisClient } from '@recs/shared';
 import type { ExecutionResult, GraphQLSchema } from 'graphql';
 import type { GatewayConfig } from './config.ts';
+import { operationChecks } from './operationChecks.ts';
 import { httpContext, IdentityDataSource, type GatewayContext } from './identity.ts';
-import { LiveHub } from './subscriptions/hub.ts';
+import { LiveHub, type Hydrate } from './subscriptions/hub.ts';
 import { attachWebSocketServer } from './subscriptions/websocket.ts';
 
 export const GRAPHQL_PATH = '/graphql';
+
+/** Tokens per document at most (graphql-armor's default): parsing stops there, before it costs much. */
+const MAX_TOKENS = 1_000;
 
 /** Subscription payloads are hydrated as this identity (each subscriber was authorized on subscribe). */
 const HYDRATION_CONTEXT: GatewayContext = { identity: { kind: 'authenticated', subject: 'gateway-subscriptions', role: 'service' } };
@@ -41,7 +45,7 @@ export async function createGatewayServer({ config, logger, redis, supergraph }:
   const fetcher = pooledFetch({ maxSockets: config.SUBGRAPH_CONNECTIONS, timeoutMs: config.SUBGRAPH_TIMEOUT_MS });
   const gateway = new ApolloGateway({
     supergraphSdl: supergraph ?? supergraphSdl(),
-    buildService: ({ name, url }) => new IdentityDataSource(overrides[name] ?? url ?? '', config.JWT_SECRET, fetcher),
+    buildService: ({ name, url }) => new IdentityDataSource(name, overrides[name] ?? url ?? '', config.JWT_SECRET, fetcher, logger),
     logger,
   });
   let apiSchema: GraphQLSchema | undefined;
@@ -55,21 +59,31 @@ export async function createGatewayServer({ config, logger, redis, supergraph }:
     costLimit: { maxCost: config.MAX_QUERY_COST },
     maxAliases: { n: config.MAX_ALIASES },
     blockFieldSuggestion: { enabled: production },
+    // its token limit throws from a plugin hook, so every syntax error became a 500: graphql-js's
+    // own limit (parseOptions below) fails parsing as a 400 GRAPHQL_PARSE_FAILED instead
+    maxTokens: { enabled: false },
   }).protect();
+  const sandbox = config.SANDBOX ?? !production;
+  // one set of document checks for both transports (HTTP here, the websocket below)
+  const validationRules = [...armor.validationRules, finiteNumbersRule, literalDepthRule];
+  const policy = tokenPolicy(config);
 
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
     formatError: formatError(production),
     includeStacktraceInErrorResponses: !production,
-    introspection: true,
+    // Sandbox needs it; otherwise off by default in production, where it hands anyone the whole schema
+    introspection: sandbox || (config.INTROSPECTION ?? !production),
+    parseOptions: { maxTokens: MAX_TOKENS },
     logger,
     // the process handles SIGTERM itself, in order
     stopOnTerminationSignals: false,
-    validationRules: armor.validationRules,
+    validationRules,
     // the plugin packages resolve Apollo Server's CommonJS typings, the gateway its ESM ones: same classes
     plugins: [
       ...armor.plugins,
-      config.SANDBOX ? ApolloServerPluginLandingPageLocalDefault({ embed: { endpointIsEditable: false, runTelemetry: false }, includeCookies: false }) : ApolloServerPluginLandingPageDisabled(),
+      operationChecks(GRAPHQL_PATH),
+      sandbox ? ApolloServerPluginLandingPageLocalDefault({ embed: { endpointIsEditable: false, runTelemetry: false }, includeCookies: false }) : ApolloServerPluginLandingPageDisabled(),
     ] as unknown as ApolloServerPlugin<GatewayContext>[],
   });
   await apollo.start();
@@ -77,16 +91,19 @@ export async function createGatewayServer({ config, logger, redis, supergraph }:
   const subscriber = redis.duplicate();
   subscriber.on('error', () => undefined);
   await subscriber.connect();
-  const hydrate = async (query: Parameters<ApolloServer['executeOperation']>[0]['query'], variables: Readonly<Record<string, unknown>>) => {
-    const response = await apollo.executeOperation({ query: query!, variables: { ...variables } }, { contextValue: HYDRATION_CONTEXT });
-    return (response.body.kind === 'single' ? response.body.singleResult : { errors: [] }) as ExecutionResult;
+  // Apollo's formatted result (plain errors, not GraphQLError instances): the hub tells transient
+  // failures from good results by their codes, and the websocket server sends errors as they are
+  const hydrate: Hydrate = async (query, variables) => {
+    const response = await apollo.executeOperation({ query, variables: { ...variables } }, { contextValue: HYDRATION_CONTEXT });
+    if (response.body.kind !== 'single') throw new Error('hydration answered with incremental delivery');
+    return response.body.singleResult as ExecutionResult;
   };
   const hub = new LiveHub(subscriber, new RedisNames(config.QUEUE_PREFIX), hydrate, logger, config.HYDRATION_CONCURRENCY);
 
   const http = createGraphQLHttpServer({
     server: apollo,
     path: GRAPHQL_PATH,
-    context: httpContext(config.JWT_SECRET),
+    context: httpContext(config.JWT_SECRET, policy),
     ready: async () => apiSchema !== undefined && redis.isReady && subscriber.isReady,
   });
   const ws = attachWebSocketServer({
@@ -98,7 +115,17 @@ export async function createGatewayServer({ config, logger, redis, supergraph }:
       return apiSchema;
     },
     hub,
-    secret: config.JWT_SECRET,
+    authenticate: (authorization) => identityFromAuthorization(authorization, config.JWT_SECRET, policy),
+    // the same document checks as HTTP (the ApolloServer's parseOptions and validationRules above)
+    maxTokens: MAX_TOKENS,
+    validationRules,
+    production,
+    limits: {
+      subscriptionsPerConnection: config.MAX_SUBSCRIPTIONS_PER_CONNECTION,
+      connectionsPerIdentity: config.MAX_CONNECTIONS_PER_IDENTITY,
+      connectionsPerIp: config.MAX_CONNECTIONS_PER_IP,
+      trustedProxyHops: config.TRUSTED_PROXY_HOPS,
+    },
     logger,
   });
 

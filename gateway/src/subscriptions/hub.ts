@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger, RedisClient, RedisNames } from '@recs/shared';
 import type { DocumentNode, ExecutionResult } from 'graphql';
+import { DEFAULT_RETRY, isTransientFailure, retryDelay, type RetryPolicy } from './hydration.ts';
 import { LatestResult } from './latest.ts';
 import type { LiveOperation } from './liveOperation.ts';
 
@@ -18,6 +19,10 @@ class Group {
   again = false;
   /** When the newest change was published (epoch ms), if the message said. */
   publishedAt: number | undefined;
+  /** Failed hydrations in a row, since the last good one or the last change. */
+  failures = 0;
+  /** The retry of a failed hydration, waiting for its turn. */
+  retry: NodeJS.Timeout | undefined;
   readonly live: LiveOperation;
 
   constructor(live: LiveOperation) {
@@ -30,33 +35,43 @@ export interface HubStats {
   readonly groups: number;
   readonly subscribers: number;
   readonly hydrations: number;
+  /** Hydrations that failed (threw, or gave only transient errors) and were not delivered. */
+  readonly failedHydrations: number;
+  /** Groups whose failed hydration waits for a retry. */
+  readonly retrying: number;
   readonly delivered: number;
 }
 
 /**
  * Relays change messages from Redis pub/sub to this replica's graphql-ws subscribers. Every
- * replica subscribes only to the channels its own subscribers need.
+ * replica subscribes only to the channels its own subscribers need. A hydration that fails is
+ * not delivered; it is retried (see hydration.ts for what subscribers see meanwhile).
  */
-export class LiveHub extends EventEmitter<{ subscribed: [channel: string] }> {
+export class LiveHub extends EventEmitter<{ subscribed: [channel: string]; hydrationFailed: [field: string] }> {
   private readonly channels = new Map<string, Map<string, Group>>();
+  /** SUBSCRIBE commands not yet confirmed, per channel. */
+  private readonly subscribing = new Map<string, Promise<unknown>>();
   private readonly subscriber: RedisClient;
   private readonly names: RedisNames;
   private readonly hydrate: Hydrate;
   private readonly logger: Logger;
   private hydrations = 0;
+  private failedHydrations = 0;
   private delivered = 0;
   private readonly maxHydrations: number;
+  private readonly retryPolicy: RetryPolicy;
   private running = 0;
   /** Groups waiting for a hydration slot, in arrival order. */
   private readonly turns: (() => void)[] = [];
 
-  constructor(subscriber: RedisClient, names: RedisNames, hydrate: Hydrate, logger: Logger, maxConcurrentHydrations = 32) {
+  constructor(subscriber: RedisClient, names: RedisNames, hydrate: Hydrate, logger: Logger, maxConcurrentHydrations = 32, retry: RetryPolicy = DEFAULT_RETRY) {
     super();
     this.subscriber = subscriber;
     this.names = names;
     this.hydrate = hydrate;
     this.logger = logger;
     this.maxHydrations = maxConcurrentHydrations;
+    this.retryPolicy = retry;
   }
 
   private async slot(): Promise<void> {
@@ -80,13 +95,28 @@ export class LiveHub extends EventEmitter<{ subscribed: [channel: string] }> {
     return this.names.bestSellersChannel(typeof categoryId === 'string' ? categoryId : null);
   }
 
-  /** A subscriber's stream of results; ends when the client completes or disconnects. */
-  async subscribe(live: LiveOperation): Promise<AsyncIterableIterator<ExecutionResult>> {
+  /**
+   * A subscriber's stream of results; ends when the client completes or disconnects. Throws when
+   * Redis refuses the channel (the next subscriber tries again).
+   */
+  async subscribe(live: LiveOperation): Promise<LatestResult> {
     const channel = this.channelOf(live);
     let groups = this.channels.get(channel);
     if (groups === undefined) {
       this.channels.set(channel, (groups = new Map()));
-      await this.subscriber.subscribe(channel, (message) => this.onMessage(channel, message));
+      const subscribing = this.subscriber.subscribe(channel, (message) => this.onMessage(channel, message));
+      this.subscribing.set(channel, subscribing);
+      try {
+        await subscribing;
+      } catch (error) {
+        if (this.channels.get(channel) === groups && groups.size === 0) this.channels.delete(channel);
+        throw error;
+      } finally {
+        this.subscribing.delete(channel);
+      }
+    } else {
+      // another subscriber's SUBSCRIBE may still be on its way
+      await this.subscribing.get(channel);
     }
     let group = groups.get(live.key);
     if (group === undefined) groups.set(live.key, (group = new Group(live)));
@@ -101,6 +131,8 @@ export class LiveHub extends EventEmitter<{ subscribed: [channel: string] }> {
   private leave(channel: string, group: Group, stream: LatestResult): void {
     group.subscribers.delete(stream);
     if (group.subscribers.size > 0) return;
+    clearTimeout(group.retry);
+    group.retry = undefined;
     const groups = this.channels.get(channel);
     groups?.delete(group.live.key);
     if (groups !== undefined && groups.size === 0) {
@@ -125,17 +157,26 @@ export class LiveHub extends EventEmitter<{ subscribed: [channel: string] }> {
       if (marker <= group.seen) continue;
       group.seen = marker;
       group.publishedAt = publishedAt;
+      // a new change earns a new round of retries
+      group.failures = 0;
       void this.run(group);
     }
   }
 
-  /** One hydration at a time per group; a change arriving meanwhile triggers exactly one more. */
+  /**
+   * One hydration at a time per group; a change arriving meanwhile triggers exactly one more. A
+   * hydration that fails schedules its own retry, unless a newer change already made it run again.
+   */
   private async run(group: Group): Promise<void> {
     if (group.running) {
       group.again = true;
       return;
     }
+    // this hydration covers a retry that was waiting
+    clearTimeout(group.retry);
+    group.retry = undefined;
     group.running = true;
+    let failed = false;
     try {
       do {
         await this.slot();
@@ -144,19 +185,30 @@ export class LiveHub extends EventEmitter<{ subscribed: [channel: string] }> {
         this.hydrations++;
         const publishedAt = group.publishedAt;
         const started = Date.now();
-        let result: ExecutionResult;
+        let result: ExecutionResult | undefined;
+        let problem: string | undefined;
         try {
           result = await this.hydrate(group.live.query, group.live.variables);
+          if (isTransientFailure(result)) problem = result.errors!.map((error) => error.message).join('; ');
         } catch (error) {
-          this.logger.warn({ err: (error as Error).message, field: group.live.field }, 'hydrating a change failed');
-          continue;
+          problem = (error as Error).message;
         } finally {
           this.release();
         }
+        failed = problem !== undefined;
+        if (failed) {
+          this.failedHydrations++;
+          group.failures++;
+          const level = group.failures === 1 ? 'warn' : 'debug';
+          this.logger[level]({ err: problem, field: group.live.field, failures: group.failures }, 'hydrating a change failed; the last result stays');
+          this.emit('hydrationFailed', group.live.field);
+          continue;
+        }
+        group.failures = 0;
         const text = JSON.stringify(result);
         if (text === group.last) continue;
         group.last = text;
-        for (const stream of group.subscribers) stream.push(result);
+        for (const stream of group.subscribers) stream.push(result!);
         this.delivered += group.subscribers.size;
         if (this.logger.isLevelEnabled('debug')) {
           const now = Date.now();
@@ -169,19 +221,44 @@ export class LiveHub extends EventEmitter<{ subscribed: [channel: string] }> {
     } finally {
       group.running = false;
     }
+    if (failed) this.retryLater(group);
+  }
+
+  /** Tries a failed hydration again after a backoff, a bounded number of times; then waits for the next change. */
+  private retryLater(group: Group): void {
+    if (group.subscribers.size === 0 || group.retry !== undefined) return;
+    if (group.failures > this.retryPolicy.attempts) {
+      this.logger.warn({ field: group.live.field, failures: group.failures }, 'hydration keeps failing; waiting for the next change');
+      return;
+    }
+    group.retry = setTimeout(() => {
+      group.retry = undefined;
+      void this.run(group);
+    }, retryDelay(this.retryPolicy, group.failures));
+    group.retry.unref();
   }
 
   stats(): HubStats {
     let groups = 0;
     let subscribers = 0;
+    let retrying = 0;
     for (const channelGroups of this.channels.values()) {
       groups += channelGroups.size;
-      for (const group of channelGroups.values()) subscribers += group.subscribers.size;
+      for (const group of channelGroups.values()) {
+        subscribers += group.subscribers.size;
+        if (group.retry !== undefined) retrying++;
+      }
     }
-    return { channels: this.channels.size, groups, subscribers, hydrations: this.hydrations, delivered: this.delivered };
+    return { channels: this.channels.size, groups, subscribers, hydrations: this.hydrations, failedHydrations: this.failedHydrations, retrying, delivered: this.delivered };
   }
 
   async close(): Promise<void> {
-    for (const groups of this.channels.values()) for (const group of groups.values()) for (const stream of [...group.subscribers]) await stream.return();
+    for (const groups of this.channels.values()) {
+      for (const group of groups.values()) {
+        clearTimeout(group.retry);
+        group.retry = undefined;
+        for (const stream of [...group.subscribers]) await stream.return();
+      }
+    }
   }
 }
