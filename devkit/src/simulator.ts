@@ -7,14 +7,15 @@
  * - a session views 3-8 products, clicks about a third of them, puts a view in the cart with
  *   probability 0.15, and buys each cart item with probability 0.5; a small share of cart items
  *   is removed instead.
- * The same seed gives the same shoppers and sessions.
+ * The same seed gives the same shoppers and sessions. A new event type is not simulated until
+ * this model says when a shopper does it.
  */
-export type SimulatedType = 'VIEW' | 'CLICK' | 'ADD_TO_CART' | 'REMOVE_FROM_CART' | 'PURCHASE';
+import { seededRandom, type EventType } from '@recs/engine';
 
 export interface SimulatedEvent {
   readonly userId: string;
   readonly productId: string;
-  readonly type: SimulatedType;
+  readonly type: EventType;
   readonly sessionId: string;
   readonly quantity?: number;
   readonly price?: number;
@@ -34,17 +35,7 @@ export interface SimulatorOptions {
   readonly userPrefix?: string;
 }
 
-/** mulberry32: small, fast, seedable. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom };
 
 /** Samples indexes 0..n-1 with probability proportional to 1/(i+1). */
 class Zipf {
@@ -86,14 +77,16 @@ export class ClickstreamSimulator {
       if (list === undefined) byCategory.set(product.categoryId, (list = []));
       list.push(product);
     }
-    this.categories = [...byCategory].sort(([a], [b]) => (a < b ? -1 : 1)).map(([id, products]) => {
-      // a seeded popularity order
-      for (let i = products.length - 1; i > 0; i--) {
-        const j = Math.floor(this.random() * (i + 1));
-        [products[i], products[j]] = [products[j]!, products[i]!];
-      }
-      return { id, products, zipf: new Zipf(products.length) };
-    });
+    this.categories = [...byCategory]
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([id, products]) => {
+        // a seeded popularity order
+        for (let i = products.length - 1; i > 0; i--) {
+          const j = Math.floor(this.random() * (i + 1));
+          [products[i], products[j]] = [products[j]!, products[i]!];
+        }
+        return { id, products, zipf: new Zipf(products.length) };
+      });
     this.favourites = Array.from({ length: options.users }, () => [
       Math.floor(this.random() * this.categories.length),
       Math.floor(this.random() * this.categories.length),

@@ -96,7 +96,10 @@ describe('bulk writes by _id', () => {
   it('narrows a find by _id $in whatever else the filter holds', async () => {
     const docs = database.db.collection<Doc>('finds');
     await docs.insertMany(Array.from({ length: 50 }, (_, i) => ({ _id: `d${i}`, v: i % 5 })));
-    const found = await docs.find({ _id: { $in: ['d1', 'd6', 'd7', 'd40'] }, v: 1 }).sort({ _id: 1 }).toArray();
+    const found = await docs
+      .find({ _id: { $in: ['d1', 'd6', 'd7', 'd40'] }, v: 1 })
+      .sort({ _id: 1 })
+      .toArray();
     expect(found.map((d) => d._id)).toEqual(['d1', 'd6']);
   });
 });

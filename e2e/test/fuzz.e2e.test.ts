@@ -2,12 +2,25 @@ import fc from 'fast-check';
 import type { Client } from 'graphql-ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { deferred } from '@recs/devkit';
-import { DEFAULT_ENGINE_CONFIG } from '@recs/engine';
+import { DEFAULT_ENGINE_CONFIG, EVENT_TYPE_NAMES } from '@recs/engine';
 import { COLLECTIONS, fromRawEventDoc, type RawEventDoc } from '@recs/shared';
 import { compareAggregates, dumpAggregator, readStoredAggregates, recomputeAggregates } from '@recs/workers';
 import { startSystem, type System } from '../src/system.ts';
 import { callers, documents, fieldOperation, fieldOperations, RAW_BODIES, type Expect, type Operation } from './fuzz/documents.ts';
-import { breakEvent, buildEvent, CATEGORIES, contractFlaw, schemaBreaker, eventSpec, trafficEventSpec, PRODUCTS, TOKEN_USERS, USERS, type Caller, type ModelEvent } from './fuzz/events.ts';
+import {
+  breakEvent,
+  buildEvent,
+  CATEGORIES,
+  contractFlaw,
+  schemaBreaker,
+  eventSpec,
+  trafficEventSpec,
+  PRODUCTS,
+  TOKEN_USERS,
+  USERS,
+  type Caller,
+  type ModelEvent,
+} from './fuzz/events.ts';
 import { codesOf, forgedAuthorizations, get, graphqlBody, post, responseProblems, type WireResponse } from './fuzz/http.ts';
 import { keyOf, Ledger, track, type Violation } from './fuzz/ledger.ts';
 import { ping, runOverSocket, socketProblems } from './fuzz/socket.ts';
@@ -63,12 +76,17 @@ function report(violations: readonly Violation[]): void {
   throw new Error(violations.map((v) => `${v.kind}: ${v.detail}\n  repro: ${v.repro}`).join('\n'));
 }
 
-function checkExpectation(expectation: Expect, response: { body?: { data?: unknown; errors?: readonly { extensions?: Record<string, unknown> }[] } }): string | undefined {
+function checkExpectation(
+  expectation: Expect,
+  response: { body?: { data?: unknown; errors?: readonly { extensions?: Record<string, unknown> }[] } },
+): string | undefined {
   const codes = codesOf(response as never);
   if (expectation.kind === 'ok' && codes.length > 0) return `expected no error, got ${JSON.stringify(codes)}`;
   if (expectation.kind === 'ok' && response.body?.data == null) return 'expected data, got none';
-  if (expectation.kind === 'okOr' && codes.some((code) => !expectation.codes.includes(String(code)))) return `expected no error or ${expectation.codes.join('/')}, got ${JSON.stringify(codes)}`;
-  if (expectation.kind === 'error' && !codes.some((code) => expectation.codes.includes(String(code)))) return `expected ${expectation.codes.join('/')}, got ${JSON.stringify(codes)}`;
+  if (expectation.kind === 'okOr' && codes.some((code) => !expectation.codes.includes(String(code))))
+    return `expected no error or ${expectation.codes.join('/')}, got ${JSON.stringify(codes)}`;
+  if (expectation.kind === 'error' && !codes.some((code) => expectation.codes.includes(String(code))))
+    return `expected ${expectation.codes.join('/')}, got ${JSON.stringify(codes)}`;
   return undefined;
 }
 
@@ -82,7 +100,11 @@ async function send(operation: Operation, caller: Caller): Promise<Violation[]> 
   } catch (error) {
     return [{ kind: 'transport failure', detail: String((error as Error).cause ?? error), repro }];
   }
-  const violations = responseProblems(response).map((detail) => ({ kind: detail.startsWith('HTTP') ? 'HTTP 5xx' : 'uncoded or internal error', detail, repro }));
+  const violations = responseProblems(response).map((detail) => ({
+    kind: detail.startsWith('HTTP') ? 'HTTP 5xx' : 'uncoded or internal error',
+    detail,
+    repro,
+  }));
   const wrong = checkExpectation(operation.expect, response);
   if (wrong !== undefined && violations.length === 0) violations.push({ kind: 'answer outside the contract', detail: wrong, repro });
   return violations;
@@ -138,20 +160,33 @@ describe('fuzzing the running system', () => {
         const sent = (single ? events.slice(0, 1) : events).map(buildEvent);
         if (breaker !== undefined && sent.length > 0) sent[breaker[0] % sent.length] = breakEvent(sent[breaker[0] % sent.length]!, breaker[1]);
         if (single && sent.length === 0) return;
-        report(await track(system.url, ledger, { caller, authorization: authorization(caller), events: sent, mode: literal ? 'literal' : 'variables', single }));
+        report(
+          await track(system.url, ledger, { caller, authorization: authorization(caller), events: sent, mode: literal ? 'literal' : 'variables', single }),
+        );
       }),
       settings(150, 35_000),
     );
     // the batch limit, once
     const big = Array.from({ length: 1_001 }, (_, i) => ({ eventId: `big-${i}`, userId: 'u9', productId: 'p1', type: 'VIEW' }));
-    report(await track(system.url, ledger, { caller: { kind: 'service' }, authorization: authorization({ kind: 'service' }), events: big, mode: 'variables', single: false }));
+    report(
+      await track(system.url, ledger, {
+        caller: { kind: 'service' },
+        authorization: authorization({ kind: 'service' }),
+        events: big,
+        mode: 'variables',
+        single: false,
+      }),
+    );
   }, 120_000);
 
   it('accepts random valid traffic with some refused events in each batch, from services and users', async () => {
     const call = fc.record({
       service: fc.boolean(),
       subject: fc.constantFrom(...TOKEN_USERS),
-      events: fc.array(fc.tuple(trafficEventSpec, fc.oneof({ weight: 5, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: contractFlaw })), { minLength: 1, maxLength: 30 }),
+      events: fc.array(fc.tuple(trafficEventSpec, fc.oneof({ weight: 5, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: contractFlaw })), {
+        minLength: 1,
+        maxLength: 30,
+      }),
       literal: fc.boolean(),
     });
     const before = ledger.stored.size + ledger.generated.length;
@@ -162,7 +197,15 @@ describe('fuzzing the running system', () => {
           const event = buildEvent(service ? spec : { ...spec, userId: subject });
           return flaw === undefined ? event : breakEvent(event, flaw);
         });
-        report(await track(system.url, ledger, { caller, authorization: authorization(caller), events: sent, mode: literal ? 'literal' : 'variables', single: false }));
+        report(
+          await track(system.url, ledger, {
+            caller,
+            authorization: authorization(caller),
+            events: sent,
+            mode: literal ? 'literal' : 'variables',
+            single: false,
+          }),
+        );
       }),
       settings(80, 30_000),
     );
@@ -192,7 +235,14 @@ describe('fuzzing the running system', () => {
       if (response instanceof Error) report([{ kind: 'transport failure', detail: String(response.cause ?? response), repro }]);
       else report(responseProblems(response).map((detail) => ({ kind: detail.startsWith('HTTP') ? 'HTTP 5xx' : 'uncoded or internal error', detail, repro })));
     }
-    for (const search of ['?query=%7B__typename%7D', '?query=mutation%7BclearHistory(userId%3A%22u0%22)%7Bid%7D%7D', '?query=%7B', '?variables=%7B', '?query=%7B__typename%7D&variables=x', '']) {
+    for (const search of [
+      '?query=%7B__typename%7D',
+      '?query=mutation%7BclearHistory(userId%3A%22u0%22)%7Bid%7D%7D',
+      '?query=%7B',
+      '?variables=%7B',
+      '?query=%7B__typename%7D&variables=x',
+      '',
+    ]) {
       const response = await get(`${system.url}${search}`, { authorization: `Bearer ${tokens.get('user:u0')}` });
       report(responseProblems(response).map((detail) => ({ kind: 'HTTP 5xx', detail, repro: `GET /graphql${search}` })));
     }
@@ -211,7 +261,11 @@ describe('fuzzing the running system', () => {
         }
         const codes = codesOf(response);
         if (response.status !== 401 || !codes.includes('UNAUTHENTICATED') || response.body?.data != null) {
-          violations.push({ kind: 'forged token not refused with 401', detail: `token "${name}": HTTP ${response.status} ${JSON.stringify(codes)} data ${JSON.stringify(response.body?.data)}`, repro: `Authorization: ${header.slice(0, 200)} ${query}` });
+          violations.push({
+            kind: 'forged token not refused with 401',
+            detail: `token "${name}": HTTP ${response.status} ${JSON.stringify(codes)} data ${JSON.stringify(response.body?.data)}`,
+            repro: `Authorization: ${header.slice(0, 200)} ${query}`,
+          });
         }
       }
     }
@@ -224,7 +278,9 @@ describe('fuzzing the running system', () => {
     const sockets = roles.map((caller) => {
       const auth = authorization(caller);
       const client: Client = system.wsClient(auth?.replace(/^Bearer /, ''));
-      client.on('closed', (event) => closures.push(`${caller.kind} socket closed: ${(event as { code?: number }).code} ${(event as { reason?: string }).reason ?? ''}`));
+      client.on('closed', (event) =>
+        closures.push(`${caller.kind} socket closed: ${(event as { code?: number }).code} ${(event as { reason?: string }).reason ?? ''}`),
+      );
       // a long-lived subscription on each socket, which must still deliver at the end
       const canary = deferred<unknown>();
       canary.promise.catch(() => undefined); // awaited at the end; a closed socket must not be an unhandled rejection meanwhile
@@ -237,14 +293,24 @@ describe('fuzzing the running system', () => {
     for (const { client } of sockets) await ping(client);
 
     const subscription = fc.oneof(
-      fc.tuple(fc.oneof(fc.constantFrom<unknown>(...USERS), fc.constantFrom<unknown>('', null, 5, 1.5, 'x'.repeat(200))), fc.option(fc.oneof(fc.integer({ min: -2, max: 60 }), fc.constantFrom<unknown>(2 ** 31, '1', null)), { nil: undefined })).map(([userId, limit]) => ({
-        query: `subscription Live($u: ID!${limit === undefined ? '' : ', $l: Int'}) { recommendationsChanged(userId: $u${limit === undefined ? '' : ', limit: $l'}) { userId version items { product { id name } } } }`,
-        variables: { u: userId, ...(limit === undefined ? {} : { l: limit }) },
-      })),
-      fc.tuple(fc.oneof(fc.constantFrom<unknown>(...CATEGORIES, null), fc.constantFrom<unknown>('', 7, true, 'nope')), fc.option(fc.integer({ min: -2, max: 120 }), { nil: undefined })).map(([categoryId, limit]) => ({
-        query: `subscription B($c: ID${limit === undefined ? '' : ', $l: Int'}) { bestSellersChanged(categoryId: $c${limit === undefined ? '' : ', limit: $l'}) { categoryId items { rank product { id } } } }`,
-        variables: { c: categoryId, ...(limit === undefined ? {} : { l: limit }) },
-      })),
+      fc
+        .tuple(
+          fc.oneof(fc.constantFrom<unknown>(...USERS), fc.constantFrom<unknown>('', null, 5, 1.5, 'x'.repeat(200))),
+          fc.option(fc.oneof(fc.integer({ min: -2, max: 60 }), fc.constantFrom<unknown>(2 ** 31, '1', null)), { nil: undefined }),
+        )
+        .map(([userId, limit]) => ({
+          query: `subscription Live($u: ID!${limit === undefined ? '' : ', $l: Int'}) { recommendationsChanged(userId: $u${limit === undefined ? '' : ', limit: $l'}) { userId version items { product { id name } } } }`,
+          variables: { u: userId, ...(limit === undefined ? {} : { l: limit }) },
+        })),
+      fc
+        .tuple(
+          fc.oneof(fc.constantFrom<unknown>(...CATEGORIES, null), fc.constantFrom<unknown>('', 7, true, 'nope')),
+          fc.option(fc.integer({ min: -2, max: 120 }), { nil: undefined }),
+        )
+        .map(([categoryId, limit]) => ({
+          query: `subscription B($c: ID${limit === undefined ? '' : ', $l: Int'}) { bestSellersChanged(categoryId: $c${limit === undefined ? '' : ', limit: $l'}) { categoryId items { rank product { id } } } }`,
+          variables: { c: categoryId, ...(limit === undefined ? {} : { l: limit }) },
+        })),
       fc.constantFrom(
         { query: 'subscription { bestSellersChanged { categoryId } recommendationsChanged(userId: "u0") { version } }' },
         { query: 'subscription { nope }' },
@@ -257,8 +323,12 @@ describe('fuzzing the running system', () => {
     );
     const op = fc.oneof(
       subscription.map((payload) => ({ payload, isSubscription: true })),
-      fc.tuple(fieldOperations, fc.constantFrom(...roles)).map(([[field, asVariables], caller]) => ({ payload: fieldOperation(field, asVariables, caller), isSubscription: false })),
-      documents.filter((d) => !d.query.trimStart().startsWith('subscription') && d.query.length < 50_000).map((payload) => ({ payload, isSubscription: /subscription/.test(payload.query) })),
+      fc
+        .tuple(fieldOperations, fc.constantFrom(...roles))
+        .map(([[field, asVariables], caller]) => ({ payload: fieldOperation(field, asVariables, caller), isSubscription: false })),
+      documents
+        .filter((d) => !d.query.trimStart().startsWith('subscription') && d.query.length < 50_000)
+        .map((payload) => ({ payload, isSubscription: /subscription/.test(payload.query) })),
     );
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 0, max: sockets.length - 1 }), op, async (which, { payload, isSubscription }) => {
@@ -270,7 +340,11 @@ describe('fuzzing the running system', () => {
           new Promise<never>((_, reject) => client.on('closed', () => reject(new Error('socket closed')))),
         ]).catch((error: Error) => ({ results: [], broken: error.message, live: false }));
         const repro = `over the websocket as ${caller.kind}: ${JSON.stringify(request).slice(0, 600)}`;
-        const violations = socketProblems(outcome).map((detail) => ({ kind: detail.startsWith('socket') ? 'websocket closed by an operation' : 'uncoded or internal error over the websocket', detail, repro }));
+        const violations = socketProblems(outcome).map((detail) => ({
+          kind: detail.startsWith('socket') ? 'websocket closed by an operation' : 'uncoded or internal error over the websocket',
+          detail,
+          repro,
+        }));
         violations.push(...closures.splice(0).map((detail) => ({ kind: 'websocket closed by an operation', detail, repro })));
         report(violations);
       }),
@@ -280,7 +354,15 @@ describe('fuzzing the running system', () => {
     // every socket still answers, and every canary subscription still delivers
     for (const { client } of sockets) await ping(client);
     const purchase = { eventId: 'canary-purchase', userId: 'canary-buyer', productId: 'p0', type: 'PURCHASE' };
-    report(await track(system.url, ledger, { caller: { kind: 'service' }, authorization: authorization({ kind: 'service' }), events: [purchase], mode: 'variables', single: false }));
+    report(
+      await track(system.url, ledger, {
+        caller: { kind: 'service' },
+        authorization: authorization({ kind: 'service' }),
+        events: [purchase],
+        mode: 'variables',
+        single: false,
+      }),
+    );
     for (const { canary } of sockets) await canary.promise;
     expect(closures).toEqual([]);
   }, 90_000);
@@ -297,7 +379,10 @@ describe('fuzzing the running system', () => {
 
     // 1. the events collection holds exactly the accepted events (none for a refused one)
     const violations: Violation[] = [];
-    const docs = await db.collection<RawEventDoc>(COLLECTIONS.events).find({ type: { $in: ['VIEW', 'CLICK', 'ADD_TO_CART', 'REMOVE_FROM_CART', 'PURCHASE'] } }).toArray();
+    const docs = await db
+      .collection<RawEventDoc>(COLLECTIONS.events)
+      .find({ type: { $in: [...EVENT_TYPE_NAMES] } })
+      .toArray();
     const unmatched = [...ledger.generated];
     const found = new Set<string>();
     for (const doc of docs) {
@@ -308,7 +393,12 @@ describe('fuzzing the running system', () => {
       if (model !== undefined) {
         found.add(key);
         const differences = differencesOf(model, event, doc);
-        if (differences.length > 0) violations.push({ kind: 'stored event differs from the accepted one', detail: `${key}: ${differences.join('; ')}`, repro: JSON.stringify(doc).slice(0, 400) });
+        if (differences.length > 0)
+          violations.push({
+            kind: 'stored event differs from the accepted one',
+            detail: `${key}: ${differences.join('; ')}`,
+            repro: JSON.stringify(doc).slice(0, 400),
+          });
         continue;
       }
       const index = unmatched.findIndex((m) => differencesOf(m, event, doc).length === 0);
@@ -316,9 +406,15 @@ describe('fuzzing the running system', () => {
       else violations.push({ kind: 'stored an event the API did not accept', detail: key, repro: JSON.stringify(doc).slice(0, 400) });
     }
     for (const [key, model] of ledger.stored) {
-      if (!found.has(key) && !ledger.uncertainKeys.has(key) && !ledger.uncertainUsers.has(model.userId)) violations.push({ kind: 'accepted event not stored', detail: key, repro: JSON.stringify(model).slice(0, 400) });
+      if (!found.has(key) && !ledger.uncertainKeys.has(key) && !ledger.uncertainUsers.has(model.userId))
+        violations.push({ kind: 'accepted event not stored', detail: key, repro: JSON.stringify(model).slice(0, 400) });
     }
-    for (const model of unmatched.filter((m) => !ledger.uncertainUsers.has(m.userId))) violations.push({ kind: 'accepted event (generated id) not stored', detail: `${model.userId} ${model.productId} ${model.type}`, repro: JSON.stringify(model).slice(0, 400) });
+    for (const model of unmatched.filter((m) => !ledger.uncertainUsers.has(m.userId)))
+      violations.push({
+        kind: 'accepted event (generated id) not stored',
+        detail: `${model.userId} ${model.productId} ${model.type}`,
+        repro: JSON.stringify(model).slice(0, 400),
+      });
 
     // 2. every stored aggregate is what replaying the stored events once gives
     let differences: string[] = [];
@@ -337,10 +433,18 @@ describe('fuzzing the running system', () => {
       if (mine.length > DEFAULT_ENGINE_CONFIG.ringSize) continue; // the ring keeps the latest only
       const views = new Map<string, number>();
       for (const event of mine) if (event.type === 'VIEW' || event.type === 'CLICK') views.set(event.productId, (views.get(event.productId) ?? 0) + 1);
-      const answer = await system.query<{ user: { browsingHistory: { views: number; product: { id: string } }[] } }>('query ($u: ID!) { user(id: $u) { browsingHistory(limit: 50) { views product { id } } } }', { u: user }, service);
+      const answer = await system.query<{ user: { browsingHistory: { views: number; product: { id: string } }[] } }>(
+        'query ($u: ID!) { user(id: $u) { browsingHistory(limit: 50) { views product { id } } } }',
+        { u: user },
+        service,
+      );
       const shown = Object.fromEntries((answer.data?.user.browsingHistory ?? []).map((entry) => [entry.product.id, entry.views]));
       if (views.size <= 50 && JSON.stringify(sortedEntries(shown)) !== JSON.stringify(sortedEntries(Object.fromEntries(views)))) {
-        violations.push({ kind: 'browsing history differs from the accepted events', detail: `${user}: shown ${JSON.stringify(sortedEntries(shown))}, model ${JSON.stringify(sortedEntries(Object.fromEntries(views)))}`, repro: JSON.stringify(answer.errors ?? []) });
+        violations.push({
+          kind: 'browsing history differs from the accepted events',
+          detail: `${user}: shown ${JSON.stringify(sortedEntries(shown))}, model ${JSON.stringify(sortedEntries(Object.fromEntries(views)))}`,
+          repro: JSON.stringify(answer.errors ?? []),
+        });
       }
     }
     const windowDays = 364; // a window the query fuzz never asks for, so no cached ranking is served
@@ -356,12 +460,20 @@ describe('fuzzing the running system', () => {
         if (!Number.isFinite(day) || Math.abs(day - (today - windowDays + 1)) <= 1 || day >= today) unsure.add(event.productId);
         if (day >= today - windowDays + 1 && day <= today) expected.set(event.productId, (expected.get(event.productId) ?? new Set()).add(event.userId));
       }
-      const answer = await system.query<{ bestSellers: { score: number; product: { id: string } }[] }>('query ($c: ID, $w: Int) { bestSellers(categoryId: $c, limit: 100, windowDays: $w) { score product { id } } }', { c: category, w: windowDays });
+      const answer = await system.query<{ bestSellers: { score: number; product: { id: string } }[] }>(
+        'query ($c: ID, $w: Int) { bestSellers(categoryId: $c, limit: 100, windowDays: $w) { score product { id } } }',
+        { c: category, w: windowDays },
+      );
       const shown = new Map((answer.data?.bestSellers ?? []).map((item) => [item.product.id, item.score]));
       for (const product of PRODUCTS) {
         if (unsure.has(product.id) || (category !== null && product.categoryId !== category)) continue;
         const buyers = expected.get(product.id)?.size ?? 0;
-        if ((shown.get(product.id) ?? 0) !== buyers) violations.push({ kind: 'best-seller buyers differ from the accepted purchases', detail: `${category ?? 'all'} ${product.id}: shown ${shown.get(product.id) ?? 0}, model ${buyers}`, repro: JSON.stringify(answer.errors ?? []) });
+        if ((shown.get(product.id) ?? 0) !== buyers)
+          violations.push({
+            kind: 'best-seller buyers differ from the accepted purchases',
+            detail: `${category ?? 'all'} ${product.id}: shown ${shown.get(product.id) ?? 0}, model ${buyers}`,
+            repro: JSON.stringify(answer.errors ?? []),
+          });
       }
     }
     report(violations);
@@ -390,7 +502,8 @@ function differencesOf(model: ModelEvent, event: ReturnType<typeof fromRawEventD
   same('price', event.price, model.price);
   same('sessionId', event.sessionId, model.sessionId);
   if (typeof model.occurredAt === 'number') same('occurredAt', event.occurredAt, model.occurredAt);
-  if (model.occurredAt === 'now' && Math.abs(event.occurredAt - event.receivedAt) > 5_000) same('occurredAt (default: when received)', event.occurredAt, event.receivedAt);
+  if (model.occurredAt === 'now' && Math.abs(event.occurredAt - event.receivedAt) > 5_000)
+    same('occurredAt (default: when received)', event.occurredAt, event.receivedAt);
   const meta = model.metadata === null || model.metadata === undefined ? undefined : JSON.stringify(model.metadata);
   same('metadata', doc.metadata === undefined ? undefined : JSON.stringify(doc.metadata), meta);
   return differences;

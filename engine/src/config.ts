@@ -1,3 +1,5 @@
+import { defaultInterestWeights, type EventType } from './eventTypes.ts';
+
 /**
  * Every tunable of the recommendation logic, with the production defaults. Workers, the
  * recommendations subgraph and the offline evaluator all take the same object, so what is
@@ -22,8 +24,8 @@ export interface EngineConfig {
   readonly neighboursPerItem: number;
   /** Items stored per recommendation list (the largest `limit` served). */
   readonly listSize: number;
-  /** Interest weight of each event type (REMOVE_FROM_CART takes interest away). */
-  readonly weights: Readonly<Record<EventTypeName, number>>;
+  /** Interest weight of each event type (REMOVE_FROM_CART takes interest away); defaults in EVENT_TYPES. */
+  readonly weights: Readonly<Record<EventType, number>>;
   /** Half-life of interest in a category or product, in days. */
   readonly affinityHalfLifeDays: number;
   /** Half-life of a past purchase's pull towards buying it again, in days. */
@@ -76,8 +78,6 @@ export interface EngineConfig {
   readonly bestSellersSize: number;
 }
 
-export type EventTypeName = 'VIEW' | 'CLICK' | 'ADD_TO_CART' | 'REMOVE_FROM_CART' | 'PURCHASE';
-
 export const DEFAULT_ENGINE_CONFIG: EngineConfig = {
   ringSize: 100,
   lastPurchaseCap: 1000,
@@ -88,7 +88,7 @@ export const DEFAULT_ENGINE_CONFIG: EngineConfig = {
   maxPairsPerItem: 500,
   neighboursPerItem: 20,
   listSize: 50,
-  weights: { VIEW: 1, CLICK: 1.5, ADD_TO_CART: 3, REMOVE_FROM_CART: -2, PURCHASE: 4 },
+  weights: defaultInterestWeights(),
   affinityHalfLifeDays: 14,
   repeatHalfLifeDays: 180,
   dueExponent: 0.25,

@@ -1,4 +1,5 @@
 import type { EngineConfig } from './config.ts';
+import { codesWhere } from './eventTypes.ts';
 import { lastPurchaseDay, type RingEvent, type UserState } from './userState.ts';
 
 /** Separates the two product ids of a pair key; ids never contain control characters. */
@@ -20,7 +21,7 @@ export function splitPair(key: string): [string, string] {
  * co-occurrence, the counts log-likelihood ratios are computed from).
  */
 export interface Contribution {
-  /** Products the user viewed, clicked or put in the cart (within their kept events). */
+  /** Products the user viewed (event types that count as a view: VIEW, CLICK, ADD_TO_CART), within their kept events. */
   readonly viewed: ReadonlySet<string>;
   /** Pairs viewed close together in one session. */
   readonly coView: ReadonlySet<string>;
@@ -43,7 +44,7 @@ export const EMPTY_CONTRIBUTION: Contribution = {
   rebought: new Set(),
 };
 
-const VIEW_CODES = new Set(['V', 'C', 'A']);
+const VIEW_CODES = codesWhere('countsAsView');
 
 /** Splits view events (oldest first) into sessions: by sessionId when sent, else by idle gaps. */
 function sessionsOf(views: readonly RingEvent[], gapMs: number): string[][] {

@@ -1,39 +1,26 @@
-import type { EventTypeName } from './config.ts';
-
-export const EVENT_TYPES: readonly EventTypeName[] = ['VIEW', 'CLICK', 'ADD_TO_CART', 'REMOVE_FROM_CART', 'PURCHASE'];
-export type EventType = EventTypeName;
+import { EVENT_TYPE_NAMES, isEventType, type EventType } from './eventTypes.ts';
 
 /**
  * Changes to a user's history view, carried through the same pipeline as events so the
  * aggregator stays the only writer of user state: hide one product's views up to `occurredAt`
  * (removeFromHistory), or every view up to then (clearHistory; productId is '*').
- * They are never counted in any aggregate.
+ * They are never counted in any aggregate, and clients cannot send them (they are not EventTypes).
  */
 export type ControlType = 'HIDE_PRODUCT' | 'CLEAR_HISTORY';
-export const CONTROL_TYPES: readonly ControlType[] = ['HIDE_PRODUCT', 'CLEAR_HISTORY'];
 
-export function isControl(type: EventType | ControlType): type is ControlType {
+/** The type of a tracked event: one a client sent, or a control. */
+export type TrackedEventType = EventType | ControlType;
+
+export function isControl(type: TrackedEventType): type is ControlType {
   return type === 'HIDE_PRODUCT' || type === 'CLEAR_HISTORY';
 }
-
-/** One-letter codes used in stored state, to keep per-user documents small. */
-export const TYPE_CODE: Readonly<Record<EventType, string>> = {
-  VIEW: 'V',
-  CLICK: 'C',
-  ADD_TO_CART: 'A',
-  REMOVE_FROM_CART: 'R',
-  PURCHASE: 'P',
-};
-export const TYPE_OF_CODE: Readonly<Record<string, EventType>> = Object.fromEntries(
-  Object.entries(TYPE_CODE).map(([type, code]) => [code, type as EventType]),
-);
 
 /** An accepted clickstream event, as stored and processed. Times are epoch milliseconds. */
 export interface TrackedEvent {
   readonly eventId: string;
   readonly userId: string;
   readonly productId: string;
-  readonly type: EventType | ControlType;
+  readonly type: TrackedEventType;
   readonly occurredAt: number;
   readonly receivedAt: number;
   readonly sessionId?: string;
@@ -148,7 +135,8 @@ function metadataProblem(value: unknown, path: string, inArray: boolean, level: 
   if (level > EVENT_LIMITS.metadataMaxDepth) return `metadata nests deeper than ${EVENT_LIMITS.metadataMaxDepth} levels`;
   if (Array.isArray(value)) {
     if (inArray) return `${path} is an array inside an array; arrays inside arrays cannot be stored`;
-    if (value.length > EVENT_LIMITS.metadataMaxArrayLength) return `${path} has ${value.length} elements; at most ${EVENT_LIMITS.metadataMaxArrayLength} elements`;
+    if (value.length > EVENT_LIMITS.metadataMaxArrayLength)
+      return `${path} has ${value.length} elements; at most ${EVENT_LIMITS.metadataMaxArrayLength} elements`;
     for (let i = 0; i < value.length; i++) {
       const problem = metadataProblem(value[i], `${path}[${i}]`, true, level + 1);
       if (problem !== undefined) return problem;
@@ -186,19 +174,15 @@ export interface BatchPosition {
  * now - (of - 1 - index) ms: the last one sent is the newest, at most a second earlier for the
  * first of a full batch, well inside every limit on occurredAt.
  */
-export function validateEvent(
-  input: EventInput,
-  { now, newId, position }: { now: number; newId: () => string; position?: BatchPosition },
-): EventValidation {
+export function validateEvent(input: EventInput, { now, newId, position }: { now: number; newId: () => string; position?: BatchPosition }): EventValidation {
   const eventId = input.eventId ?? newId();
   if (!isValidId(eventId)) return reject('INVALID_EVENT_ID', `eventId must be 1-${EVENT_LIMITS.idMaxLength} printable characters`);
   if (!isValidId(input.userId)) return reject('INVALID_USER_ID', `userId must be 1-${EVENT_LIMITS.idMaxLength} printable characters`);
   if (!isValidId(input.productId)) {
     return reject('INVALID_PRODUCT_ID', `productId must be 1-${EVENT_LIMITS.idMaxLength} printable characters`);
   }
-  if (!(EVENT_TYPES as readonly string[]).includes(input.type)) {
-    return reject('INVALID_TYPE', `type must be one of ${EVENT_TYPES.join(', ')}`);
-  }
+  const type = input.type;
+  if (!isEventType(type)) return reject('INVALID_TYPE', `type must be one of ${EVENT_TYPE_NAMES.join(', ')}`);
   const sessionId = input.sessionId ?? undefined;
   if (sessionId !== undefined && !isValidId(sessionId)) {
     return reject('INVALID_SESSION_ID', `sessionId must be 1-${EVENT_LIMITS.idMaxLength} printable characters`);
@@ -244,7 +228,7 @@ export function validateEvent(
       eventId,
       userId: input.userId,
       productId: input.productId,
-      type: input.type as EventType,
+      type,
       occurredAt,
       receivedAt: now,
       quantity,

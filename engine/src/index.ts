@@ -1,5 +1,6 @@
 export * from './config.ts';
 export * from './time.ts';
+export * from './eventTypes.ts';
 export * from './event.ts';
 export * from './userState.ts';
 export * from './contribution.ts';
@@ -8,7 +9,9 @@ export * from './similarity.ts';
 export * from './bestSellers.ts';
 export * from './catalog.ts';
 export * from './recommend.ts';
+export * from './reads.ts';
 export * from './store.ts';
 export * from './aggregator.ts';
 export * from './lru.ts';
 export * from './history.ts';
+export * from './random.ts';

@@ -7,5 +7,5 @@ export function dayOf(ms: number): number {
 
 /** 2^(-age / halfLife): 1 now, 0.5 one half-life ago. Future times count as now. */
 export function decay(ageMs: number, halfLifeDays: number): number {
-  return ageMs <= 0 ? 1 : Math.pow(2, -ageMs / (halfLifeDays * DAY_MS));
+  return ageMs <= 0 ? 1 : 2 ** (-ageMs / (halfLifeDays * DAY_MS));
 }

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { EngineConfig } from './config.ts';
-import { isControl, TYPE_CODE, type EventType, type TrackedEvent } from './event.ts';
+import { isControl, type TrackedEvent } from './event.ts';
+import { EVENT_TYPES, type EventType } from './eventTypes.ts';
 import { dayOf } from './time.ts';
 
 /**
- * A user's event as kept in their state: [event key, productId, type code, occurredAt ms, session key or ''].
+ * A user's event as kept in their state: [event key, productId, type code (EVENT_TYPES[type].code), occurredAt ms, session key or ''].
  * Keys are 64-bit hashes of the eventId and sessionId (11 characters): they only have to tell
  * the events of one user apart (a collision among a user's kept events has odds around 1e-15)
  * and keep per-user documents small.
@@ -48,7 +49,13 @@ export function compareRingEvents(a: RingEvent, b: RingEvent): number {
 }
 
 export function toRingEvent(event: TrackedEvent & { type: EventType }): RingEvent {
-  return [shortKey(event.eventId), event.productId, TYPE_CODE[event.type], event.occurredAt, event.sessionId === undefined ? '' : shortKey(event.sessionId)];
+  return [
+    shortKey(event.eventId),
+    event.productId,
+    EVENT_TYPES[event.type].code,
+    event.occurredAt,
+    event.sessionId === undefined ? '' : shortKey(event.sessionId),
+  ];
 }
 
 /** The day a product was last bought on (days are kept newest first). */
@@ -90,17 +97,24 @@ export function mergeEvents(state: UserState, events: readonly TrackedEvent[], c
 
   for (const event of events) {
     if (isControl(event.type)) {
-      if (event.type === 'CLEAR_HISTORY') clearedAt = Math.max(clearedAt, event.occurredAt);
-      else {
-        const current = (hidden ?? state.hidden).get(event.productId);
-        if (current === undefined || current < event.occurredAt) {
-          hidden ??= new Map(state.hidden);
-          hidden.set(event.productId, event.occurredAt);
+      switch (event.type) {
+        case 'CLEAR_HISTORY':
+          clearedAt = Math.max(clearedAt, event.occurredAt);
+          break;
+        case 'HIDE_PRODUCT': {
+          const current = (hidden ?? state.hidden).get(event.productId);
+          if (current === undefined || current < event.occurredAt) {
+            hidden ??= new Map(state.hidden);
+            hidden.set(event.productId, event.occurredAt);
+          }
+          break;
         }
+        default:
+          event.type satisfies never;
       }
       continue;
     }
-    if (event.type === 'PURCHASE') {
+    if (EVENT_TYPES[event.type].purchase) {
       const day = dayOf(event.occurredAt);
       const current = (purchaseDays ?? state.purchaseDays).get(event.productId) ?? [];
       const next = withDay(current, day, config.purchaseDaysKept);

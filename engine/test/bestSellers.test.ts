@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { seededRandom as random } from '@recs/devkit';
 import { rankBestSellers, WindowRanker, type RankingRequest } from '../src/bestSellers.ts';
+import { seededRandom as random } from './fixtures.ts';
 
 describe('WindowRanker', () => {
   it('ranks every (category, window) asked for exactly as rankBestSellers does, in one pass, on 20 seeded random catalogs', () => {
@@ -36,7 +36,14 @@ describe('WindowRanker', () => {
     const ranker = new WindowRanker([{ categoryId: 'kitchen', windowDays: 7 }], 100, 10);
     ranker.add('lamp', 'home', new Map([[100, 5]]));
     ranker.add('mug', 'kitchen', undefined);
-    ranker.add('cup', 'kitchen', new Map([[90, 2], [99, 1]]));
+    ranker.add(
+      'cup',
+      'kitchen',
+      new Map([
+        [90, 2],
+        [99, 1],
+      ]),
+    );
     expect(ranker.results()).toEqual([[['cup', 1]]]);
   });
 });

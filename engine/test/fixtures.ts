@@ -1,4 +1,6 @@
-import type { EventType, TrackedEvent } from '../src/event.ts';
+import type { TrackedEvent } from '../src/event.ts';
+import { seededRandom } from '../src/random.ts';
+import type { EventType } from '../src/eventTypes.ts';
 
 export const T0 = Date.parse('2026-03-01T00:00:00Z');
 export const MINUTE = 60_000;
@@ -27,17 +29,12 @@ export function event(
   };
 }
 
-/** Deterministic shuffle (mulberry32) so order-independence tests are repeatable. */
+export { seededRandom };
+
+/** Deterministic shuffle so order-independence tests are repeatable. */
 export function shuffled<T>(items: readonly T[], seed: number): T[] {
   const out = [...items];
-  let a = seed >>> 0;
-  const random = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = seededRandom(seed);
   for (let i = out.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
     [out[i], out[j]] = [out[j]!, out[i]!];

@@ -1,19 +1,10 @@
-import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
+import { Queue, type ConnectionOptions, type JobsOptions, type WorkerOptions } from 'bullmq';
+import type { TrackedEvent } from '@recs/engine';
 import type { RedisClient } from './redis.ts';
 import { RedisNames } from './redis.ts';
 
 /** An accepted event as it travels to the workers (metadata is left in MongoDB). */
-export interface QueuedEvent {
-  readonly eventId: string;
-  readonly userId: string;
-  readonly productId: string;
-  readonly type: 'VIEW' | 'CLICK' | 'ADD_TO_CART' | 'REMOVE_FROM_CART' | 'PURCHASE' | 'HIDE_PRODUCT' | 'CLEAR_HISTORY';
-  readonly occurredAt: number;
-  readonly receivedAt: number;
-  readonly sessionId?: string;
-  readonly quantity: number;
-  readonly price?: number;
-}
+export type QueuedEvent = Omit<TrackedEvent, 'metadata'>;
 
 export interface EventsJob {
   /** The ingestion batch (and its inbox entry); also the job id, so a batch is queued once. */
@@ -36,6 +27,9 @@ export const JOB_NAMES = {
   list: 'list',
 } as const;
 
+/** The control job (no events) that makes the aggregation leader re-rank best sellers. */
+export const TICK_JOB = { name: JOB_NAMES.tick, data: { batchId: 'tick', events: [] } } as const satisfies { name: string; data: EventsJob };
+
 /** Completed jobs are dropped at once: MongoDB, not Redis, keeps the history. */
 export const EVENTS_JOB_OPTIONS: JobsOptions = {
   attempts: 20,
@@ -43,6 +37,18 @@ export const EVENTS_JOB_OPTIONS: JobsOptions = {
   removeOnComplete: true,
   removeOnFail: { age: 7 * 24 * 3600 },
 };
+
+/**
+ * BullMQ job lock of the events and lists workers (JOB_LOCK_MS): a job whose worker died is taken
+ * up again within about twice this (the lock expires, then the next stalled-job check moves it
+ * back to the queue).
+ */
+export const DEFAULT_JOB_LOCK_MS = 15_000;
+
+/** A worker's lock options: the stalled-job check runs as often as a lock lasts. */
+export function jobLock(ms: number = DEFAULT_JOB_LOCK_MS): Pick<WorkerOptions, 'lockDuration' | 'stalledInterval'> {
+  return { lockDuration: ms, stalledInterval: ms };
+}
 
 export function connectionOf(client: RedisClient): ConnectionOptions {
   // BullMQ recognises a node-redis client and adapts it; blocking readers get a duplicate.

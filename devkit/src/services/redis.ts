@@ -9,9 +9,7 @@ export async function ensureRedisServer(log: Log): Promise<string> {
   const found = which('redis-server');
   if (found !== undefined) return found;
   if (!isRoot() || which('apt-get') === undefined) {
-    throw new Error(
-      'redis-server is not installed. Install it (Debian/Ubuntu: apt-get install -y redis-server) or set REDIS_URL to a running Redis.',
-    );
+    throw new Error('redis-server is not installed. Install it (Debian/Ubuntu: apt-get install -y redis-server) or set REDIS_URL to a running Redis.');
   }
   log('redis-server not found: installing it with apt-get (one time)');
   await run('apt-get', ['update', '-q'], { maxBuffer: 64 * 1024 * 1024 });
@@ -62,14 +60,22 @@ export async function startRedis({ binary, dir, port }: { binary: string; dir: s
     'redis-server',
     binary,
     [
-      '--port', String(port),
-      '--bind', '127.0.0.1',
-      '--dir', dir,
-      '--appendonly', 'yes',
-      '--appendfsync', 'everysec',
-      '--save', '',
-      '--daemonize', 'no',
-      '--protected-mode', 'yes',
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      dir,
+      '--appendonly',
+      'yes',
+      '--appendfsync',
+      'everysec',
+      '--save',
+      '',
+      '--daemonize',
+      'no',
+      '--protected-mode',
+      'yes',
     ],
     { logFile },
   );

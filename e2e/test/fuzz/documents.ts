@@ -79,11 +79,28 @@ const fields: fc.Arbitrary<Field> = fc.oneof(
   idArg('id', true).map((id) => ({ field: 'product', args: [id], selection: '{ id name price inStock category { id name } }' })),
   fc
     .tuple(
-      optional(fc.array(idValue, { maxLength: 5 }).map((ids): Arg => ({ name: 'ids', type: '[ID!]', value: ids, verdict: ids.every((v) => typeof v === 'string' || (typeof v === 'number' && Number.isInteger(v))) ? 'ok' : 'type' }))),
+      optional(
+        fc.array(idValue, { maxLength: 5 }).map(
+          (ids): Arg => ({
+            name: 'ids',
+            type: '[ID!]',
+            value: ids,
+            verdict: ids.every((v) => typeof v === 'string' || (typeof v === 'number' && Number.isInteger(v))) ? 'ok' : 'type',
+          }),
+        ),
+      ),
       optional(idArg('categoryId', false)),
-      optional(fc.oneof(fc.string({ unit: 'grapheme', maxLength: 30 }), fc.constantFrom('.*', '(a+)+$', '$where', 'x'.repeat(201), '\u0000', 'Fuzz')).map((value): Arg => ({ name: 'search', type: 'String', value, verdict: value.length > 200 ? 'range' : 'ok' }))),
+      optional(
+        fc
+          .oneof(fc.string({ unit: 'grapheme', maxLength: 30 }), fc.constantFrom('.*', '(a+)+$', '$where', 'x'.repeat(201), '\u0000', 'Fuzz'))
+          .map((value): Arg => ({ name: 'search', type: 'String', value, verdict: value.length > 200 ? 'range' : 'ok' })),
+      ),
       optional(limitArg('first', 0, 100)),
-      optional(fc.oneof(fc.string({ maxLength: 20 }), fc.constantFrom('cDE=', 'eyJpZCI6InAxIn0', '')).map((value): Arg => ({ name: 'after', type: 'String', value, verdict: 'range' }))),
+      optional(
+        fc
+          .oneof(fc.string({ maxLength: 20 }), fc.constantFrom('cDE=', 'eyJpZCI6InAxIn0', ''))
+          .map((value): Arg => ({ name: 'after', type: 'String', value, verdict: 'range' })),
+      ),
     )
     .map(([ids, categoryId, search, first, after]) => ({
       field: 'products',
@@ -99,21 +116,40 @@ const fields: fc.Arbitrary<Field> = fc.oneof(
     nested: [history, recs].filter((a): a is Arg => a !== undefined),
   })),
   fc
-    .tuple(idArg('userId', true), optional(limitArg('limit', 0, 50)), optional(fc.constant<Arg>({ name: 'exclude', type: '[ID!]', value: ['p1'], verdict: 'unknown-arg' })), optional(fc.constant<Arg>({ name: 'categoryId', type: 'ID', value: 'c1', verdict: 'unknown-arg' })))
+    .tuple(
+      idArg('userId', true),
+      optional(limitArg('limit', 0, 50)),
+      optional(fc.constant<Arg>({ name: 'exclude', type: '[ID!]', value: ['p1'], verdict: 'unknown-arg' })),
+      optional(fc.constant<Arg>({ name: 'categoryId', type: 'ID', value: 'c1', verdict: 'unknown-arg' })),
+    )
     .map(([userId, limit, exclude, categoryId]) => ({
       field: 'recommendations',
       args: [userId, limit, exclude, categoryId].filter((a): a is Arg => a !== undefined),
       selection: '{ userId strategy version generatedAt items { score reasons product { id name } } }',
       user: userId.value,
     })),
-  fc.tuple(optional(idArg('categoryId', false)), optional(limitArg('limit', 0, 100)), optional(limitArg('windowDays', 1, 365).filter((a) => a.value !== 364))).map(([categoryId, limit, windowDays]) => ({
-    field: 'bestSellers',
-    args: [categoryId, limit, windowDays].filter((a): a is Arg => a !== undefined),
-    selection: '{ rank score product { id name } }',
-  })),
   fc
-    .tuple(idArg('productId', true), optional(fc.constantFrom('ALSO_VIEWED', 'ALSO_BOUGHT', 'also_viewed', 'NOPE').map((value): Arg => ({ name: 'kind', type: 'SimilarityKind', value, verdict: value.startsWith('ALSO_') ? 'ok' : 'type' }))), optional(limitArg('limit', 0, 20)))
-    .map(([productId, kind, limit]) => ({ field: 'similarProducts', args: [productId, kind, limit].filter((a): a is Arg => a !== undefined), selection: '{ rank score product { id } }' })),
+    .tuple(optional(idArg('categoryId', false)), optional(limitArg('limit', 0, 100)), optional(limitArg('windowDays', 1, 365).filter((a) => a.value !== 364)))
+    .map(([categoryId, limit, windowDays]) => ({
+      field: 'bestSellers',
+      args: [categoryId, limit, windowDays].filter((a): a is Arg => a !== undefined),
+      selection: '{ rank score product { id name } }',
+    })),
+  fc
+    .tuple(
+      idArg('productId', true),
+      optional(
+        fc
+          .constantFrom('ALSO_VIEWED', 'ALSO_BOUGHT', 'also_viewed', 'NOPE')
+          .map((value): Arg => ({ name: 'kind', type: 'SimilarityKind', value, verdict: value.startsWith('ALSO_') ? 'ok' : 'type' })),
+      ),
+      optional(limitArg('limit', 0, 20)),
+    )
+    .map(([productId, kind, limit]) => ({
+      field: 'similarProducts',
+      args: [productId, kind, limit].filter((a): a is Arg => a !== undefined),
+      selection: '{ rank score product { id } }',
+    })),
   fc.tuple(optional(idArg('categoryId', false)), optional(limitArg('limit', 0, 100))).map(([categoryId, limit]) => ({
     field: 'bestSellersSnapshot',
     args: [categoryId, limit].filter((a): a is Arg => a !== undefined),
@@ -179,11 +215,20 @@ const VALID = [
 export const documents: fc.Arbitrary<Operation> = fc.oneof(
   fc.string({ unit: 'grapheme', maxLength: 200 }).map((query) => ({ query, expect: ANY })),
   fc.string({ unit: 'binary', maxLength: 100 }).map((query) => ({ query, expect: ANY })),
-  fc.tuple(fc.constantFrom(...VALID), fc.double({ min: 0, max: 1, noNaN: true })).map(([doc, cut]) => ({ query: doc.slice(0, Math.floor(doc.length * cut)), variables: { id: 'p1' }, expect: ANY })),
-  fc.integer({ min: 1, max: 40 }).map((depth) => ({ query: deepSelection(depth), expect: depth >= 7 ? error('GRAPHQL_VALIDATION_FAILED', 'BAD_USER_INPUT') : ANY })),
-  fc.integer({ min: 1, max: 80 }).map((n) => ({ query: `{ ${Array.from({ length: n }, (_, i) => `a${i}: categories { id }`).join(' ')} }`, expect: n > 30 ? error('GRAPHQL_VALIDATION_FAILED', 'BAD_USER_INPUT') : OK })),
+  fc
+    .tuple(fc.constantFrom(...VALID), fc.double({ min: 0, max: 1, noNaN: true }))
+    .map(([doc, cut]) => ({ query: doc.slice(0, Math.floor(doc.length * cut)), variables: { id: 'p1' }, expect: ANY })),
+  fc
+    .integer({ min: 1, max: 40 })
+    .map((depth) => ({ query: deepSelection(depth), expect: depth >= 7 ? error('GRAPHQL_VALIDATION_FAILED', 'BAD_USER_INPUT') : ANY })),
+  fc.integer({ min: 1, max: 80 }).map((n) => ({
+    query: `{ ${Array.from({ length: n }, (_, i) => `a${i}: categories { id }`).join(' ')} }`,
+    expect: n > 30 ? error('GRAPHQL_VALIDATION_FAILED', 'BAD_USER_INPUT') : OK,
+  })),
   fc.integer({ min: 1, max: 3_000 }).map((n) => ({ query: `{ ${'__typename '.repeat(n)}}`, expect: ANY })),
-  fc.integer({ min: 1, max: 2_000 }).map((n) => ({ query: `${'{'.repeat(n)}${'}'.repeat(n)}`, expect: error('GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED', 'BAD_REQUEST') })),
+  fc
+    .integer({ min: 1, max: 2_000 })
+    .map((n) => ({ query: `${'{'.repeat(n)}${'}'.repeat(n)}`, expect: error('GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED', 'BAD_REQUEST') })),
   fc.constantFrom<Operation>(
     { query: '{ nope }', expect: INVALID },
     { query: '{ product(id: "p1") { nope } }', expect: INVALID },
@@ -202,7 +247,10 @@ export const documents: fc.Arbitrary<Operation> = fc.oneof(
     { query: 'query { product(id: "p1") { ...P } } fragment P on Product { alsoViewed { product { ...P } } }', expect: INVALID },
     { query: 'query { ...A } fragment A on Product { id }', expect: INVALID },
     { query: 'query { categories { id } } fragment Unused on Query { categories { id } }', expect: INVALID },
-    { query: 'query A { categories { id } } query B { categories { name } }', expect: error('BAD_REQUEST', 'OPERATION_RESOLUTION_FAILURE', 'GRAPHQL_VALIDATION_FAILED') },
+    {
+      query: 'query A { categories { id } } query B { categories { name } }',
+      expect: error('BAD_REQUEST', 'OPERATION_RESOLUTION_FAILURE', 'GRAPHQL_VALIDATION_FAILED'),
+    },
     { query: 'query A { categories { id } }', operationName: 'B', expect: error('BAD_REQUEST', 'OPERATION_RESOLUTION_FAILURE', 'GRAPHQL_VALIDATION_FAILED') },
     { query: 'query A { categories { id } } query A { categories { id } }', expect: INVALID },
     { query: 'subscription { bestSellersChanged { categoryId } }', expect: ANY },
@@ -260,4 +308,9 @@ export const RAW_BODIES: readonly { body: string; contentType?: string }[] = [
   { body: '\u0000\u0001\u0002' },
 ];
 
-export const callers: readonly Caller[] = [{ kind: 'anonymous' }, ...TOKEN_USERS.map((subject) => ({ kind: 'user' as const, subject })), { kind: 'service' }, { kind: 'admin' }];
+export const callers: readonly Caller[] = [
+  { kind: 'anonymous' },
+  ...TOKEN_USERS.map((subject) => ({ kind: 'user' as const, subject })),
+  { kind: 'service' },
+  { kind: 'admin' },
+];

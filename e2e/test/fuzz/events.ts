@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { EVENT_TYPE_NAMES } from '@recs/engine';
 import { MAX_LITERAL_LIST_DEPTH } from '@recs/shared';
 import { isGraphQLName, RawNumber } from './http.ts';
 
@@ -18,7 +19,8 @@ export const PRODUCTS = Array.from({ length: 12 }, (_, i) => ({
   categoryName: `Category ${i % CATEGORIES.length}`,
   price: 1 + i,
 }));
-export const EVENT_TYPES = ['VIEW', 'CLICK', 'ADD_TO_CART', 'REMOVE_FROM_CART', 'PURCHASE'] as const;
+/** The contract's EventType values (schema/test checks the SDL against this table). */
+export const EVENT_TYPES = EVENT_TYPE_NAMES;
 
 const DAY = 86_400_000;
 const MINUTE = 60_000;
@@ -38,7 +40,20 @@ export const anyId = fc.oneof(
   { weight: 2, arbitrary: printable },
   { weight: 1, arbitrary: fc.constantFrom('', ' ', '\t', 'a b', ' lead', 'trail ', 'new\nline', 'nul\u0000', 'esc\u001b[0m', 'del\u007f', 'c1\u0085') },
   { weight: 1, arbitrary: fc.integer({ min: 126, max: 131 }).map((n) => 'x'.repeat(n)) },
-  { weight: 1, arbitrary: fc.constantFrom('😀'.repeat(64), '😀'.repeat(65), 'é'.repeat(128), 'e\u0301'.repeat(64), '\u200b', 'zw\u200bj', '\u2028', 'rtl\u202e', '\ufeffbom') },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      '😀'.repeat(64),
+      '😀'.repeat(65),
+      'é'.repeat(128),
+      'e\u0301'.repeat(64),
+      '\u200b',
+      'zw\u200bj',
+      '\u2028',
+      'rtl\u202e',
+      '\ufeffbom',
+    ),
+  },
   { weight: 1, arbitrary: fc.constantFrom('lone\ud800', '\udfffx', 'a\ud800', 'a\ud801') },
   { weight: 1, arbitrary: fc.constantFrom('$where', 'a.b', '{"$gt":""}', '__proto__', 'constructor', 'null', 'undefined') },
 );
@@ -57,7 +72,9 @@ export const occurredAt = fc.oneof(
   { weight: 1, arbitrary: fc.integer({ min: 401 * DAY, max: 30_000 * DAY }).map((offset) => ({ kind: 'offset' as const, offset: -offset })) },
   {
     weight: 2,
-    arbitrary: fc.constantFrom<unknown>(null, '0000-01-01T00:00:00Z', '0001-01-01T00:00:00.000Z', '9999-12-31T23:59:59.999Z', '1970-01-01T00:00:00Z').map((value) => ({ kind: 'raw' as const, value })),
+    arbitrary: fc
+      .constantFrom<unknown>(null, '0000-01-01T00:00:00Z', '0001-01-01T00:00:00.000Z', '9999-12-31T23:59:59.999Z', '1970-01-01T00:00:00Z')
+      .map((value) => ({ kind: 'raw' as const, value })),
   },
 );
 
@@ -79,7 +96,20 @@ const price = fc.oneof(
   { weight: 5, arbitrary: fc.double({ min: 0, max: 10_000, noNaN: true, noDefaultInfinity: true }) },
   {
     weight: 2,
-    arbitrary: fc.constantFrom<unknown>(0, -0.01, 10_000_000, 10_000_000.5, 1e308, -1e308, 5e-324, null, 3, new RawNumber('1e-400'), new RawNumber('-0.0'), new RawNumber('0.1e1')),
+    arbitrary: fc.constantFrom<unknown>(
+      0,
+      -0.01,
+      10_000_000,
+      10_000_000.5,
+      1e308,
+      -1e308,
+      5e-324,
+      null,
+      3,
+      new RawNumber('1e-400'),
+      new RawNumber('-0.0'),
+      new RawNumber('0.1e1'),
+    ),
   },
 );
 
@@ -88,7 +118,27 @@ const price = fc.oneof(
 /** Keys MongoDB treats specially (dots, $ operators, NUL), prototype names, and ordinary ones. */
 const metadataKey = fc.oneof(
   { weight: 4, arbitrary: fc.stringMatching(/^[a-z]{1,8}$/) },
-  { weight: 2, arbitrary: fc.constantFrom('a.b', '.', 'x.', '$where', '$gt', '$', 'nul\u0000key', '\u0000', '', ' ', '__proto__', 'constructor', 'toString', '_id', 'é', '😀') },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom(
+      'a.b',
+      '.',
+      'x.',
+      '$where',
+      '$gt',
+      '$',
+      'nul\u0000key',
+      '\u0000',
+      '',
+      ' ',
+      '__proto__',
+      'constructor',
+      'toString',
+      '_id',
+      'é',
+      '😀',
+    ),
+  },
   { weight: 1, arbitrary: fc.string({ unit: 'grapheme', maxLength: 10 }) },
 );
 
@@ -114,7 +164,18 @@ function nested(depth: number, kind: 'object' | 'array'): unknown {
 
 export const metadata = fc.oneof(
   { weight: 5, arbitrary: fc.dictionary(metadataKey, metadataValue, { maxKeys: 6 }) },
-  { weight: 1, arbitrary: fc.constantFrom({ page: '/p/1', referrer: 'https://example.com/?a=1&b=2' }, { 'a.b': 1 }, { $where: 'sleep(1000)' }, { 'k\u0000': 1 }, { nested: [[1, [2, [3]]]] }, { arr: [[]] }, { '': '' }) },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      { page: '/p/1', referrer: 'https://example.com/?a=1&b=2' },
+      { 'a.b': 1 },
+      { $where: 'sleep(1000)' },
+      { 'k\u0000': 1 },
+      { nested: [[1, [2, [3]]]] },
+      { arr: [[]] },
+      { '': '' },
+    ),
+  },
   { weight: 1, arbitrary: fc.integer({ min: 1, max: 12 }).map((depth) => ({ deep: nested(depth, 'object') })) },
   { weight: 1, arbitrary: fc.integer({ min: 1, max: 1_500 }).map((depth) => ({ deep: nested(depth, 'array') })) },
   { weight: 1, arbitrary: fc.integer({ min: 3_900, max: 4_200 }).map((size) => ({ blob: 'x'.repeat(size) })) },
@@ -152,8 +213,15 @@ const productId = fc.oneof(
 );
 
 export const eventSpec: fc.Arbitrary<EventSpec> = fc.record({
-  eventId: field(fc.oneof({ weight: 4, arbitrary: eventIdPool }, { weight: 4, arbitrary: anyId }, { weight: 1, arbitrary: fc.constantFrom<unknown>(null, 12) }), 0.9),
-  userId: fc.oneof({ weight: 8, arbitrary: fc.constantFrom<unknown>(...USERS) }, { weight: 1, arbitrary: anyId }, { weight: 1, arbitrary: fc.constant<unknown>(3) }),
+  eventId: field(
+    fc.oneof({ weight: 4, arbitrary: eventIdPool }, { weight: 4, arbitrary: anyId }, { weight: 1, arbitrary: fc.constantFrom<unknown>(null, 12) }),
+    0.9,
+  ),
+  userId: fc.oneof(
+    { weight: 8, arbitrary: fc.constantFrom<unknown>(...USERS) },
+    { weight: 1, arbitrary: anyId },
+    { weight: 1, arbitrary: fc.constant<unknown>(3) },
+  ),
   productId,
   type: fc.constantFrom<unknown>(...EVENT_TYPES),
   occurredAt: field(occurredAt, 0.8),
@@ -169,11 +237,17 @@ export const eventSpec: fc.Arbitrary<EventSpec> = fc.record({
  * count many accepted events rather than a few.
  */
 export const trafficEventSpec: fc.Arbitrary<EventSpec> = fc.record({
-  eventId: field(fc.integer({ min: 0, max: 400 }).map((n) => `t${n}`), 0.9),
+  eventId: field(
+    fc.integer({ min: 0, max: 400 }).map((n) => `t${n}`),
+    0.9,
+  ),
   userId: fc.constantFrom<unknown>(...USERS),
   productId: fc.constantFrom<unknown>(...PRODUCTS.map((p) => p.id)),
   type: fc.constantFrom<unknown>(...EVENT_TYPES),
-  occurredAt: field(fc.integer({ min: -30 * DAY, max: 0 }).map((offset) => ({ kind: 'offset' as const, offset })), 0.5),
+  occurredAt: field(
+    fc.integer({ min: -30 * DAY, max: 0 }).map((offset) => ({ kind: 'offset' as const, offset })),
+    0.5,
+  ),
   sessionId: field(fc.constantFrom<unknown>('s1', 's2', 's3'), 0.5),
   quantity: field(fc.integer({ min: 1, max: 5 }), 0.3),
   price: field(fc.double({ min: 0, max: 100, noNaN: true }), 0.3),
@@ -203,9 +277,40 @@ export const schemaBreaker = fc.oneof(
   fc.constantFrom<unknown>(null, undefined, -1.5, true).map((value) => ({ field: 'userId', value })),
   fc.constantFrom<unknown>(null, undefined, 1.5, true, ['p1'], { id: 'p1' }).map((value) => ({ field: 'productId', value })),
   fc.constantFrom<unknown>(1.5, false, ['e1']).map((value) => ({ field: 'eventId', value })),
-  fc.constantFrom<unknown>(1.5, '3', true, 2 ** 31, -(2 ** 31) - 1, Number.MAX_SAFE_INTEGER, new RawNumber('1e400'), new RawNumber('-1e400'), new RawNumber('1e2'), new RawNumber('99999999999999999999')).map((value) => ({ field: 'quantity', value })),
+  fc
+    .constantFrom<unknown>(
+      1.5,
+      '3',
+      true,
+      2 ** 31,
+      -(2 ** 31) - 1,
+      Number.MAX_SAFE_INTEGER,
+      new RawNumber('1e400'),
+      new RawNumber('-1e400'),
+      new RawNumber('1e2'),
+      new RawNumber('99999999999999999999'),
+    )
+    .map((value) => ({ field: 'quantity', value })),
   fc.constantFrom<unknown>('1.5', false, [1], new RawNumber('1e400'), new RawNumber('-1e400')).map((value) => ({ field: 'price', value })),
-  fc.constantFrom<unknown>('garbage', '', 'yesterday', '2025-02-30T00:00:00Z', '2025-13-01T00:00:00Z', '2025-01-01', '2025-01-01T00:00:00', '+275760-09-13T00:00:00.000Z', 'NaN', 0, 1.5, 1e300, true, { $date: 1 }, ['2025-01-01T00:00:00Z']).map((value) => ({ field: 'occurredAt', value })),
+  fc
+    .constantFrom<unknown>(
+      'garbage',
+      '',
+      'yesterday',
+      '2025-02-30T00:00:00Z',
+      '2025-13-01T00:00:00Z',
+      '2025-01-01',
+      '2025-01-01T00:00:00',
+      '+275760-09-13T00:00:00.000Z',
+      'NaN',
+      0,
+      1.5,
+      1e300,
+      true,
+      { $date: 1 },
+      ['2025-01-01T00:00:00Z'],
+    )
+    .map((value) => ({ field: 'occurredAt', value })),
   fc.constantFrom('recommendationId', 'bogus', 'eventid').map((name) => ({ field: name, value: 'x' })),
 );
 
@@ -321,7 +426,10 @@ function hasUnstorableKey(value: unknown): boolean {
 function hasRefusedKey(value: unknown): boolean {
   if (value === null || typeof value !== 'object') return false;
   const keys = Array.isArray(value) ? [] : Object.keys(value);
-  return keys.some((key) => key === '' || key.length > 64 || key.includes('.') || key.startsWith('$') || /\p{Cc}/u.test(key)) || Object.values(value).some(hasRefusedKey);
+  return (
+    keys.some((key) => key === '' || key.length > 64 || key.includes('.') || key.startsWith('$') || /\p{Cc}/u.test(key)) ||
+    Object.values(value).some(hasRefusedKey)
+  );
 }
 
 /** A key or string value that is not well-formed UTF-16 (it could not be stored as sent). */
@@ -344,7 +452,20 @@ function hasNestedArray(value: unknown, inArray = false): boolean {
 }
 
 /** A reason the contract allows (or requires) for refusing an event; 'ACCEPT' for taking it. */
-export type Outcome = 'ACCEPT' | 'FORBIDDEN' | 'INVALID_EVENT_ID' | 'INVALID_USER_ID' | 'INVALID_PRODUCT_ID' | 'INVALID_SESSION_ID' | 'INVALID_TYPE' | 'INVALID_TIMESTAMP' | 'FUTURE_TIMESTAMP' | 'TOO_OLD' | 'INVALID_QUANTITY' | 'INVALID_PRICE' | 'INVALID_METADATA';
+export type Outcome =
+  | 'ACCEPT'
+  | 'FORBIDDEN'
+  | 'INVALID_EVENT_ID'
+  | 'INVALID_USER_ID'
+  | 'INVALID_PRODUCT_ID'
+  | 'INVALID_SESSION_ID'
+  | 'INVALID_TYPE'
+  | 'INVALID_TIMESTAMP'
+  | 'FUTURE_TIMESTAMP'
+  | 'TOO_OLD'
+  | 'INVALID_QUANTITY'
+  | 'INVALID_PRICE'
+  | 'INVALID_METADATA';
 
 export interface Expectation {
   /** The whole request must be refused (GraphQL coercion), may be, or must not be. */
@@ -379,7 +500,8 @@ export function expect1(event: SentEvent, caller: Caller, mode: Mode, now: numbe
   const known = new Set(['eventId', 'userId', 'productId', 'type', 'occurredAt', 'sessionId', 'quantity', 'price', 'metadata']);
   if (Object.keys(event).some((key) => !known.has(key))) coercion = 'fail';
   const required = (key: string) => (event[key] === null || event[key] === undefined ? FAIL : coerceId(event[key], mode));
-  const optional = (key: string, coerce: (value: unknown, mode: Mode) => Coercion) => (event[key] === null || event[key] === undefined ? ok(undefined) : coerce(event[key], mode));
+  const optional = (key: string, coerce: (value: unknown, mode: Mode) => Coercion) =>
+    event[key] === null || event[key] === undefined ? ok(undefined) : coerce(event[key], mode);
 
   const eventId = worst(optional('eventId', coerceId)) as string | undefined;
   const userId = worst(required('userId')) as string;
@@ -445,7 +567,17 @@ export function expect1(event: SentEvent, caller: Caller, mode: Mode, now: numbe
   return {
     coercion,
     outcomes,
-    event: { eventId, userId, productId, type: String(type), occurredAt: at ?? (rawAt === null || rawAt === undefined ? 'now' : 'unknown'), quantity: qty ?? 1, price: prc, sessionId, metadata: meta },
+    event: {
+      eventId,
+      userId,
+      productId,
+      type: String(type),
+      occurredAt: at ?? (rawAt === null || rawAt === undefined ? 'now' : 'unknown'),
+      quantity: qty ?? 1,
+      price: prc,
+      sessionId,
+      metadata: meta,
+    },
   };
 }
 

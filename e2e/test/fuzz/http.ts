@@ -116,8 +116,7 @@ export function errorProblems(errors: readonly WireError[]): string[] {
   return problems;
 }
 
-export const codesOf = (response: { body?: { errors?: readonly WireError[] } }) =>
-  (response.body?.errors ?? []).map((error) => error.extensions?.['code']);
+export const codesOf = (response: { body?: { errors?: readonly WireError[] } }) => (response.body?.errors ?? []).map((error) => error.extensions?.['code']);
 
 // ---- forged tokens ---------------------------------------------------------------------------
 
@@ -139,13 +138,13 @@ const good = () => ({ sub: 'u0', role: 'user', iss: 'recs', iat: now(), exp: now
 export function forgedAuthorizations(): Record<string, string> {
   const hs = { alg: 'HS256', typ: 'JWT' };
   return {
-    'garbage': 'Bearer garbage',
+    garbage: 'Bearer garbage',
     'bare word Bearer': 'Bearer',
     'three dots': 'Bearer ...',
     'wrong secret': `Bearer ${forgeJwt(hs, good(), 'another-secret-another-secret-0123456789')}`,
     'alg none': `Bearer ${b64({ alg: 'none', typ: 'JWT' })}.${b64(good())}.`,
     'alg HS512 header': `Bearer ${forgeJwt({ alg: 'HS512' }, good())}`,
-    'expired': `Bearer ${forgeJwt(hs, { ...good(), iat: now() - 7200, exp: now() - 3600 })}`,
+    expired: `Bearer ${forgeJwt(hs, { ...good(), iat: now() - 7200, exp: now() - 3600 })}`,
     'no exp': `Bearer ${forgeJwt(hs, { sub: 'u0', role: 'user', iss: 'recs', iat: now() })}`,
     'wrong iss': `Bearer ${forgeJwt(hs, { ...good(), iss: 'someone-else' })}`,
     'unknown role': `Bearer ${forgeJwt(hs, { ...good(), role: 'superuser' })}`,
@@ -156,7 +155,7 @@ export function forgedAuthorizations(): Record<string, string> {
     'tampered payload': `Bearer ${forgeJwt(hs, good()).replace(/\.[^.]+\./, `.${b64({ ...good(), role: 'admin' })}.`)}`,
     'basic scheme': 'Basic dXNlcjpwYXNz',
     'tab only': 'Bearer \t',
-    'unicode': 'Bearer t\u00f6ken',
+    unicode: 'Bearer t\u00f6ken',
     'very long': `Bearer ${'a'.repeat(6_000)}`,
   };
 }

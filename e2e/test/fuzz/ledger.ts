@@ -66,7 +66,8 @@ function request(call: TrackCall): { query: string; variables?: Record<string, u
 
 export function describeCall(call: TrackCall): string {
   const { query, variables } = request(call);
-  const who = call.caller.kind === 'user' ? `user ${call.caller.subject}` : call.caller.kind === 'forged' ? `forged token "${call.caller.name}"` : call.caller.kind;
+  const who =
+    call.caller.kind === 'user' ? `user ${call.caller.subject}` : call.caller.kind === 'forged' ? `forged token "${call.caller.name}"` : call.caller.kind;
   return `as ${who}: ${graphqlBody(query, variables).slice(0, 1_500)}`;
 }
 
@@ -86,7 +87,8 @@ export async function track(url: string, ledger: Ledger, call: TrackCall): Promi
   const violation = (kind: string, detail: string) => violations.push({ kind, detail, repro });
 
   let response: WireResponse;
-  if (process.env['FUZZ_TRACE'] !== undefined) (await import('node:fs')).appendFileSync(process.env['FUZZ_TRACE'], `${new Date().toISOString()} ${repro.slice(0, 3000)}\n`);
+  if (process.env['FUZZ_TRACE'] !== undefined)
+    (await import('node:fs')).appendFileSync(process.env['FUZZ_TRACE'], `${new Date().toISOString()} ${repro.slice(0, 3000)}\n`);
   try {
     response = await post(url, graphqlBody(query, variables), call.authorization === undefined ? {} : { authorization: call.authorization });
   } catch (error) {
@@ -109,20 +111,41 @@ export async function track(url: string, ledger: Ledger, call: TrackCall): Promi
 
   if (call.caller.kind === 'forged') {
     if (response.status !== 401) violation('forged token not refused with 401', `HTTP ${response.status} ${JSON.stringify(codes)}`);
-    return refusedWhole(['UNAUTHENTICATED'], 'a forged token'), violations;
+    refusedWhole(['UNAUTHENTICATED'], 'a forged token');
+    return violations;
   }
   const coercion = expectations.some((e) => e.coercion === 'fail') ? 'fail' : expectations.some((e) => e.coercion === 'maybe') ? 'maybe' : 'ok';
-  if (coercion === 'fail') return refusedWhole(['BAD_USER_INPUT', 'GRAPHQL_VALIDATION_FAILED', 'GRAPHQL_PARSE_FAILED'], 'an input the schema refuses'), violations;
-  if (payload == null && coercion === 'maybe' && codes.length > 0 && codes.every((c) => c === 'BAD_USER_INPUT' || c === 'GRAPHQL_VALIDATION_FAILED' || c === 'GRAPHQL_PARSE_FAILED')) {
+  if (coercion === 'fail') {
+    refusedWhole(['BAD_USER_INPUT', 'GRAPHQL_VALIDATION_FAILED', 'GRAPHQL_PARSE_FAILED'], 'an input the schema refuses');
+    return violations;
+  }
+  if (
+    payload == null &&
+    coercion === 'maybe' &&
+    codes.length > 0 &&
+    codes.every((c) => c === 'BAD_USER_INPUT' || c === 'GRAPHQL_VALIDATION_FAILED' || c === 'GRAPHQL_PARSE_FAILED')
+  ) {
     return violations; // refused as an input value: allowed for these
   }
-  if (call.caller.kind === 'anonymous') return refusedWhole(['UNAUTHENTICATED'], 'anonymous tracking'), violations;
-  if (!call.single && call.events.length > 1_000) return refusedWhole(['BAD_USER_INPUT'], 'a batch over 1,000'), violations;
+  if (call.caller.kind === 'anonymous') {
+    refusedWhole(['UNAUTHENTICATED'], 'anonymous tracking');
+    return violations;
+  }
+  if (!call.single && call.events.length > 1_000) {
+    refusedWhole(['BAD_USER_INPUT'], 'a batch over 1,000');
+    return violations;
+  }
 
-  if (call.single) return checkSingle(ledger, expectations[0]!, response, payload, violation), violations;
+  if (call.single) {
+    checkSingle(ledger, expectations[0]!, response, payload, violation);
+    return violations;
+  }
 
   if (payload == null) {
-    violation('refused a whole batch', `HTTP ${response.status} ${JSON.stringify(response.body?.errors?.map((e) => [e.extensions?.['code'], e.message.slice(0, 120)]))}`);
+    violation(
+      'refused a whole batch',
+      `HTTP ${response.status} ${JSON.stringify(response.body?.errors?.map((e) => [e.extensions?.['code'], e.message.slice(0, 120)]))}`,
+    );
     ledger.markUncertain(expectations.map((e) => e.event));
     return violations;
   }
@@ -141,7 +164,10 @@ export async function track(url: string, ledger: Ledger, call: TrackCall): Promi
     if (code !== undefined) {
       if (!expectation.outcomes.has(code as never)) {
         outOfContract = true;
-        violation(expectation.outcomes.has('ACCEPT') ? 'refused a valid event' : 'wrong rejection code', `event ${index} refused with ${code}; contract allows ${[...expectation.outcomes].join('/')}`);
+        violation(
+          expectation.outcomes.has('ACCEPT') ? 'refused a valid event' : 'wrong rejection code',
+          `event ${index} refused with ${code}; contract allows ${[...expectation.outcomes].join('/')}`,
+        );
       }
       return;
     }
@@ -164,7 +190,10 @@ export async function track(url: string, ledger: Ledger, call: TrackCall): Promi
     }
   });
   if (payload['accepted'] !== fresh || payload['duplicates'] !== duplicates) {
-    violation('accepted/duplicates counts differ from the model (idempotency per (userId, eventId))', `API accepted ${payload['accepted']} duplicates ${payload['duplicates']}; model ${fresh} and ${duplicates}`);
+    violation(
+      'accepted/duplicates counts differ from the model (idempotency per (userId, eventId))',
+      `API accepted ${payload['accepted']} duplicates ${payload['duplicates']}; model ${fresh} and ${duplicates}`,
+    );
     ledger.markUncertain(expectations.map((e) => e.event));
     return violations;
   }
@@ -176,14 +205,23 @@ export async function track(url: string, ledger: Ledger, call: TrackCall): Promi
   return violations;
 }
 
-function checkSingle(ledger: Ledger, expectation: Expectation, response: WireResponse, payload: Record<string, any> | null | undefined, violation: (kind: string, detail: string) => void): void {
+function checkSingle(
+  ledger: Ledger,
+  expectation: Expectation,
+  response: WireResponse,
+  payload: Record<string, any> | null | undefined,
+  violation: (kind: string, detail: string) => void,
+): void {
   const { event } = expectation;
   if (payload == null) {
     const error = response.body?.errors?.[0];
     const code = error?.extensions?.['code'];
     const reason = code === 'FORBIDDEN' ? 'FORBIDDEN' : code === 'BAD_USER_INPUT' ? error?.extensions?.['reason'] : undefined;
     if (typeof reason !== 'string' || !expectation.outcomes.has(reason as never)) {
-      violation(expectation.outcomes.has('ACCEPT') ? 'refused a valid event' : 'wrong error for a refused event', `got ${JSON.stringify(code)} reason ${JSON.stringify(reason)}; contract allows ${[...expectation.outcomes].join('/')}`);
+      violation(
+        expectation.outcomes.has('ACCEPT') ? 'refused a valid event' : 'wrong error for a refused event',
+        `got ${JSON.stringify(code)} reason ${JSON.stringify(reason)}; contract allows ${[...expectation.outcomes].join('/')}`,
+      );
       if (code !== 'BAD_USER_INPUT' && code !== 'FORBIDDEN') ledger.markUncertain([event]);
     }
     return;
@@ -193,7 +231,8 @@ function checkSingle(ledger: Ledger, expectation: Expectation, response: WireRes
     ledger.markUncertain([event]);
   }
   const eventId = String(payload['eventId']);
-  if (event.eventId !== undefined && eventId !== event.eventId) violation('trackEvent answered another eventId', `${JSON.stringify(eventId)} for ${JSON.stringify(event.eventId)}`);
+  if (event.eventId !== undefined && eventId !== event.eventId)
+    violation('trackEvent answered another eventId', `${JSON.stringify(eventId)} for ${JSON.stringify(event.eventId)}`);
   const key = keyOf(event.userId, eventId);
   const duplicate = ledger.stored.has(key);
   if (payload['duplicate'] !== duplicate) {

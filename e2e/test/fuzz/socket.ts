@@ -17,7 +17,11 @@ export interface SocketOutcome {
  * subscription is given until two ping round trips on the same socket have completed after it
  * (the server has handled its Subscribe message by then) and is then disposed.
  */
-export async function runOverSocket(client: Client, payload: { query: string; variables?: Record<string, unknown>; operationName?: string }, isSubscription: boolean): Promise<SocketOutcome> {
+export async function runOverSocket(
+  client: Client,
+  payload: { query: string; variables?: Record<string, unknown>; operationName?: string },
+  isSubscription: boolean,
+): Promise<SocketOutcome> {
   const results: { data?: unknown; errors?: readonly WireError[] }[] = [];
   const done = deferred<Omit<SocketOutcome, 'results' | 'live'>>();
   const dispose = client.subscribe(payload as never, {
@@ -26,7 +30,10 @@ export async function runOverSocket(client: Client, payload: { query: string; va
     },
     error: (error: unknown) => {
       if (Array.isArray(error)) done.resolve({ refused: error as WireError[] });
-      else done.resolve({ broken: error instanceof Error ? error.message : `close ${(error as { code?: number }).code} ${(error as { reason?: string }).reason ?? ''}` });
+      else
+        done.resolve({
+          broken: error instanceof Error ? error.message : `close ${(error as { code?: number }).code} ${(error as { reason?: string }).reason ?? ''}`,
+        });
     },
     complete: () => done.resolve({}),
   });
