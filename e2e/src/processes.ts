@@ -60,15 +60,18 @@ export class OwnServers {
   }
 }
 
-/** A worker process (workers/src/index.ts) whose log lines a test can wait for. */
+/**
+ * A worker process whose log lines a test can wait for: workers/src/index.ts, or another entry
+ * script of the repository (a test's, such as workers/test/crashingWorker.ts) with its arguments.
+ */
 export class WorkerProcess {
   readonly child: ChildProcess;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private readonly lines: string[] = [];
   private readonly waiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];
 
-  constructor(env: NodeJS.ProcessEnv) {
-    this.child = spawn(process.execPath, [join(ROOT, 'workers/src/index.ts')], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  constructor(env: NodeJS.ProcessEnv, { script = 'workers/src/index.ts', args = [] }: { script?: string; args?: readonly string[] } = {}) {
+    this.child = spawn(process.execPath, [join(ROOT, script), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
     for (const stream of [this.child.stdout!, this.child.stderr!]) {
       createInterface({ input: stream }).on('line', (line) => {

@@ -2,27 +2,16 @@ import { buyersInWindow, NO_BUYERS, rankBestSellers, sameRanking, type BuyerDays
 import type { CatalogView } from './catalog.ts';
 import type { EngineConfig } from './config.ts';
 import { contributionOf, ContributionDelta, splitPair, type Contribution } from './contribution.ts';
-import { eventKey, isControl, type TrackedEvent } from './event.ts';
+import { eventKey, type TrackedEvent } from './event.ts';
 import { LruMap } from './lru.ts';
-import type { ReadModel } from './recommend.ts';
+import type { ReadModel } from './reads.ts';
 import { addToPair, emptyCooc, KIND_CODE, topNeighbours, type Cooc, type Neighbour, type SimilarityKind } from './similarity.ts';
-import {
-  coocKey,
-  counterKey,
-  emptyDayCounters,
-  type AggregateSnapshot,
-  type AggregateStore,
-  type BestSellersList,
-  type CoocChange,
-  type DayCounters,
-  type FlushChanges,
-  type KindCode,
-} from './store.ts';
+import { coocKey, type AggregateSnapshot, type AggregateStore, type BestSellersList, type CoocChange, type FlushChanges, type KindCode } from './store.ts';
 import { dayOf } from './time.ts';
 import { emptyUserState, mergeEvents, type UserState } from './userState.ts';
 
 export interface AggregatorOptions {
-  /** Users, co-occurrence entries and counters kept in memory between batches (LRU). */
+  /** Users and co-occurrence entries kept in memory between batches (LRU). */
   readonly cacheSize?: number;
 }
 
@@ -50,15 +39,13 @@ function bestSellersKey(categoryId: string | null, windowDays: number): string {
 
 /**
  * Turns events into the aggregates recommendations are built from: per-user state, co-view and
- * co-purchase counts with their LLR neighbours, distinct buyers per day, per-day counters and
- * best sellers. It keeps the hot state in memory and hands the store one changeset of absolute
+ * co-purchase counts with their LLR neighbours, distinct buyers per day and best sellers. It keeps the hot state in memory and hands the store one changeset of absolute
  * values per batch. One aggregator may write a store at a time (the worker holds a lease).
  */
 export class Aggregator implements ReadModel {
   private snapshot: AggregateSnapshot | undefined;
   private readonly users: LruMap<string, UserState>;
   private readonly cooc: LruMap<string, Cooc>;
-  private readonly counters: LruMap<string, DayCounters>;
   private readonly contributions = new WeakMap<UserState, Contribution>();
   private readonly lists = new Map<string, BestSellersList>();
   /** Per product, its distinct buyers over all time (the sum of its histogram), computed on demand. */
@@ -81,14 +68,12 @@ export class Aggregator implements ReadModel {
     const size = options.cacheSize ?? Infinity;
     this.users = new LruMap(size);
     this.cooc = new LruMap(size);
-    this.counters = new LruMap(size);
   }
 
   /** Loads the always-in-memory part of the state. */
   async start(): Promise<void> {
     this.users.clear();
     this.cooc.clear();
-    this.counters.clear();
     this.lists.clear();
     this.buyersTotal.clear();
     this.countsDay = -1;
@@ -103,8 +88,9 @@ export class Aggregator implements ReadModel {
   }
 
   /**
-   * Applies a batch of events at time `now`. Events must be new to the aggregates' counters
-   * (the caller filters redeliveries); per-user state ignores duplicates by itself.
+   * Applies a batch of events at time `now`. Per-user state ignores duplicates by itself, and
+   * every product aggregate is a sum of per-user contributions, so an event applied before
+   * changes nothing (the caller still filters redeliveries, which saves the work).
    */
   async apply(events: readonly TrackedEvent[], now: number, batchIds: readonly string[] = []): Promise<FlushResult> {
     if (this.broken) await this.start();
@@ -116,7 +102,7 @@ export class Aggregator implements ReadModel {
     }
     if (unique.size === 0) {
       // nothing new, but the store still records that these batches are done
-      if (batchIds.length > 0) await this.commit({ users: [], cooc: [], buyerDays: [], counters: [], universe: undefined, bestSellers: [], eventIds: [], batchIds });
+      if (batchIds.length > 0) await this.commit({ users: [], cooc: [], buyerDays: [], universe: undefined, bestSellers: [], eventIds: [], batchIds });
       return NO_CHANGE;
     }
     const started = performance.now();
@@ -143,7 +129,6 @@ export class Aggregator implements ReadModel {
       changedUsers.push(state);
     }
 
-    const counters = await this.countEvents(unique.values(), (ms) => (loading += ms));
     const cooc = await this.applyCooc(delta, (ms) => (loading += ms));
     const buyerDays = this.applyBuyerDays(delta);
     const bestSellers = this.refreshBestSellers(now, new Set(buyerDays.map(([productId]) => productId)));
@@ -154,7 +139,6 @@ export class Aggregator implements ReadModel {
       users: changedUsers,
       cooc,
       buyerDays,
-      counters,
       universe,
       bestSellers,
       eventIds: [...unique.keys()],
@@ -171,7 +155,7 @@ export class Aggregator implements ReadModel {
     if (this.broken) await this.start();
     const bestSellers = this.refreshBestSellers(now, 'all');
     if (bestSellers.length === 0) return NO_CHANGE;
-    await this.commit({ users: [], cooc: [], buyerDays: [], counters: [], universe: undefined, bestSellers, eventIds: [] });
+    await this.commit({ users: [], cooc: [], buyerDays: [], universe: undefined, bestSellers, eventIds: [] });
     return { users: [], bestSellers, applied: 0 };
   }
 
@@ -185,7 +169,6 @@ export class Aggregator implements ReadModel {
     } finally {
       this.users.trim();
       this.cooc.trim();
-      this.counters.trim();
     }
   }
 
@@ -200,52 +183,6 @@ export class Aggregator implements ReadModel {
     if (missing.length === 0) return;
     const loaded = await this.store.loadUsers(missing);
     for (const id of missing) this.users.set(id, loaded.get(id) ?? emptyUserState(id));
-  }
-
-  private async countEvents(events: Iterable<TrackedEvent>, onLoad?: (ms: number) => void): Promise<FlushChanges['counters']> {
-    const increments = new Map<string, { productId: string; day: number; events: TrackedEvent[] }>();
-    for (const event of events) {
-      if (isControl(event.type)) continue;
-      const day = dayOf(event.occurredAt);
-      const key = counterKey(event.productId, day);
-      let entry = increments.get(key);
-      if (entry === undefined) increments.set(key, (entry = { productId: event.productId, day, events: [] }));
-      entry.events.push(event);
-    }
-    const missing = [...increments.keys()].filter((key) => !this.counters.has(key));
-    if (missing.length > 0) {
-      const started = performance.now();
-      const loaded = await this.store.loadCounters(missing);
-      onLoad?.(performance.now() - started);
-      for (const key of missing) this.counters.set(key, loaded.get(key) ?? emptyDayCounters());
-    }
-    const changes: [string, number, DayCounters][] = [];
-    for (const [key, { productId, day, events: dayEvents }] of increments) {
-      const counters = this.counters.get(key)!;
-      for (const event of dayEvents) {
-        switch (event.type) {
-          case 'VIEW':
-            counters.views++;
-            break;
-          case 'CLICK':
-            counters.clicks++;
-            break;
-          case 'ADD_TO_CART':
-            counters.carts++;
-            break;
-          case 'REMOVE_FROM_CART':
-            counters.removals++;
-            break;
-          case 'PURCHASE':
-            counters.purchases++;
-            counters.quantity += event.quantity;
-            if (event.price !== undefined) counters.revenue = Math.round((counters.revenue + event.price * event.quantity) * 100) / 100;
-            break;
-        }
-      }
-      changes.push([productId, day, { ...counters }]);
-    }
-    return changes;
   }
 
   private async applyCooc(delta: ContributionDelta, onLoad?: (ms: number) => void): Promise<CoocChange[]> {
@@ -452,20 +389,12 @@ export class Aggregator implements ReadModel {
     return this.state().buyerDays.get(productId);
   }
 
-  countersOf(productId: string, day: number): DayCounters | undefined {
-    return this.counters.peek(counterKey(productId, day));
-  }
-
   /** Everything held in memory (all of it for an aggregator over a MemoryStore). */
   *dump(): Generator<
-    | { kind: 'user'; state: UserState }
-    | { kind: 'cooc'; key: string; cooc: Cooc }
-    | { kind: 'counters'; key: string; counters: DayCounters }
-    | { kind: 'buyerDays'; productId: string; days: BuyerDays; rebuyers: number }
+    { kind: 'user'; state: UserState } | { kind: 'cooc'; key: string; cooc: Cooc } | { kind: 'buyerDays'; productId: string; days: BuyerDays; rebuyers: number }
   > {
     for (const [, state] of this.users.entries()) yield { kind: 'user', state };
     for (const [key, cooc] of this.cooc.entries()) yield { kind: 'cooc', key, cooc };
-    for (const [key, counters] of this.counters.entries()) yield { kind: 'counters', key, counters };
     const { buyerDays, rebuyers } = this.state();
     for (const [productId, days] of buyerDays) yield { kind: 'buyerDays', productId, days, rebuyers: rebuyers.get(productId) ?? 0 };
   }
@@ -478,6 +407,12 @@ export class Aggregator implements ReadModel {
     const list = this.lists.get(bestSellersKey(categoryId, windowDays));
     if (list !== undefined) return list.items;
     if (this.config.bestSellerWindows.includes(windowDays)) return [];
-    return rankBestSellers(this.catalog.productsIn(categoryId), (id) => this.state().buyerDays.get(id), this.countsDay, windowDays, this.config.bestSellersSize);
+    return rankBestSellers(
+      this.catalog.productsIn(categoryId),
+      (id) => this.state().buyerDays.get(id),
+      this.countsDay,
+      windowDays,
+      this.config.bestSellersSize,
+    );
   }
 }

@@ -23,7 +23,8 @@ export function emptyCooc(): Cooc {
 /**
  * Adds `change` to a pair count. Counts that reach zero are removed; beyond `maxPairs` entries
  * the weakest pairs are dropped (ties by id, so the choice is deterministic). A decrement of a
- * pair that was dropped is ignored. Returns the products whose count changed (for persistence).
+ * pair that was dropped is ignored. Every product whose count changed (or that was dropped) is
+ * added to `changed`, for persistence.
  */
 export function addToPair(cooc: Cooc, other: string, change: number, maxPairs: number, changed: Set<string>): void {
   const current = cooc.pairs.get(other);

@@ -4,23 +4,6 @@ import type { UserState } from './userState.ts';
 
 export type KindCode = 'v' | 'b';
 
-/** Event counts of one product on one UTC day. */
-export interface DayCounters {
-  views: number;
-  clicks: number;
-  carts: number;
-  removals: number;
-  purchases: number;
-  /** Units purchased. */
-  quantity: number;
-  /** Sum of price × quantity over purchases that carried a price. */
-  revenue: number;
-}
-
-export function emptyDayCounters(): DayCounters {
-  return { views: 0, clicks: 0, carts: 0, removals: 0, purchases: 0, quantity: 0, revenue: 0 };
-}
-
 export interface CoocChange {
   readonly kind: KindCode;
   readonly productId: string;
@@ -49,7 +32,6 @@ export interface FlushChanges {
    * histogram or repeat buyers changed.
    */
   readonly buyerDays: readonly (readonly [string, readonly (readonly [number, number])[], number])[];
-  readonly counters: readonly (readonly [productId: string, day: number, counters: DayCounters])[];
   readonly universe: Universe | undefined;
   readonly bestSellers: readonly BestSellersList[];
   /** The eventKeys (see eventKey) of the events this batch applied, so a redelivered copy can be recognised. */
@@ -81,17 +63,11 @@ export interface AggregateStore {
   loadUsers(userIds: readonly string[]): Promise<Map<string, UserState>>;
   /** Keys are `${kind}:${productId}`. */
   loadCooc(keys: readonly string[]): Promise<Map<string, Cooc>>;
-  /** Keys are counterKey(productId, day). */
-  loadCounters(keys: readonly string[]): Promise<Map<string, DayCounters>>;
   commit(changes: FlushChanges): Promise<void>;
 }
 
 export function coocKey(kind: KindCode, productId: string): string {
   return `${kind}:${productId}`;
-}
-
-export function counterKey(productId: string, day: number): string {
-  return `${day}:${productId}`;
 }
 
 /** A store that keeps nothing: the aggregator's own caches, never trimmed, are the state. */
@@ -103,9 +79,6 @@ export class MemoryStore implements AggregateStore {
     return new Map();
   }
   async loadCooc(): Promise<Map<string, Cooc>> {
-    return new Map();
-  }
-  async loadCounters(): Promise<Map<string, DayCounters>> {
     return new Map();
   }
   async commit(_changes: FlushChanges): Promise<void> {}

@@ -3,7 +3,19 @@
  * place. Each is addressed by _id.
  */
 import { eventKey, parseEventKey } from '@recs/engine';
-import type { BestSellersList, ControlType, Neighbour, ProductBuyers, Ranked, RecommendationItem, RecommendationStrategy, RingEvent, TrackedEvent, UserState } from '@recs/engine';
+import type {
+  BestSellersList,
+  Neighbour,
+  ProductBuyers,
+  Ranked,
+  RecommendationItem,
+  RecommendationStrategy,
+  RingEvent,
+  TrackedEvent,
+  TrackedEventType,
+  UserState,
+} from '@recs/engine';
+import { bestSellersDocId } from './keys.ts';
 import type { QueuedEvent } from './queues.ts';
 
 /*
@@ -27,10 +39,13 @@ export function decodeRows(text: string | undefined): string[][] {
   return text.split('\n').map((line) => line.split('\t'));
 }
 
-/** user_state: a user's recent events and last purchase per product (written by the aggregator). */
+/** user_state: a user's recent events and the days they bought each product on (written by the aggregator). */
 export interface UserStateDoc {
   _id: string;
-  /** rows: eventId, productId, type code, occurredAt (ms, base 36), sessionId or '' */
+  /**
+   * rows: the eventId's 11-character hash (shortKey: it only tells this user's events apart),
+   * productId, type code, occurredAt (ms, base 36), the sessionId's hash or ''
+   */
   ev: string;
   /** rows: productId, then the distinct days it was bought on, newest first */
   lp: string;
@@ -112,10 +127,6 @@ export function productBuyersFromDoc(doc: Pick<BuyerDaysDoc, 'd' | 'r'> | null |
   return { total, repeat: Math.min(total, doc?.r ?? 0), days };
 }
 
-export function coocDocId(kind: 'v' | 'b', productId: string): string {
-  return `${kind}:${productId}`;
-}
-
 /** best_sellers: a ranking per category ('*' for all) and window. */
 export interface BestSellersDoc {
   _id: string;
@@ -125,10 +136,6 @@ export interface BestSellersDoc {
   items: string;
   /** epoch ms (plans are JSON, so times are numbers) */
   changedAt: number;
-}
-
-export function bestSellersDocId(categoryId: string | null, windowDays: number): string {
-  return `${categoryId ?? '*'}:${windowDays}`;
 }
 
 export function toBestSellersDoc(list: BestSellersList): BestSellersDoc {
@@ -142,7 +149,12 @@ export function toBestSellersDoc(list: BestSellersList): BestSellersDoc {
 }
 
 export function fromBestSellersDoc(doc: BestSellersDoc): BestSellersList {
-  return { categoryId: doc.c, windowDays: doc.w, items: decodeRows(doc.items).map(([p, n]): Ranked => [p!, Number(n)]), changedAt: new Date(doc.changedAt).getTime() };
+  return {
+    categoryId: doc.c,
+    windowDays: doc.w,
+    items: decodeRows(doc.items).map(([p, n]): Ranked => [p!, Number(n)]),
+    changedAt: new Date(doc.changedAt).getTime(),
+  };
 }
 
 /** recommendation_lists: a user's current list (written by the list workers). */
@@ -197,7 +209,7 @@ export interface RawEventDoc {
   _id: string;
   userId: string;
   productId: string;
-  type: 'VIEW' | 'CLICK' | 'ADD_TO_CART' | 'REMOVE_FROM_CART' | 'PURCHASE' | ControlType;
+  type: TrackedEventType;
   occurredAt: Date;
   receivedAt: Date;
   sessionId?: string;

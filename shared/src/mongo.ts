@@ -14,7 +14,6 @@ export const COLLECTIONS = {
   users: 'user_state',
   cooc: 'cooccurrence',
   buyerDays: 'buyer_days',
-  counters: 'product_day_counters',
   bestSellers: 'best_sellers',
   lists: 'recommendation_lists',
   aggregator: 'aggregator_state',
@@ -38,20 +37,6 @@ export async function connectMongo(url: string, dbName: string, logger: Logger, 
   await client.connect();
   logger.debug({ db: dbName }, 'connected to MongoDB');
   return { client, db: client.db(dbName), close: () => client.close() };
-}
-
-/**
- * Product ids appear as field names (co-occurrence maps), where MongoDB gives '.' and a
- * leading '$' meaning. They are escaped, with '%' escaping itself.
- */
-export function encodeKey(key: string): string {
-  return key.replace(/%/g, '%25').replace(/\./g, '%2E').replace(/^\$/, '%24');
-}
-
-const DECODED: Readonly<Record<string, string>> = { '%25': '%', '%2E': '.', '%24': '$' };
-
-export function decodeKey(key: string): string {
-  return key.replace(/%(?:25|2E|24)/g, (escape) => DECODED[escape]!);
 }
 
 /** Indexes for the queries that are not by _id (MongoDB uses them; FerretDB accepts them). */

@@ -12,7 +12,6 @@ import {
   verifyInternalIdentity,
 } from '../src/auth.ts';
 import { loadConfig, tokenEnv, tokenPolicy } from '../src/config.ts';
-import { decodeKey, encodeKey } from '../src/mongo.ts';
 
 const secret = 'test-secret-that-is-at-least-32-characters';
 
@@ -31,9 +30,19 @@ describe('client tokens', () => {
     const other = await signClientToken({ subject: 'u1', role: 'admin' }, 'another-secret-that-is-32-characters-long');
     await expect(identityFromAuthorization(`Bearer ${other}`, secret)).rejects.toThrow(new AuthenticationError('token is invalid'));
     const key = new TextEncoder().encode(secret);
-    const expired = await new SignJWT({ role: 'user' }).setProtectedHeader({ alg: 'HS256' }).setIssuer('recs').setSubject('u1').setExpirationTime(Math.floor(Date.now() / 1000) - 60).sign(key);
+    const expired = await new SignJWT({ role: 'user' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuer('recs')
+      .setSubject('u1')
+      .setExpirationTime(Math.floor(Date.now() / 1000) - 60)
+      .sign(key);
     await expect(identityFromAuthorization(expired, secret)).rejects.toThrow('token has expired');
-    const roleless = await new SignJWT({ role: 'root' }).setProtectedHeader({ alg: 'HS256' }).setIssuer('recs').setSubject('u1').setExpirationTime('1h').sign(key);
+    const roleless = await new SignJWT({ role: 'root' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuer('recs')
+      .setSubject('u1')
+      .setExpirationTime('1h')
+      .sign(key);
     await expect(identityFromAuthorization(roleless, secret)).rejects.toThrow('token role must be one of user, service, admin');
   });
 
@@ -61,11 +70,15 @@ describe('client token claims', () => {
   const nowSeconds = () => Math.floor(Date.now() / 1000);
 
   it('requires exp', async () => {
-    await expect(verifyClientToken(await base().setIssuer('recs').setIssuedAt().sign(key), secret)).rejects.toThrow(new AuthenticationError('token has no exp claim'));
+    await expect(verifyClientToken(await base().setIssuer('recs').setIssuedAt().sign(key), secret)).rejects.toThrow(
+      new AuthenticationError('token has no exp claim'),
+    );
   });
 
   it('requires the configured issuer', async () => {
-    await expect(verifyClientToken(await base().setIssuer('evil').setExpirationTime('1h').sign(key), secret)).rejects.toThrow('token issuer (iss) is not accepted');
+    await expect(verifyClientToken(await base().setIssuer('evil').setExpirationTime('1h').sign(key), secret)).rejects.toThrow(
+      'token issuer (iss) is not accepted',
+    );
     await expect(verifyClientToken(await base().setExpirationTime('1h').sign(key), secret)).rejects.toThrow('token has no iss claim');
     const policy = tokenPolicy({ JWT_ISSUER: 'shop' });
     expect(await verifyClientToken(await base().setIssuer('shop').setExpirationTime('1h').sign(key), secret, policy)).toMatchObject({ subject: 'root' });
@@ -75,35 +88,76 @@ describe('client token claims', () => {
   it('requires the audience when one is configured', async () => {
     const policy = tokenPolicy({ JWT_AUDIENCE: 'storefront' });
     await expect(verifyClientToken(await signClientToken({ subject: 'u1', role: 'user' }, secret), secret, policy)).rejects.toThrow('token has no aud claim');
-    await expect(verifyClientToken(await signClientToken({ subject: 'u1', role: 'user', audience: 'other' }, secret), secret, policy)).rejects.toThrow('audience');
-    expect(await verifyClientToken(await signClientToken({ subject: 'u1', role: 'user', audience: 'storefront' }, secret), secret, policy)).toMatchObject({ subject: 'u1' });
+    await expect(verifyClientToken(await signClientToken({ subject: 'u1', role: 'user', audience: 'other' }, secret), secret, policy)).rejects.toThrow(
+      'audience',
+    );
+    expect(await verifyClientToken(await signClientToken({ subject: 'u1', role: 'user', audience: 'storefront' }, secret), secret, policy)).toMatchObject({
+      subject: 'u1',
+    });
   });
 
   it('refuses lifetimes over the maximum of the role, counted from iat or, without one, from now', async () => {
-    await expect(verifyClientToken(await base().setIssuer('recs').setIssuedAt().setExpirationTime('25h').sign(key), secret)).rejects.toThrow(/lifetime exceeds the maximum of 86400 s for role admin/);
-    await expect(verifyClientToken(await base('user').setIssuer('recs').setExpirationTime(nowSeconds() + 25 * 3_600).sign(key), secret)).rejects.toThrow(/lifetime/);
+    await expect(verifyClientToken(await base().setIssuer('recs').setIssuedAt().setExpirationTime('25h').sign(key), secret)).rejects.toThrow(
+      /lifetime exceeds the maximum of 86400 s for role admin/,
+    );
+    await expect(
+      verifyClientToken(
+        await base('user')
+          .setIssuer('recs')
+          .setExpirationTime(nowSeconds() + 25 * 3_600)
+          .sign(key),
+        secret,
+      ),
+    ).rejects.toThrow(/lifetime/);
     // an iat in the future does not stretch the lifetime
-    await expect(verifyClientToken(await base().setIssuer('recs').setIssuedAt(nowSeconds() + 10 * 86_400).setExpirationTime(nowSeconds() + 10 * 86_400 + 3_600).sign(key), secret)).rejects.toThrow(/lifetime/);
+    await expect(
+      verifyClientToken(
+        await base()
+          .setIssuer('recs')
+          .setIssuedAt(nowSeconds() + 10 * 86_400)
+          .setExpirationTime(nowSeconds() + 10 * 86_400 + 3_600)
+          .sign(key),
+        secret,
+      ),
+    ).rejects.toThrow(/lifetime/);
     // services may hold longer-lived tokens; the simulator's 30-day token is within
-    expect(await verifyClientToken(await signClientToken({ subject: 'sim', role: 'service', expiresIn: '30d' }, secret), secret)).toMatchObject({ role: 'service' });
+    expect(await verifyClientToken(await signClientToken({ subject: 'sim', role: 'service', expiresIn: '30d' }, secret), secret)).toMatchObject({
+      role: 'service',
+    });
     await expect(verifyClientToken(await signClientToken({ subject: 'sim', role: 'service', expiresIn: '31d' }, secret), secret)).rejects.toThrow(/lifetime/);
     // the development tokens of npm start
-    expect(await verifyClientToken(await signClientToken({ subject: 'dev-admin', role: 'admin', expiresIn: '12h' }, secret), secret)).toMatchObject({ role: 'admin' });
+    expect(await verifyClientToken(await signClientToken({ subject: 'dev-admin', role: 'admin', expiresIn: '12h' }, secret), secret)).toMatchObject({
+      role: 'admin',
+    });
     const strict = tokenPolicy(loadConfig(tokenEnv, { JWT_MAX_LIFETIME: '15m' }));
-    await expect(verifyClientToken(await signClientToken({ subject: 'u1', role: 'user', expiresIn: '1h' }, secret), secret, strict)).rejects.toThrow(/maximum of 900 s/);
+    await expect(verifyClientToken(await signClientToken({ subject: 'u1', role: 'user', expiresIn: '1h' }, secret), secret, strict)).rejects.toThrow(
+      /maximum of 900 s/,
+    );
   });
 
   it('allows the configured clock skew, and no more', async () => {
     const now = Date.now();
-    const token = await base('user').setIssuer('recs').setIssuedAt(Math.floor(now / 1000) - 600).setExpirationTime(Math.floor(now / 1000) - 20).sign(key);
+    const token = await base('user')
+      .setIssuer('recs')
+      .setIssuedAt(Math.floor(now / 1000) - 600)
+      .setExpirationTime(Math.floor(now / 1000) - 20)
+      .sign(key);
     expect(await verifyClientToken(token, secret, DEFAULT_TOKEN_POLICY, now)).toMatchObject({ subject: 'root' });
     await expect(verifyClientToken(token, secret, tokenPolicy({ JWT_CLOCK_TOLERANCE: 5 }), now)).rejects.toThrow('token has expired');
-    const early = await base('user').setIssuer('recs').setNotBefore(Math.floor(now / 1000) + 120).setExpirationTime('1h').sign(key);
+    const early = await base('user')
+      .setIssuer('recs')
+      .setNotBefore(Math.floor(now / 1000) + 120)
+      .setExpirationTime('1h')
+      .sign(key);
     await expect(verifyClientToken(early, secret, DEFAULT_TOKEN_POLICY, now)).rejects.toThrow(AuthenticationError);
   });
 
   it('reads durations from the environment', () => {
-    expect(loadConfig(tokenEnv, { JWT_MAX_LIFETIME: '2h', JWT_SERVICE_MAX_LIFETIME: '7d', JWT_CLOCK_TOLERANCE: '45' })).toMatchObject({ JWT_MAX_LIFETIME: 7_200, JWT_SERVICE_MAX_LIFETIME: 604_800, JWT_CLOCK_TOLERANCE: 45 });
+    expect(loadConfig(tokenEnv, { JWT_MAX_LIFETIME: '2h', JWT_SERVICE_MAX_LIFETIME: '7d', JWT_CLOCK_TOLERANCE: '45' })).toMatchObject({
+      JWT_MAX_LIFETIME: 7_200,
+      JWT_SERVICE_MAX_LIFETIME: 604_800,
+      JWT_CLOCK_TOLERANCE: 45,
+    });
     expect(() => loadConfig(tokenEnv, { JWT_MAX_LIFETIME: 'a day' })).toThrow(/JWT_MAX_LIFETIME: must be a duration/);
   });
 });
@@ -126,7 +180,9 @@ describe('gateway identity header', () => {
     const admin = { kind: 'authenticated', subject: 'root', role: 'admin' } as const;
     const header = await signInternalIdentity(admin, secret, query);
     expect(await verifyInternalIdentity(header, secret, query)).toEqual(admin);
-    await expect(verifyInternalIdentity(header, secret, 'mutation { upsertProducts(products: []) { created } }')).rejects.toThrow('signed for another operation');
+    await expect(verifyInternalIdentity(header, secret, 'mutation { upsertProducts(products: []) { created } }')).rejects.toThrow(
+      'signed for another operation',
+    );
     await expect(verifyInternalIdentity(header, secret, undefined)).rejects.toThrow('signed for another operation');
   });
 
@@ -150,15 +206,5 @@ describe('canAccessUser', () => {
     expect(canAccessUser({ kind: 'authenticated', subject: 'svc', role: 'service' }, 'u2')).toBe(true);
     expect(canAccessUser({ kind: 'authenticated', subject: 'root', role: 'admin' }, 'u2')).toBe(true);
     expect(canAccessUser(ANONYMOUS, 'u1')).toBe(false);
-  });
-});
-
-describe('field-name keys', () => {
-  it('round-trips ids with dots, dollars and percent signs', () => {
-    for (const id of ['plain', 'a.b.c', '$start', 'x%2Ey', '%', '%25.', '$%24']) {
-      const key = encodeKey(id);
-      expect(key).not.toMatch(/\.|^\$/);
-      expect(decodeKey(key)).toBe(id);
-    }
   });
 });

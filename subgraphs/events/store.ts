@@ -1,8 +1,16 @@
-import { COLLECTIONS, fromUserStateDoc, serviceUnavailable, toRawEventDoc, type InboxDoc, type RawEventDoc, type UserStateDoc } from '@recs/shared';
+import {
+  COLLECTIONS,
+  fromUserStateDoc,
+  isDuplicateKeyWrite,
+  serviceUnavailable,
+  toRawEventDoc,
+  writeErrorsOf,
+  type InboxDoc,
+  type RawEventDoc,
+  type UserStateDoc,
+} from '@recs/shared';
 import { eventKey, type TrackedEvent, type UserState } from '@recs/engine';
 import { MongoBulkWriteError, type Collection, type Db } from 'mongodb';
-
-const DUPLICATE_KEY = 11000;
 
 export interface StoredBatch {
   /** Keys (eventKey) of the events newly stored: the batch's to apply. */
@@ -55,13 +63,13 @@ export class EventStore {
       await this.events.insertMany(events.map(toRawEventDoc), { ordered: false });
     } catch (error) {
       if (!(error instanceof MongoBulkWriteError)) throw error;
-      const writeErrors = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
+      const writeErrors = writeErrorsOf(error);
       if (writeErrors.length === 0 || error.result?.getWriteConcernError() !== undefined) {
         throw serviceUnavailable('MongoDB did not confirm storing the events; retry with the same event ids (those stored already are reported as duplicates)');
       }
       for (const writeError of writeErrors) {
         const key = keys[writeError.index]!;
-        if (writeError.code === DUPLICATE_KEY) duplicates.add(key);
+        if (isDuplicateKeyWrite(writeError)) duplicates.add(key);
         else refused.set(key, writeError.errmsg ?? `code ${writeError.code}`);
       }
     }

@@ -29,7 +29,8 @@ export class CatalogCache implements CatalogView {
     const next = new MemoryCatalog();
     const cursor = this.db.collection<CatalogDoc>(COLLECTIONS.products).find({}, { projection: { categoryId: 1, inStock: 1 } });
     for await (const doc of cursor) {
-      const product: CatalogProduct = doc.categoryId === undefined ? { inStock: doc.inStock ?? true } : { categoryId: doc.categoryId, inStock: doc.inStock ?? true };
+      const product: CatalogProduct =
+        doc.categoryId === undefined ? { inStock: doc.inStock ?? true } : { categoryId: doc.categoryId, inStock: doc.inStock ?? true };
       next.set(doc._id, product);
     }
     this.catalog = next;

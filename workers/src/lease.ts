@@ -1,5 +1,5 @@
-import { COLLECTIONS } from '@recs/shared';
-import { MongoServerError, type Collection, type Db } from 'mongodb';
+import { COLLECTIONS, isDuplicateKey, leaseDocId } from '@recs/shared';
+import type { Collection, Db } from 'mongodb';
 
 interface LeaseDoc {
   _id: string;
@@ -20,7 +20,7 @@ export class Lease {
 
   constructor(db: Db, name: string, owner: string, ttlMs: number) {
     this.leases = db.collection<LeaseDoc>(COLLECTIONS.aggregator);
-    this.name = `lease:${name}`;
+    this.name = leaseDocId(name);
     this.owner = owner;
     this.ttlMs = ttlMs;
   }
@@ -36,18 +36,14 @@ export class Lease {
       return result.matchedCount + result.upsertedCount === 1;
     } catch (error) {
       // someone else holds it: the upsert tried to insert a second lease document
-      if (error instanceof MongoServerError && error.code === 11000) return false;
+      if (isDuplicateKey(error)) return false;
       throw error;
     }
   }
 
   /** Takes the lease whoever holds it: the holder finds out at its next renewal and stands by. */
   async takeOver(now = Date.now()): Promise<void> {
-    await this.leases.updateOne(
-      { _id: this.name },
-      { $set: { owner: this.owner, until: new Date(now + this.ttlMs), since: new Date(now) } },
-      { upsert: true },
-    );
+    await this.leases.updateOne({ _id: this.name }, { $set: { owner: this.owner, until: new Date(now + this.ttlMs), since: new Date(now) } }, { upsert: true });
   }
 
   /** Extends the lease; false when it was lost (taken over after lapsing). */
@@ -64,10 +60,5 @@ export class Lease {
 
   async release(): Promise<void> {
     await this.leases.updateOne({ _id: this.name, owner: this.owner }, { $set: { until: new Date(0) } });
-  }
-
-  async holder(): Promise<{ owner: string; until: Date } | undefined> {
-    const doc = await this.leases.findOne({ _id: this.name });
-    return doc === null ? undefined : { owner: doc.owner, until: doc.until };
   }
 }

@@ -11,7 +11,18 @@
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Aggregator, DEFAULT_ENGINE_CONFIG, type FlushChanges } from '@recs/engine';
-import { COLLECTIONS, connectMongo, connectRedis, createLogger, listJob, listsQueue, rawEventKey, type Logger, type RawEventDoc } from '@recs/shared';
+import {
+  COLLECTIONS,
+  connectMongo,
+  connectRedis,
+  createLogger,
+  listJob,
+  listsQueue,
+  parseCoocDocId,
+  rawEventKey,
+  type Logger,
+  type RawEventDoc,
+} from '@recs/shared';
 import { CatalogCache } from './catalog.ts';
 import { workersConfig } from './config.ts';
 import { Lease } from './lease.ts';
@@ -43,7 +54,11 @@ try {
   if (values.check) {
     const expected = dumpAggregator(await recomputeAggregates(db, catalog, engine, progress));
     const differences = compareAggregates(await readStoredAggregates(db), expected);
-    console.log(differences.length === 0 ? '\nthe stored aggregates equal a recomputation from the raw events' : `\n${differences.length}+ differences:\n  ${differences.join('\n  ')}`);
+    console.log(
+      differences.length === 0
+        ? '\nthe stored aggregates equal a recomputation from the raw events'
+        : `\n${differences.length}+ differences:\n  ${differences.join('\n  ')}`,
+    );
     await mongo.close();
     process.exit(differences.length === 0 ? 0 : 1);
   }
@@ -63,27 +78,25 @@ try {
   // the recomputation as one changeset of absolute values, committed in slices
   const users = [];
   const cooc: FlushChanges['cooc'][number][] = [];
-  const counters: FlushChanges['counters'][number][] = [];
   const buyerDays: FlushChanges['buyerDays'][number][] = [];
   for (const entry of recomputed.dump()) {
     if (entry.kind === 'user') users.push(entry.state);
-    else if (entry.kind === 'cooc') {
-      const [kind, ...rest] = entry.key.split(':');
-      cooc.push({ kind: kind as 'v' | 'b', productId: rest.join(':'), users: entry.cooc.users, pairs: [...entry.cooc.pairs], top: entry.cooc.top });
-    } else if (entry.kind === 'counters') {
-      const at = entry.key.indexOf(':');
-      counters.push([entry.key.slice(at + 1), Number(entry.key.slice(0, at)), entry.counters]);
-    } else buyerDays.push([entry.productId, [...entry.days], entry.rebuyers]);
+    else if (entry.kind === 'cooc') cooc.push({ ...parseCoocDocId(entry.key), users: entry.cooc.users, pairs: [...entry.cooc.pairs], top: entry.cooc.top });
+    else buyerDays.push([entry.productId, [...entry.days], entry.rebuyers]);
   }
   // applied_events holds eventKeys, as the aggregator records them
-  const eventIds = (await db.collection<RawEventDoc>(COLLECTIONS.events).find({}, { projection: { _id: 1, userId: 1 } }).toArray()).map(rawEventKey);
+  const eventIds = (
+    await db
+      .collection<RawEventDoc>(COLLECTIONS.events)
+      .find({}, { projection: { _id: 1, userId: 1 } })
+      .toArray()
+  ).map(rawEventKey);
   const slice = 2_000;
-  const slices = Math.max(1, Math.ceil(Math.max(users.length, cooc.length, counters.length, buyerDays.length, eventIds.length / 10) / slice));
+  const slices = Math.max(1, Math.ceil(Math.max(users.length, cooc.length, buyerDays.length, eventIds.length / 10) / slice));
   for (let i = 0; i < slices; i++) {
     await store.commit({
       users: users.slice(i * slice, (i + 1) * slice),
       cooc: cooc.slice(i * slice, (i + 1) * slice),
-      counters: counters.slice(i * slice, (i + 1) * slice),
       buyerDays: buyerDays.slice(i * slice, (i + 1) * slice),
       universe: i === 0 ? recomputed.universe : undefined,
       bestSellers: [],
@@ -91,7 +104,9 @@ try {
     });
     process.stdout.write(`\rwritten ${i + 1}/${slices}`);
   }
-  // best sellers are re-ranked by the aggregator on its next tick; rank them now as well
+  // best sellers are re-ranked by the aggregator on its next tick; rank them now as well, from
+  // the buyer days once they are all written
+  await store.written();
   const ranker = new Aggregator(store, catalog, engine, { cacheSize: 1_000 });
   await ranker.start();
   await ranker.refresh(Date.now());
@@ -106,7 +121,9 @@ try {
   for (let i = 0; i < users.length; i += 1_000) await lists.addBulk(users.slice(i, i + 1_000).map((u) => listJob(u.userId)));
   await lists.close();
   await redis.close();
-  console.log(`\nrebuilt ${users.length} users' aggregates from ${eventIds.length} events in ${((Date.now() - started) / 1000).toFixed(1)} s; their lists are queued`);
+  console.log(
+    `\nrebuilt ${users.length} users' aggregates from ${eventIds.length} events in ${((Date.now() - started) / 1000).toFixed(1)} s; their lists are queued`,
+  );
   await mongo.close();
 } catch (error) {
   console.error(`\nrebuild failed: ${(error as Error).message}`);

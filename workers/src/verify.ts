@@ -1,4 +1,4 @@
-import { Aggregator, MemoryStore, type CatalogView, type DayCounters, type EngineConfig } from '@recs/engine';
+import { Aggregator, MemoryStore, type CatalogView, type EngineConfig } from '@recs/engine';
 import {
   buyerDaysFromDoc,
   COLLECTIONS,
@@ -8,6 +8,7 @@ import {
   type BuyerDaysDoc,
   type CoocDoc,
   type RawEventDoc,
+  UNIVERSE_ID,
   type UserStateDoc,
 } from '@recs/shared';
 import type { Db } from 'mongodb';
@@ -22,7 +23,6 @@ export interface AggregateDump {
   cooc: Record<string, { users: number; pairs: Record<string, number> }>;
   buyerDays: Record<string, Record<string, number>>;
   rebuyers: Record<string, number>;
-  counters: Record<string, DayCounters>;
   universe: { viewers: number; buyers: number };
 }
 
@@ -44,7 +44,12 @@ export async function readStoredAggregates(db: Db): Promise<AggregateDump> {
   for await (const doc of db.collection<UserStateDoc>(COLLECTIONS.users).find()) {
     const state = fromUserStateDoc(doc);
     if (state.events.length === 0 && state.purchaseDays.size === 0 && state.hidden.size === 0 && state.clearedAt === 0) continue;
-    users[state.userId] = { events: state.events.map(ringKey), purchaseDays: sorted([...state.purchaseDays].map(([p, days]) => [p, days.join(',')])), hidden: sorted(state.hidden), clearedAt: state.clearedAt };
+    users[state.userId] = {
+      events: state.events.map(ringKey),
+      purchaseDays: sorted([...state.purchaseDays].map(([p, days]) => [p, days.join(',')])),
+      hidden: sorted(state.hidden),
+      clearedAt: state.clearedAt,
+    };
   }
   const cooc: AggregateDump['cooc'] = {};
   for await (const doc of db.collection<CoocDoc>(COLLECTIONS.cooc).find()) {
@@ -58,41 +63,38 @@ export async function readStoredAggregates(db: Db): Promise<AggregateDump> {
     if (Object.keys(days).length > 0) buyerDays[doc._id] = days;
     if ((doc.r ?? 0) > 0) rebuyers[doc._id] = doc.r!;
   }
-  const counters: AggregateDump['counters'] = {};
-  for await (const doc of db.collection<DayCounters & { _id: string }>(COLLECTIONS.counters).find()) {
-    const { views, clicks, carts, removals, purchases, quantity, revenue } = doc;
-    counters[doc._id] = { views, clicks, carts, removals, purchases, quantity, revenue };
-  }
-  const universe = await db.collection<{ _id: string; viewers: number; buyers: number }>(COLLECTIONS.aggregator).findOne({ _id: 'universe' });
+  const universe = await db.collection<{ _id: string; viewers: number; buyers: number }>(COLLECTIONS.aggregator).findOne({ _id: UNIVERSE_ID });
   return {
     users: sorted(Object.entries(users)),
     cooc: sorted(Object.entries(cooc)),
     buyerDays: sorted(Object.entries(buyerDays)),
     rebuyers: sorted(Object.entries(rebuyers)),
-    counters: sorted(Object.entries(counters)),
     universe: { viewers: universe?.viewers ?? 0, buyers: universe?.buyers ?? 0 },
   };
 }
 
 /** The aggregates of an in-memory aggregator (over a MemoryStore, it holds everything). */
 export function dumpAggregator(aggregator: Aggregator): AggregateDump {
-  const dump: AggregateDump = { users: {}, cooc: {}, buyerDays: {}, rebuyers: {}, counters: {}, universe: aggregator.universe };
+  const dump: AggregateDump = { users: {}, cooc: {}, buyerDays: {}, rebuyers: {}, universe: aggregator.universe };
   for (const entry of aggregator.dump()) {
     switch (entry.kind) {
-      case 'user':
+      case 'user': {
         const state = entry.state;
         if (state.events.length > 0 || state.purchaseDays.size > 0 || state.hidden.size > 0 || state.clearedAt > 0) {
-          dump.users[state.userId] = { events: state.events.map(ringKey), purchaseDays: sorted([...state.purchaseDays].map(([p, days]) => [p, days.join(',')])), hidden: sorted(state.hidden), clearedAt: state.clearedAt };
+          dump.users[state.userId] = {
+            events: state.events.map(ringKey),
+            purchaseDays: sorted([...state.purchaseDays].map(([p, days]) => [p, days.join(',')])),
+            hidden: sorted(state.hidden),
+            clearedAt: state.clearedAt,
+          };
         }
         break;
+      }
       case 'cooc': {
         const pairs = nonZero(entry.cooc.pairs);
         if (entry.cooc.users !== 0 || Object.keys(pairs).length > 0) dump.cooc[entry.key] = { users: entry.cooc.users, pairs };
         break;
       }
-      case 'counters':
-        dump.counters[entry.key] = { ...entry.counters };
-        break;
       case 'buyerDays': {
         const days = nonZero(entry.days);
         if (Object.keys(days).length > 0) dump.buyerDays[entry.productId] = days;
@@ -106,7 +108,6 @@ export function dumpAggregator(aggregator: Aggregator): AggregateDump {
     cooc: sorted(Object.entries(dump.cooc)),
     buyerDays: sorted(Object.entries(dump.buyerDays)),
     rebuyers: sorted(Object.entries(dump.rebuyers)),
-    counters: sorted(Object.entries(dump.counters)),
     universe: dump.universe,
   };
 }
@@ -115,12 +116,7 @@ export function dumpAggregator(aggregator: Aggregator): AggregateDump {
  * Replays every raw event through the engine in memory, in batches, with the same code the
  * workers run. `onProgress` is told how many events were replayed so far.
  */
-export async function recomputeAggregates(
-  db: Db,
-  catalog: CatalogView,
-  engine: EngineConfig,
-  onProgress?: (replayed: number) => void,
-): Promise<Aggregator> {
+export async function recomputeAggregates(db: Db, catalog: CatalogView, engine: EngineConfig, onProgress?: (replayed: number) => void): Promise<Aggregator> {
   const aggregator = new Aggregator(new MemoryStore(), catalog, engine);
   await aggregator.start();
   let batch = [];
@@ -143,7 +139,7 @@ export async function recomputeAggregates(
 /** Human-readable differences between two dumps (empty when they agree). */
 export function compareAggregates(stored: AggregateDump, expected: AggregateDump, limit = 20): string[] {
   const differences: string[] = [];
-  for (const section of ['users', 'cooc', 'buyerDays', 'rebuyers', 'counters'] as const) {
+  for (const section of ['users', 'cooc', 'buyerDays', 'rebuyers'] as const) {
     const a = stored[section] as Record<string, unknown>;
     const b = expected[section] as Record<string, unknown>;
     for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {

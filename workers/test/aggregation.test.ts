@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { QueueEvents, type Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deferred, testDatabase, testServices, uniqueName, type TestDatabase } from '@recs/devkit';
-import { DEFAULT_ENGINE_CONFIG } from '@recs/engine';
+import { DEFAULT_ENGINE_CONFIG, eventKey } from '@recs/engine';
 import {
   COLLECTIONS,
   connectRedis,
@@ -11,6 +11,7 @@ import {
   fromBestSellersDoc,
   fromListDoc,
   listsQueue,
+  liveChannel,
   RedisNames,
   type BestSellersDoc,
   type EventsJob,
@@ -92,7 +93,14 @@ beforeAll(async () => {
   const leading = once(aggregation, 'leading');
   await aggregation.start();
   await leading;
-  listService = new ListService({ store: new ListStore(database.db), catalog, engine, publisher: new Publisher(redis, names), logger, local: () => aggregation.aggregator });
+  listService = new ListService({
+    store: new ListStore(database.db),
+    catalog,
+    engine,
+    publisher: new Publisher(redis, names),
+    logger,
+    local: () => aggregation.aggregator,
+  });
   listService.start(redis, prefix, 4);
 });
 
@@ -145,9 +153,12 @@ describe('aggregation worker', () => {
     await aggregation.settled();
     const stored = await readStoredAggregates(database.db);
     expect(Object.keys(stored.users)).toEqual(expect.arrayContaining(['g1', 'g2']));
-    // with d's purchase of the test before
-    const cupPurchases = Object.entries(stored.counters).filter(([key]) => key.endsWith(':cup')).reduce((sum, [, c]) => sum + c.purchases, 0);
-    expect(cupPurchases).toBe(3);
+    // each user's purchase is applied: both hold it, and cup has three distinct buyers (with d of the test before)
+    expect(stored.users['g1']?.purchaseDays).toHaveProperty('cup');
+    expect(stored.users['g2']?.purchaseDays).toHaveProperty('cup');
+    expect(Object.values(stored.buyerDays['cup'] ?? {}).reduce((sum, n) => sum + n, 0)).toBe(3);
+    const keys = [eventKey('g1', 'order-0001'), eventKey('g2', 'order-0001')];
+    expect(await database.db.collection<{ _id: string }>(COLLECTIONS.applied).countDocuments({ _id: { $in: keys } })).toBe(2);
 
     // a redelivered copy of either is recognised by its (user, eventId), and changes nothing
     const again = await events.add('batch', { batchId: 'redelivered-2', events: [...first, ...second], verify: true });
@@ -161,9 +172,13 @@ describe('aggregation worker', () => {
   it('recomputes, stores and announces a user’s list when their events change it', async () => {
     // others buy mug and teapot together
     await (
-      await ingest(database.db, events, ['x1', 'x2', 'x3'].flatMap((u) => [event(u, 'mug', 'PURCHASE', 60), event(u, 'teapot', 'PURCHASE', 60)]))
+      await ingest(
+        database.db,
+        events,
+        ['x1', 'x2', 'x3'].flatMap((u) => [event(u, 'mug', 'PURCHASE', 60), event(u, 'teapot', 'PURCHASE', 60)]),
+      )
     ).waitUntilFinished(queueEvents);
-    const announced = nextMessage(names.recommendationsChannel('shopper'));
+    const announced = nextMessage(liveChannel(names, 'recommendationsChanged', { userId: 'shopper' }));
     await ingest(database.db, events, [event('shopper', 'mug', 'PURCHASE', 1)]);
     const message = await announced;
     expect(message).toEqual({ userId: 'shopper', version: 1, at: expect.any(Number) });
@@ -174,8 +189,8 @@ describe('aggregation worker', () => {
   });
 
   it('announces best-seller changes, overall and per category, counting distinct buyers', async () => {
-    const overall = nextMessage(names.bestSellersChannel(null));
-    const home = nextMessage(names.bestSellersChannel('home'));
+    const overall = nextMessage(liveChannel(names, 'bestSellersChanged', { categoryId: null }));
+    const home = nextMessage(liveChannel(names, 'bestSellersChanged', { categoryId: 'home' }));
     await ingest(database.db, events, [event('e1', 'lamp', 'PURCHASE', 2), event('e2', 'lamp', 'PURCHASE', 2), event('e2', 'lamp', 'PURCHASE', 1)]);
     expect((await overall)['categoryId']).toBeNull();
     expect((await home)['categoryId']).toBe('home');

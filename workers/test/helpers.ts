@@ -20,7 +20,9 @@ export async function ingest(db: Db, queue: Queue<EventsJob>, events: readonly T
 }
 
 export async function insertCatalog(db: Db, products: readonly { id: string; categoryId: string; inStock?: boolean }[]): Promise<void> {
-  await db.collection(COLLECTIONS.products).insertMany(
-    products.map((p) => ({ _id: p.id as never, name: p.id, categoryId: p.categoryId, currency: 'GBP', inStock: p.inStock ?? true, updatedAt: new Date() })),
-  );
+  await db
+    .collection(COLLECTIONS.products)
+    .insertMany(
+      products.map((p) => ({ _id: p.id as never, name: p.id, categoryId: p.categoryId, currency: 'GBP', inStock: p.inStock ?? true, updatedAt: new Date() })),
+    );
 }

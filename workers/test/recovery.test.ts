@@ -2,7 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testDatabase, type TestDatabase } from '@recs/devkit';
 import { Aggregator, DEFAULT_ENGINE_CONFIG, MemoryCatalog, MemoryStore, type FlushChanges } from '@recs/engine';
 import { COLLECTIONS } from '@recs/shared';
-import { MongoAggregateStore, planChunks, planOps } from '../src/mongoStore.ts';
+import { MongoAggregateStore } from '../src/mongoStore.ts';
+import { planChunks } from '../src/store/planLog.ts';
+import { planOps } from '../src/store/planOps.ts';
 import { compareAggregates, dumpAggregator, readStoredAggregates } from '../src/verify.ts';
 import { event } from './helpers.ts';
 

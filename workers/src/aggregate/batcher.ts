@@ -1,4 +1,5 @@
 import { eventKey, type Aggregator, type FlushResult, type TrackedEvent } from '@recs/engine';
+import { MicroBatches } from '../microBatches.ts';
 
 export interface BatchEntry {
   readonly batchId: string;
@@ -7,21 +8,14 @@ export interface BatchEntry {
   readonly verify: boolean;
 }
 
-interface Waiting {
-  readonly entry: BatchEntry | 'tick';
-  readonly resolve: () => void;
-  readonly reject: (error: unknown) => void;
-}
+/** A batch of events, or a request to re-rank best sellers as time passes. */
+type Entry = BatchEntry | 'tick';
 
 export interface BatcherHooks {
   /** The eventKeys among `keys` that an earlier batch already applied. */
   appliedAmong(keys: readonly string[]): Promise<Set<string>>;
-  /**
-   * Runs after each successful flush, with the batches it covered. The promise it returns
-   * settles the flush's jobs; it may take longer (durable writes) without holding back the
-   * next flush.
-   */
-  afterFlush(result: FlushResult, batches: readonly BatchEntry[]): Promise<{ readonly settled: Promise<void> }>;
+  /** Runs after each successful flush, with the batches it covered; the flush's jobs settle once it resolves. */
+  afterFlush(result: FlushResult, batches: readonly BatchEntry[]): Promise<void>;
   /** Awaited before each flush: backpressure (the next flush waits while this is pending). */
   beforeFlush?(): Promise<void>;
 }
@@ -45,9 +39,7 @@ export class Batcher {
   private readonly aggregator: Aggregator;
   private readonly hooks: BatcherHooks;
   private readonly maxEvents: number;
-  private readonly waiting: Waiting[] = [];
-  private readonly settling = new Set<Promise<void>>();
-  private running = false;
+  private readonly flushes: MicroBatches<Entry, void>;
   private lastFlush = 0;
   private readonly onFlush: ((stats: FlushStats) => void) | undefined;
   private readonly storeTimings: () => Readonly<Record<string, number>>;
@@ -64,109 +56,82 @@ export class Batcher {
     this.hooks = hooks;
     this.maxEvents = maxEvents;
     this.onFlush = onFlush;
+    this.flushes = new MicroBatches<Entry, void>(
+      (waiting) => this.eventsFit(waiting),
+      async (taken) => {
+        await this.flush(taken);
+        return taken.map(() => undefined);
+      },
+    );
   }
 
   submit(entry: BatchEntry): Promise<void> {
-    return this.enqueue(entry);
+    return this.flushes.submit(entry);
   }
 
   /** Re-ranks best sellers as time passes, in turn with the batches. */
   tick(): Promise<void> {
-    return this.enqueue('tick');
+    return this.flushes.submit('tick');
   }
 
   /** True while batches wait or flush, and for half a second after the last flush. */
   get busy(): boolean {
-    return this.running || this.waiting.length > 0 || performance.now() - this.lastFlush < 500;
+    return this.flushes.active || performance.now() - this.lastFlush < 500;
   }
 
-  /** Resolves once everything submitted so far has been flushed and settled. */
-  async idle(): Promise<void> {
-    while (this.running || this.waiting.length > 0 || this.settling.size > 0) {
-      await Promise.all([...this.settling].map((p) => p.catch(() => undefined)));
-      await new Promise((resolve) => setImmediate(resolve));
+  /** Resolves once everything submitted so far has been flushed and its jobs settled. */
+  idle(): Promise<void> {
+    return this.flushes.idle();
+  }
+
+  /** How many of the waiting entries one flush takes: up to maxEvents events (at least one entry). */
+  private eventsFit(waiting: readonly Entry[]): number {
+    let events = 0;
+    let count = 0;
+    for (const entry of waiting) {
+      const size = entry === 'tick' ? 0 : entry.events.length;
+      if (count > 0 && events + size > this.maxEvents) break;
+      events += size;
+      count++;
     }
+    return count;
   }
 
-  private enqueue(entry: BatchEntry | 'tick'): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.waiting.push({ entry, resolve, reject });
-      // let the other jobs BullMQ is activating in this turn join the same flush
-      setImmediate(() => void this.drain());
-    });
-  }
-
-  private async drain(): Promise<void> {
-    if (this.running) return;
-    this.running = true;
-    try {
-      while (this.waiting.length > 0) {
-        const taken: Waiting[] = [];
-        let events = 0;
-        while (this.waiting.length > 0) {
-          const next = this.waiting[0]!;
-          const size = next.entry === 'tick' ? 0 : next.entry.events.length;
-          if (taken.length > 0 && events + size > this.maxEvents) break;
-          taken.push(this.waiting.shift()!);
-          events += size;
-        }
-        await this.flush(taken);
-      }
-    } finally {
-      this.running = false;
-    }
-  }
-
-  private async flush(taken: Waiting[]): Promise<void> {
+  private async flush(taken: readonly Entry[]): Promise<void> {
     const started = performance.now();
     this.lastFlush = started;
-    try {
-      await this.hooks.beforeFlush?.();
-      const batches = taken.map((w) => w.entry).filter((e): e is BatchEntry => e !== 'tick');
-      const toVerify = batches.filter((b) => b.verify).flatMap((b) => b.events.map((e) => eventKey(e.userId, e.eventId)));
-      const applied = toVerify.length > 0 ? await this.hooks.appliedAmong(toVerify) : new Set<string>();
-      const verified = performance.now();
-      const events = batches.flatMap((b) => b.events).filter((e) => applied.size === 0 || !applied.has(eventKey(e.userId, e.eventId)));
-      const now = Date.now();
-      const result = await this.aggregator.apply(
-        events,
-        now,
-        batches.map((b) => b.batchId),
-      );
-      const aggregated = performance.now();
-      const ticked = taken.some((w) => w.entry === 'tick') ? await this.aggregator.refresh(now) : undefined;
-      const merged: FlushResult =
-        ticked === undefined ? result : { users: result.users, bestSellers: [...result.bestSellers, ...ticked.bestSellers], applied: result.applied };
-      const { settled } = await this.hooks.afterFlush(merged, batches);
-      this.settling.add(settled);
-      settled.then(
-        () => {
-          this.settling.delete(settled);
-          for (const waiting of taken) waiting.resolve();
-        },
-        (error: unknown) => {
-          this.settling.delete(settled);
-          for (const waiting of taken) waiting.reject(error);
-        },
-      );
-      const { load, compute, commit } = this.aggregator.timings;
-      const store = this.storeTimings();
-      this.onFlush?.({
-        events: events.length,
-        batches: batches.length,
-        ms: performance.now() - started,
-        oldestEventAgeMs: events.length === 0 ? 0 : Date.now() - Math.min(...events.map((e) => e.receivedAt)),
-        stages: {
-          verify: verified - started,
-          load,
-          compute,
-          commit,
-          ...Object.fromEntries(Object.entries(store).map(([k, v]) => [`commit.${k}`, v])),
-          followUps: performance.now() - aggregated,
-        },
-      });
-    } catch (error) {
-      for (const waiting of taken) waiting.reject(error);
-    }
+    await this.hooks.beforeFlush?.();
+    const batches = taken.filter((e): e is BatchEntry => e !== 'tick');
+    const toVerify = batches.filter((b) => b.verify).flatMap((b) => b.events.map((e) => eventKey(e.userId, e.eventId)));
+    const applied = toVerify.length > 0 ? await this.hooks.appliedAmong(toVerify) : new Set<string>();
+    const verified = performance.now();
+    const events = batches.flatMap((b) => b.events).filter((e) => applied.size === 0 || !applied.has(eventKey(e.userId, e.eventId)));
+    const now = Date.now();
+    const result = await this.aggregator.apply(
+      events,
+      now,
+      batches.map((b) => b.batchId),
+    );
+    const aggregated = performance.now();
+    const ticked = taken.includes('tick') ? await this.aggregator.refresh(now) : undefined;
+    const merged: FlushResult =
+      ticked === undefined ? result : { users: result.users, bestSellers: [...result.bestSellers, ...ticked.bestSellers], applied: result.applied };
+    await this.hooks.afterFlush(merged, batches);
+    const { load, compute, commit } = this.aggregator.timings;
+    const store = this.storeTimings();
+    this.onFlush?.({
+      events: events.length,
+      batches: batches.length,
+      ms: performance.now() - started,
+      oldestEventAgeMs: events.length === 0 ? 0 : Date.now() - Math.min(...events.map((e) => e.receivedAt)),
+      stages: {
+        verify: verified - started,
+        load,
+        compute,
+        commit,
+        ...Object.fromEntries(Object.entries(store).map(([k, v]) => [`commit.${k}`, v])),
+        followUps: performance.now() - aggregated,
+      },
+    });
   }
 }
