@@ -62,7 +62,12 @@ try {
   log(`catalog: ${products.length} products`);
   const users = Array.from({ length: n('users') }, (_, i) => `user-${i + 1}`);
   const cpu: Record<string, Record<string, number>> = {};
-  const meter = () => new CpuMeter({ ...Object.fromEntries([...system.children].map(([name, child]) => [name, child.process.pid!])), ...system.services.pids, bench: process.pid });
+  const meter = () =>
+    new CpuMeter({
+      ...Object.fromEntries([...system.children].map(([name, child]) => [name, child.process.pid!])),
+      ...system.services.pids,
+      bench: process.pid,
+    });
   const measured = async <T>(phase: string, run: () => Promise<T>): Promise<T> => {
     const m = meter();
     m.begin();
@@ -102,7 +107,11 @@ try {
     log(`freshness: ${n('rate')} events/s over ${users.length} subscribed users, ${n('warmup')} s warm-up, then ${n('seconds')} s measured`);
     const shoppers = new ClickstreamSimulator({ seed: 2027, users: n('users'), products, userPrefix: 'user-' });
     freshness = await measured('freshness', () => measureFreshness(system, users, shoppers, n('rate'), n('seconds'), n('warmup')));
-    log(`  event mix: ${Object.entries(freshness.eventMix).map(([type, count]) => `${type} ${count}`).join(', ')}`);
+    log(
+      `  event mix: ${Object.entries(freshness.eventMix)
+        .map(([type, count]) => `${type} ${count}`)
+        .join(', ')}`,
+    );
     log(`  p50 ${freshness.latencyMs.p50} ms, p99 ${freshness.latencyMs.p99} ms (${freshness.measured} of ${freshness.eventsSent} events)`);
   }
 
@@ -125,8 +134,10 @@ try {
   }
 
   const rows: [string, string, string, boolean | undefined][] = [];
-  if (ingest !== undefined) rows.push(['ingest: accepted through the gateway', `${ingest.acceptedPerSecond} events/s`, '>= 5,000 events/s', ingest.acceptedPerSecond >= 5_000]);
-  if (applied !== undefined) rows.push(['ingest: applied by the workers', `${applied.appliedPerSecond} events/s`, '>= 2,000 events/s', applied.appliedPerSecond >= 2_000]);
+  if (ingest !== undefined)
+    rows.push(['ingest: accepted through the gateway', `${ingest.acceptedPerSecond} events/s`, '>= 5,000 events/s', ingest.acceptedPerSecond >= 5_000]);
+  if (applied !== undefined)
+    rows.push(['ingest: applied by the workers', `${applied.appliedPerSecond} events/s`, '>= 2,000 events/s', applied.appliedPerSecond >= 2_000]);
   if (freshness !== undefined) {
     rows.push([
       `freshness at ${freshness.ratePerSecond}/s, p50 / p95 / p99`,
@@ -137,7 +148,12 @@ try {
   }
   if (query !== undefined) {
     rows.push(['query via gateway, p50 / p99', `${query.gatewayMs.p50} / ${query.gatewayMs.p99} ms`, 'p99 <= 50 ms', query.gatewayMs.p99 <= 50]);
-    rows.push(['query, recommendations subgraph alone, p50 / p99', `${query.subgraphMs.p50} / ${query.subgraphMs.p99} ms`, `gateway x${query.overheadP50} at p50`, undefined]);
+    rows.push([
+      'query, recommendations subgraph alone, p50 / p99',
+      `${query.subgraphMs.p50} / ${query.subgraphMs.p99} ms`,
+      `gateway x${query.overheadP50} at p50`,
+      undefined,
+    ]);
   }
   if (fanout !== undefined) {
     rows.push([
@@ -165,14 +181,27 @@ try {
     for (const [stage, summary] of Object.entries(freshness.stagesMs)) console.log(`  ${stage.padEnd(24)} ${summary.p50} / ${summary.p99}  (n ${summary.n})`);
   }
   if (applied !== undefined) {
-    console.log(`\napplied: ${applied.flushes} flushes of ~${applied.eventsPerFlush} events, ${applied.documentWrites} documents changed; ms per stage, summed:`);
-    console.log(`  ${Object.entries(applied.stagesMs).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    console.log(
+      `\napplied: ${applied.flushes} flushes of ~${applied.eventsPerFlush} events, ${applied.documentWrites} documents changed; ms per stage, summed:`,
+    );
+    console.log(
+      `  ${Object.entries(applied.stagesMs)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}`,
+    );
   }
   console.log('\nCPU per process (% of one core), per phase:');
   for (const [phase, usage] of Object.entries(cpu)) {
-    console.log(`  ${phase.padEnd(10)} ${Object.entries(usage).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    console.log(
+      `  ${phase.padEnd(10)} ${Object.entries(usage)
+        .sort((a, b) => b[1] - a[1])
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}`,
+    );
   }
-  console.log(`\nmachine: ${machine.cpus} cores (${machine.cpu}), ${machine.memoryGiB} GiB, Node ${machine.node}, MongoDB-wire: ${machine.mongo}, ${machine.redis}`);
+  console.log(
+    `\nmachine: ${machine.cpus} cores (${machine.cpu}), ${machine.memoryGiB} GiB, Node ${machine.node}, MongoDB-wire: ${machine.mongo}, ${machine.redis}`,
+  );
 
   const out = join(import.meta.dirname, 'results');
   mkdirSync(out, { recursive: true });
@@ -180,7 +209,18 @@ try {
   writeFileSync(
     file,
     JSON.stringify(
-      { at: new Date().toISOString(), machine, parameters: values, ingest, applied, freshness, query, fanout, cpu, targets: rows.map(([name, result, target, ok]) => ({ name, result, target, ok })) },
+      {
+        at: new Date().toISOString(),
+        machine,
+        parameters: values,
+        ingest,
+        applied,
+        freshness,
+        query,
+        fanout,
+        cpu,
+        targets: rows.map(([name, result, target, ok]) => ({ name, result, target, ok })),
+      },
       null,
       2,
     ),

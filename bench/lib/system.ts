@@ -19,7 +19,12 @@ export interface BenchSystem {
   startWorkers(onLine: (line: string) => void): Promise<Child>;
   /** Calls `listener` with every log line of the workers (debug level) until the returned function is called. */
   onWorkerLine(listener: (line: string) => void): () => void;
-  post<T = any>(url: string, query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<{ data?: T; errors?: { message: string }[] }>;
+  post<T = any>(
+    url: string,
+    query: string,
+    variables?: Record<string, unknown>,
+    headers?: Record<string, string>,
+  ): Promise<{ data?: T; errors?: { message: string }[] }>;
   ws(token?: string): Client;
   /** Resident memory of a child process, in MiB (from /proc). */
   rssMiB(name: string): number;
@@ -52,7 +57,9 @@ export async function startBenchSystem(log: (message: string) => void): Promise<
   const logDir = process.env['BENCH_LOG_DIR'];
   if (logDir !== undefined) mkdirSync(logDir, { recursive: true });
   const start = (name: string, script: string, extra: NodeJS.ProcessEnv = {}, onLine?: (line: string) => void) => {
-    const profile = profiled.has(name) ? { NODE_OPTIONS: `${env['NODE_OPTIONS'] ?? ''} --cpu-prof --cpu-prof-dir=${profileDir} --cpu-prof-name=${name}-${Date.now()}.cpuprofile`.trim() } : {};
+    const profile = profiled.has(name)
+      ? { NODE_OPTIONS: `${env['NODE_OPTIONS'] ?? ''} --cpu-prof --cpu-prof-dir=${profileDir} --cpu-prof-name=${name}-${Date.now()}.cpuprofile`.trim() }
+      : {};
     const logging = logDir === undefined ? {} : { LOG_LEVEL: 'debug' };
     const lines =
       logDir === undefined
@@ -61,7 +68,13 @@ export async function startBenchSystem(log: (message: string) => void): Promise<
             appendFileSync(join(logDir, `${name}.log`), `${line}\n`);
             onLine?.(line);
           };
-    const child = startChild(name, join(ROOT, script), [], { ...env, ...extra, ...profile, ...logging }, { quiet: true, ...(lines === undefined ? {} : { onLine: lines }) });
+    const child = startChild(
+      name,
+      join(ROOT, script),
+      [],
+      { ...env, ...extra, ...profile, ...logging },
+      { quiet: true, ...(lines === undefined ? {} : { onLine: lines }) },
+    );
     children.set(name, child);
     return child;
   };

@@ -22,7 +22,7 @@ export async function measureFanout(system: BenchSystem, topProduct: string, sub
   const before = system.rssMiB('gateway');
   const waiting: ((at: number) => void)[] = [];
   const clients = Array.from({ length: subscribers }, () => system.ws());
-  clients.forEach((client) =>
+  for (const client of clients) {
     client.subscribe(
       { query: LIVE },
       {
@@ -34,8 +34,8 @@ export async function measureFanout(system: BenchSystem, topProduct: string, sub
         error: () => undefined,
         complete: () => undefined,
       },
-    ),
-  );
+    );
+  }
   // let every subscription reach the gateway
   await sleep(5_000);
   const withSubscribers = system.rssMiB('gateway');
@@ -44,7 +44,7 @@ export async function measureFanout(system: BenchSystem, topProduct: string, sub
   const all: number[] = [];
   let missed = 0;
   for (let round = 0; round < rounds; round++) {
-    const deliveries = new Array<number>();
+    const deliveries: number[] = [];
     const arrived = new Promise<void>((resolve) => {
       let remaining = subscribers;
       for (let i = 0; i < subscribers; i++) {

@@ -1,4 +1,4 @@
-import { COLLECTIONS, connectRedis, createLogger, IDENTITY_HEADER, RedisNames, signInternalIdentity } from '@recs/shared';
+import { COLLECTIONS, connectRedis, createLogger, IDENTITY_HEADER, liveChannel, RedisNames, signInternalIdentity } from '@recs/shared';
 import { MongoClient } from 'mongodb';
 import type { ClickstreamSimulator, SimulatedEvent } from '@recs/devkit';
 import type { Client } from 'graphql-ws';
@@ -77,7 +77,7 @@ export async function measureFreshness(
   const subscriber = redis.duplicate();
   await subscriber.connect();
   const names = new RedisNames(system.env['QUEUE_PREFIX'] ?? 'recs');
-  const prefix = names.recommendationsChannel('');
+  const prefix = liveChannel(names, 'recommendationsChanged', { userId: '' });
   await subscriber.pSubscribe(`${prefix}*`, (_message, channel) => {
     const user = channel.slice(prefix.length);
     const list = published.get(user) ?? [];
@@ -119,7 +119,9 @@ export async function measureFreshness(
   await mongo.connect();
   const lists = mongo.db(system.env['MONGO_DB'] ?? 'recs').collection<{ _id: string }>(COLLECTIONS.lists);
   // identity headers live a minute: sign per probe (signInternalIdentity reuses one for a while)
-  const identity = async () => ({ [IDENTITY_HEADER]: await signInternalIdentity({ kind: 'authenticated', subject: 'bench', role: 'service' }, system.secret, PROBE) });
+  const identity = async () => ({
+    [IDENTITY_HEADER]: await signInternalIdentity({ kind: 'authenticated', subject: 'bench', role: 'service' }, system.secret, PROBE),
+  });
   const probes = { mongo: [] as number[], subgraph: [] as number[], gateway: [] as number[] };
   const timed = async (samples: number[], run: () => Promise<unknown>) => {
     const started = performance.now();

@@ -1,4 +1,4 @@
-import { MongoClient } from 'mongodb';
+import type { MongoClient } from 'mongodb';
 import type { SimulatedEvent } from '@recs/devkit';
 import { pool, sleep, summarize, type Summary } from '../lib/stats.ts';
 import type { BenchSystem } from '../lib/system.ts';

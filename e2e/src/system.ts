@@ -5,7 +5,7 @@ import { DEFAULT_ENGINE_CONFIG, type EngineConfig } from '@recs/engine';
 import { createEventsServer } from '@recs/events';
 import { Ingestor } from '@recs/events/ingest';
 import { EventStore } from '@recs/events/store';
-import { createGatewayServer, type GatewayServer } from '@recs/gateway';
+import { createGatewayServer, gatewayConfig, type GatewayConfig, type GatewayServer } from '@recs/gateway';
 import { createProductsServer } from '@recs/products';
 import { ProductStore } from '@recs/products/store';
 import { createRecommendationsServer } from '@recs/recommendations';
@@ -34,12 +34,22 @@ export interface System {
   /** HTTP URL of the (first) gateway's /graphql. */
   readonly url: string;
   readonly gateways: readonly { url: string; ws: string; server: GatewayServer }[];
+  /**
+   * The environment of this system's gateways (Redis, prefix, secret, subgraph URLs, test log
+   * level): `gatewayConfig({ ...system.gatewayEnv, ... })` gives another gateway of it.
+   */
+  readonly gatewayEnv: Readonly<Record<string, string>>;
   /** Starts one more gateway on the same subgraphs, with settings of its own; resolves to its index. */
   addGateway(overrides: Partial<GatewayConfig>): Promise<number>;
   readonly catalog: CatalogCache;
   token(subject: string, role: Role): Promise<string>;
   /** POSTs an operation to a gateway as `token`'s holder. */
-  query<T = Record<string, any>>(query: string, variables?: Record<string, unknown>, token?: string, gateway?: number): Promise<{ data?: T | null; errors?: readonly { message: string; extensions?: Record<string, unknown> }[] }>;
+  query<T = Record<string, any>>(
+    query: string,
+    variables?: Record<string, unknown>,
+    token?: string,
+    gateway?: number,
+  ): Promise<{ data?: T | null; errors?: readonly { message: string; extensions?: Record<string, unknown> }[] }>;
   /** A graphql-ws client of a gateway, authenticated with `token` when given (no retries unless `options` say). */
   wsClient(token?: string, gateway?: number, options?: Partial<ClientOptions>): Client;
   /**
@@ -65,7 +75,6 @@ export interface SystemOptions {
 }
 
 export type SubgraphName = 'products' | 'events' | 'recommendations';
-type GatewayConfig = Parameters<typeof createGatewayServer>[0]['config'];
 
 async function listenOnFreePort(server: Server): Promise<string> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -105,21 +114,22 @@ export async function startSystem(options: SystemOptions): Promise<System> {
   await catalog.watch(redis, names);
   const publisher = new Publisher(redis, names);
   const inProcess = (options.workers ?? 'in-process') === 'in-process';
-  const aggregation = !inProcess ? undefined : new AggregatorService({
-    db: db.db,
-    redis,
-    prefix,
-    catalog,
-    engine,
-    lists,
-    publisher,
-    logger,
-    concurrency: 100,
-    maxBatchEvents: 5_000,
-    cacheSize: 100_000,
-    maxBacklog: 20_000,
-    leaseMs: 5_000,
-  });
+  const aggregation = !inProcess
+    ? undefined
+    : new AggregatorService({
+        db: db.db,
+        redis,
+        prefix,
+        catalog,
+        engine,
+        lists,
+        publisher,
+        logger,
+        concurrency: 100,
+        cacheSize: 100_000,
+        // a standby takes over sooner than in production
+        leaseMs: 5_000,
+      });
   await aggregation?.start();
   const listService = !inProcess
     ? undefined
@@ -127,33 +137,20 @@ export async function startSystem(options: SystemOptions): Promise<System> {
   listService?.start(redis, prefix, 8);
 
   const gateways: { url: string; ws: string; server: GatewayServer }[] = [];
+  // every other setting is the gateway's own default, read by the same function as in production;
+  // SANDBOX is set so that a gateway a test turns to NODE_ENV=production keeps Sandbox and introspection
+  const gatewayEnv = {
+    REDIS_URL: redisUrl,
+    QUEUE_PREFIX: prefix,
+    LOG_LEVEL: 'silent',
+    NODE_ENV: 'test',
+    JWT_SECRET: TEST_JWT_SECRET,
+    SANDBOX: 'true',
+    ...subgraphUrls,
+  };
+  const defaults = gatewayConfig(gatewayEnv);
   const addGateway = async (overrides: Partial<GatewayConfig>) => {
-    const server = await createGatewayServer({
-      config: {
-        REDIS_URL: redisUrl,
-        QUEUE_PREFIX: prefix,
-        LOG_LEVEL: 'silent',
-        NODE_ENV: 'test',
-        JWT_SECRET: TEST_JWT_SECRET,
-        PORT: 0,
-        ...subgraphUrls,
-        SANDBOX: true,
-        MAX_QUERY_DEPTH: 12,
-        MAX_QUERY_COST: 20_000,
-        MAX_ALIASES: 30,
-        HYDRATION_CONCURRENCY: 32,
-        SUBGRAPH_CONNECTIONS: 64,
-        SUBGRAPH_TIMEOUT_MS: 30_000,
-        MAX_SUBSCRIPTIONS_PER_CONNECTION: 100,
-        MAX_CONNECTIONS_PER_IDENTITY: 20,
-        MAX_CONNECTIONS_PER_IP: 200,
-        TRUSTED_PROXY_HOPS: 0,
-        ...options.gateway,
-        ...overrides,
-      },
-      logger,
-      redis,
-    });
+    const server = await createGatewayServer({ config: { ...defaults, ...options.gateway, ...overrides }, logger, redis });
     const url = await listenOnFreePort(server.http);
     gateways.push({ url, ws: url.replace(/^http/, 'ws'), server });
     return gateways.length - 1;
@@ -170,6 +167,7 @@ export async function startSystem(options: SystemOptions): Promise<System> {
     prefix,
     url: gateways[0]!.url,
     gateways,
+    gatewayEnv,
     addGateway,
     catalog,
     token: (subject, role) => signClientToken({ subject, role }, TEST_JWT_SECRET),

@@ -39,11 +39,7 @@ beforeAll(async () => {
   system = await startSystem({ label: 'live' });
   admin = await system.token('ops', 'admin');
   storefront = await system.token('storefront', 'service');
-  const upsert = await system.query(
-    `mutation ($p: [ProductInput!]!) { upsertProducts(products: $p) { created } }`,
-    { p: CATALOG },
-    admin,
-  );
+  const upsert = await system.query(`mutation ($p: [ProductInput!]!) { upsertProducts(products: $p) { created } }`, { p: CATALOG }, admin);
   expect(upsert.data).toEqual({ upsertProducts: { created: 4 } });
   await system.catalog.load();
 });

@@ -1,6 +1,6 @@
 import { freePort, TEST_JWT_SECRET } from '@recs/devkit';
 import { eventKey } from '@recs/engine';
-import { createGatewayServer, type GatewayServer } from '@recs/gateway';
+import { createGatewayServer, gatewayConfig, type GatewayServer } from '@recs/gateway';
 import { createLogger, signClientToken } from '@recs/shared';
 import type { AddressInfo } from 'node:net';
 import { SignJWT } from 'jose';
@@ -36,28 +36,16 @@ beforeAll(async () => {
   system = await startSystem({ label: 'security' });
   const dead = `http://127.0.0.1:${await freePort()}/graphql`;
   production = await createGatewayServer({
-    config: {
-      REDIS_URL: process.env['REDIS_URL']!,
-      QUEUE_PREFIX: system.prefix,
-      LOG_LEVEL: 'silent',
+    config: gatewayConfig({
+      ...system.gatewayEnv,
       NODE_ENV: 'production',
-      JWT_SECRET: TEST_JWT_SECRET,
-      PORT: 0,
+      SANDBOX: 'false',
       PRODUCTS_URL: dead,
       EVENTS_URL: dead,
       RECOMMENDATIONS_URL: dead,
-      SANDBOX: false,
-      MAX_QUERY_DEPTH: 12,
-      MAX_QUERY_COST: 20_000,
-      MAX_ALIASES: 30,
-      HYDRATION_CONCURRENCY: 32,
-      SUBGRAPH_CONNECTIONS: 8,
-      SUBGRAPH_TIMEOUT_MS: 5_000,
-      MAX_SUBSCRIPTIONS_PER_CONNECTION: 100,
-      MAX_CONNECTIONS_PER_IDENTITY: 20,
-      MAX_CONNECTIONS_PER_IP: 200,
-      TRUSTED_PROXY_HOPS: 0,
-    },
+      SUBGRAPH_CONNECTIONS: '8',
+      SUBGRAPH_TIMEOUT_MS: '5000',
+    }),
     logger: createLogger('e2e-security-production', 'silent'),
     redis: system.redis,
   });
@@ -83,7 +71,10 @@ describe('client tokens (defect 3)', () => {
   });
 
   it('refuses a token from another issuer, or none', async () => {
-    for (const token of [await admin((jwt) => jwt.setIssuer('evil').setIssuedAt().setExpirationTime('1h')), await admin((jwt) => jwt.setIssuedAt().setExpirationTime('1h'))]) {
+    for (const token of [
+      await admin((jwt) => jwt.setIssuer('evil').setIssuedAt().setExpirationTime('1h')),
+      await admin((jwt) => jwt.setIssuedAt().setExpirationTime('1h')),
+    ]) {
       const result = await upsertAs(token);
       expect(result.status).toBe(401);
       expect(result.json.errors[0].extensions.code).toBe('UNAUTHENTICATED');
@@ -101,7 +92,14 @@ describe('client tokens (defect 3)', () => {
   });
 
   it('accepts a token that expired within the clock skew, and a valid one', async () => {
-    const skewed = await upsertAs(await admin((jwt) => jwt.setIssuer('recs').setIssuedAt(seconds() - 3_600).setExpirationTime(seconds() - 10)));
+    const skewed = await upsertAs(
+      await admin((jwt) =>
+        jwt
+          .setIssuer('recs')
+          .setIssuedAt(seconds() - 3_600)
+          .setExpirationTime(seconds() - 10),
+      ),
+    );
     expect(skewed.json.errors).toBeUndefined();
     expect(skewed.status).toBe(200);
     const minted = await upsertAs(await signClientToken({ subject: 'root', role: 'admin' }, TEST_JWT_SECRET));
@@ -128,9 +126,14 @@ describe('HTTP statuses (defect 9)', () => {
     expect(asInt.status).toBe(400);
     expect(asInt.json.errors[0].extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
     const service = await system.token('storefront', 'service');
-    const asFloat = await postQuery(system.url, 'mutation { trackEvent(input: { eventId: "sec-inf", userId: "u1", productId: "p1", type: PURCHASE, price: 1e400 }) { eventId } }', {}, {
-      authorization: `Bearer ${service}`,
-    });
+    const asFloat = await postQuery(
+      system.url,
+      'mutation { trackEvent(input: { eventId: "sec-inf", userId: "u1", productId: "p1", type: PURCHASE, price: 1e400 }) { eventId } }',
+      {},
+      {
+        authorization: `Bearer ${service}`,
+      },
+    );
     expect(asFloat.status).toBe(400);
     expect(asFloat.json.errors[0].extensions.code).toMatch(/GRAPHQL_VALIDATION_FAILED|BAD_USER_INPUT/);
     // JSON.parse reads 1e400 as Infinity too
@@ -151,7 +154,10 @@ describe('HTTP statuses (defect 9)', () => {
   it('answers a document whose operation cannot be chosen with 400 BAD_REQUEST', async () => {
     const two = await postQuery(system.url, 'query A { categories { id } } query B { categories { name } }');
     expect(two.status).toBe(400);
-    expect(two.json.errors[0]).toMatchObject({ message: 'Must provide operation name if query contains multiple operations.', extensions: { code: 'BAD_REQUEST' } });
+    expect(two.json.errors[0]).toMatchObject({
+      message: 'Must provide operation name if query contains multiple operations.',
+      extensions: { code: 'BAD_REQUEST' },
+    });
     const unknown = await post(system.url, JSON.stringify({ query: 'query A { categories { id } }', operationName: 'B' }));
     expect(unknown.status).toBe(400);
     expect(unknown.json.errors[0]).toMatchObject({ message: 'Unknown operation named "B".', extensions: { code: 'BAD_REQUEST' } });
@@ -174,7 +180,12 @@ describe('HTTP statuses (defect 9)', () => {
     );
     expect(asVariable.json.errors[0].extensions.code).toBe('BAD_USER_INPUT');
     expect(asVariable.json.errors[0].message).toMatch(/DateTime/);
-    const asLiteral = await postQuery(system.url, 'mutation { trackEvent(input: { eventId: "sec-date", userId: "u-date", productId: "p1", type: VIEW, occurredAt: "2025-01-01T00:00:00" }) { eventId } }', {}, headers);
+    const asLiteral = await postQuery(
+      system.url,
+      'mutation { trackEvent(input: { eventId: "sec-date", userId: "u-date", productId: "p1", type: VIEW, occurredAt: "2025-01-01T00:00:00" }) { eventId } }',
+      {},
+      headers,
+    );
     expect(asLiteral.json.errors[0].extensions.code).toBe('BAD_USER_INPUT');
     expect(await system.db.db.collection('events').countDocuments({ userId: 'u-date' })).toBe(0);
   });

@@ -266,7 +266,10 @@ describe('limits', () => {
     const client = system.wsClient();
     await connected(client);
     const closed = closeCode(client);
-    client.subscribe({ query: `{ categories { id } }`, variables: { padding: 'x'.repeat(1_100_000) } }, { next: () => undefined, error: () => undefined, complete: () => undefined });
+    client.subscribe(
+      { query: `{ categories { id } }`, variables: { padding: 'x'.repeat(1_100_000) } },
+      { next: () => undefined, error: () => undefined, complete: () => undefined },
+    );
     expect(await closed).toBe(1009);
   });
 });
@@ -278,7 +281,10 @@ describe('validation, as on HTTP', () => {
     const client = system.wsClient();
     const before = system.gateways[0]!.server.hub.stats();
     const refused = await nextResult(client, `subscription { bestSellersChanged { items { ${aliases(40, 'rank')} } } }`, {}).result;
-    expect(refused.errors?.[0]).toMatchObject({ message: expect.stringContaining('Aliases limit of 30 exceeded'), extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } });
+    expect(refused.errors?.[0]).toMatchObject({
+      message: expect.stringContaining('Aliases limit of 30 exceeded'),
+      extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
+    });
     expect(system.gateways[0]!.server.hub.stats()).toMatchObject({ subscribers: before.subscribers, channels: before.channels });
   });
 
@@ -286,7 +292,10 @@ describe('validation, as on HTTP', () => {
     const client = system.wsClient();
     const deep = `{ products(first: 1) { edges { node { alsoViewed { product { alsoViewed { product { alsoViewed { product { alsoViewed { product { alsoViewed { product { id } } } } } } } } } } } } } }`;
     const tooDeep = await nextResult(client, deep, {}).result;
-    expect(tooDeep.errors?.[0]).toMatchObject({ message: expect.stringContaining('Query depth limit of 12 exceeded'), extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } });
+    expect(tooDeep.errors?.[0]).toMatchObject({
+      message: expect.stringContaining('Query depth limit of 12 exceeded'),
+      extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
+    });
     const aliased = await nextResult(client, `{ ${aliases(40, 'categories { id }')} }`, {}).result;
     expect(aliased.errors?.[0]?.message).toContain('Aliases limit of 30 exceeded');
     // and HTTP says the same

@@ -2,9 +2,16 @@ import { baseEnv, host, httpUrl, jwtSecret, loadConfig, port, tokenEnv } from '@
 import { z } from 'zod';
 
 /** A flag; unset is undefined, as its default depends on other settings (NODE_ENV). */
-const optionalFlag = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1').optional();
+const optionalFlag = z
+  .enum(['true', 'false', '1', '0'])
+  .transform((v) => v === 'true' || v === '1')
+  .optional();
 const int = (fallback: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(fallback);
 
+/**
+ * The gateway's settings, each default written once here; tests build theirs with this function
+ * too (`gatewayConfig({ ...env, NODE_ENV: 'production' })`), so a new setting needs no test edit.
+ */
 export function gatewayConfig(env: NodeJS.ProcessEnv = process.env) {
   const { REDIS_URL, QUEUE_PREFIX, LOG_LEVEL, NODE_ENV } = baseEnv;
   return loadConfig(
@@ -15,11 +22,8 @@ export function gatewayConfig(env: NodeJS.ProcessEnv = process.env) {
       NODE_ENV,
       JWT_SECRET: jwtSecret,
       PORT: port(4000),
-      /**
-       * Interface to listen on (default 127.0.0.1; containers set 0.0.0.0). This, the JWT_* checks
-       * and INTROSPECTION are optional so that configs built in code (tests) need not list them.
-       */
-      HOST: host.optional(),
+      /** Interface to listen on (default 127.0.0.1; containers set 0.0.0.0). */
+      HOST: host,
       /** Client token checks: JWT_ISSUER, JWT_AUDIENCE, JWT_MAX_LIFETIME, JWT_SERVICE_MAX_LIFETIME, JWT_CLOCK_TOLERANCE (see tokenEnv). */
       ...tokenEnv,
       /** Schema introspection over HTTP; default off when NODE_ENV=production unless SANDBOX is on (Sandbox needs it). */

@@ -8,7 +8,7 @@ try {
   logger = createLogger('gateway', config.LOG_LEVEL);
   const redis = await connectRedis(config.REDIS_URL, logger, 'gateway');
   const gateway = await createGatewayServer({ config, logger, redis });
-  const host = config.HOST ?? '127.0.0.1';
+  const host = config.HOST;
   const port = await listen(gateway.http, config.PORT, host);
   logger.info({ host, port }, `gateway listening on http://${host}:${port}${GRAPHQL_PATH} (HTTP and graphql-ws)`);
   onShutdown(logger, [() => gateway.stop(), () => redis.close()]);

@@ -5,13 +5,28 @@ import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import { supergraphSdl } from '@recs/schema';
-import { closeServer, createGraphQLHttpServer, finiteNumbersRule, formatError, identityFromAuthorization, literalDepthRule, pooledFetch, RedisNames, tokenPolicy, type Logger, type RedisClient } from '@recs/shared';
+import {
+  closeServer,
+  createGraphQLHttpServer,
+  finiteNumbersRule,
+  formatError,
+  identityFromAuthorization,
+  literalDepthRule,
+  pooledFetch,
+  RedisNames,
+  tokenPolicy,
+  type Logger,
+  type RedisClient,
+} from '@recs/shared';
 import type { ExecutionResult, GraphQLSchema } from 'graphql';
 import type { GatewayConfig } from './config.ts';
 import { operationChecks } from './operationChecks.ts';
 import { httpContext, IdentityDataSource, type GatewayContext } from './identity.ts';
 import { LiveHub, type Hydrate } from './subscriptions/hub.ts';
 import { attachWebSocketServer } from './subscriptions/websocket.ts';
+
+// tests build a gateway's config as its process does, from the same defaults
+export { gatewayConfig, type GatewayConfig } from './config.ts';
 
 export const GRAPHQL_PATH = '/graphql';
 
@@ -83,7 +98,9 @@ export async function createGatewayServer({ config, logger, redis, supergraph }:
     plugins: [
       ...armor.plugins,
       operationChecks(GRAPHQL_PATH),
-      sandbox ? ApolloServerPluginLandingPageLocalDefault({ embed: { endpointIsEditable: false, runTelemetry: false }, includeCookies: false }) : ApolloServerPluginLandingPageDisabled(),
+      sandbox
+        ? ApolloServerPluginLandingPageLocalDefault({ embed: { endpointIsEditable: false, runTelemetry: false }, includeCookies: false })
+        : ApolloServerPluginLandingPageDisabled(),
     ] as unknown as ApolloServerPlugin<GatewayContext>[],
   });
   await apollo.start();

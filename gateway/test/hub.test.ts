@@ -1,7 +1,7 @@
 import { Supergraph } from '@apollo/federation-internals';
 import { deferred, testServices, uniqueName } from '@recs/devkit';
 import { supergraphSdl } from '@recs/schema';
-import { connectRedis, createLogger, RedisNames, type RedisClient } from '@recs/shared';
+import { connectRedis, createLogger, liveChannel, RedisNames, type RedisClient } from '@recs/shared';
 import { parse, type ExecutionResult } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LiveHub } from '../src/subscriptions/hub.ts';
@@ -14,7 +14,10 @@ const RETRY = { firstDelayMs: 5, maxDelayMs: 20, attempts: 3 };
 
 const GOOD: ExecutionResult = { data: { bestSellersChanged: { items: [{ rank: 1 }] } } };
 /** What the gateway answers while a subgraph is down (Apollo's formatted errors). */
-const DOWN = { errors: [{ message: 'connect ECONNREFUSED 127.0.0.1:4001', extensions: { code: 'INTERNAL_SERVER_ERROR' } }], data: null } as unknown as ExecutionResult;
+const DOWN = {
+  errors: [{ message: 'connect ECONNREFUSED 127.0.0.1:4001', extensions: { code: 'INTERNAL_SERVER_ERROR' } }],
+  data: null,
+} as unknown as ExecutionResult;
 
 let redis: RedisClient;
 let subscriber: RedisClient;
@@ -52,7 +55,7 @@ function hubWith(answers: (ExecutionResult | Error)[]) {
     hub,
     calls: () => calls,
     subscribe: () => hub.subscribe(live),
-    change: () => redis.publish(names.bestSellersChannel(null), JSON.stringify({ changedAt: ++version })),
+    change: () => redis.publish(liveChannel(names, 'bestSellersChanged', { categoryId: null }), JSON.stringify({ changedAt: ++version })),
     failures: (n: number) => {
       const seen = deferred();
       let count = 0;

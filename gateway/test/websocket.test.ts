@@ -97,7 +97,10 @@ describe('websocket errors', () => {
     expect(production.error(field!).message).toBe('Cannot query field "categoriez" on type "Query".');
     expect(production.error(validated(`{ categories(kind: PURCHASEE) }`)[0]!).message).toBe('Value "PURCHASEE" does not exist in "Kind" enum.');
     expect(production.error(validated(`{ categories(kinds: VIEW) }`)[0]!).message).toBe('Unknown argument "kinds" on field "Query.categories".');
-    const variable = { message: 'Variable "$t" got invalid value "X"; Value "X" does not exist in "Kind" enum. Did you mean the enum value "VIEW"?', extensions: { code: 'BAD_USER_INPUT' } };
+    const variable = {
+      message: 'Variable "$t" got invalid value "X"; Value "X" does not exist in "Kind" enum. Did you mean the enum value "VIEW"?',
+      extensions: { code: 'BAD_USER_INPUT' },
+    };
     expect(production.error(variable).message).toBe('Variable "$t" got invalid value "X"; Value "X" does not exist in "Kind" enum.');
   });
 
@@ -113,7 +116,9 @@ describe('websocket errors', () => {
         { message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } },
       ],
     });
-    expect(development.result({ errors: [uncoded] }).errors).toEqual([{ message: 'Unable to identify operation', extensions: { code: 'INTERNAL_SERVER_ERROR' } }]);
+    expect(development.result({ errors: [uncoded] }).errors).toEqual([
+      { message: 'Unable to identify operation', extensions: { code: 'INTERNAL_SERVER_ERROR' } },
+    ]);
     expect(development.result({ data: { a: 1 } })).toEqual({ data: { a: 1 } });
   });
 });

@@ -47,13 +47,9 @@ export class RedisNames {
     maintenance: '{maintenance}',
   } as const;
 
-  recommendationsChannel(userId: string): string {
-    return `${this.prefix}:live:recommendations:${userId}`;
-  }
-
-  /** `null` is the all-products list. */
-  bestSellersChannel(categoryId: string | null): string {
-    return `${this.prefix}:live:best-sellers:${categoryId ?? '*'}`;
+  /** The channel of one live stream (see liveFields.ts: each field names its topic and segment). */
+  liveChannel(topic: string, segment: string): string {
+    return `${this.prefix}:live:${topic}:${segment}`;
   }
 
   /** Catalog edits, so caches of it elsewhere refresh. */

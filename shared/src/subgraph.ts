@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import { ApolloServer, type ApolloServerPlugin, type BaseContext } from '@apollo/server';
 import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import { buildSubgraphSchema, type GraphQLResolverMap } from '@apollo/subgraph';
@@ -8,7 +8,7 @@ import { AuthenticationError, IDENTITY_HEADER, verifyInternalIdentity, type Iden
 import { formatError, isUnavailable, refusedCredential, serviceUnavailable } from './errors.ts';
 import { finiteNumbersRule } from './finiteNumbers.ts';
 import { literalDepthRule } from './literalDepth.ts';
-import { requestQuery } from './http.ts';
+import { createGraphQLHttpServer, requestQuery } from './http.ts';
 import type { Logger } from './logger.ts';
 
 export interface SubgraphContext extends BaseContext {
@@ -104,4 +104,49 @@ export async function requestIdentity(req: IncomingMessage, secret: string): Pro
     if (error instanceof AuthenticationError) throw refusedCredential(error.message);
     throw error;
   }
+}
+
+/** What every subgraph's server builder takes besides its own data sources. */
+export interface SubgraphOptions {
+  readonly jwtSecret: string;
+  readonly logger: Logger;
+  readonly production: boolean;
+  /** GET /ready answers 200 only while this resolves true. */
+  readonly ready?: () => Promise<boolean>;
+}
+
+/** A subgraph built and started, not listening: the caller listens (index.ts) or a test does. */
+export interface SubgraphHttp<TContext extends SubgraphContext> {
+  readonly apollo: ApolloServer<TContext>;
+  readonly http: Server;
+}
+
+export interface SubgraphDefinition<TContext extends SubgraphContext> {
+  readonly typeDefs: DocumentNode;
+  readonly resolvers: Resolvers<TContext>;
+  /** The per-request context besides the identity, which comes from the gateway's header. */
+  readonly context: (req: IncomingMessage) => Omit<TContext, 'identity'>;
+  /** Larger request bodies are refused with 413 (default 1 MB). */
+  readonly maxBodyBytes?: number;
+}
+
+/** Builds and starts a subgraph's Apollo Server on node:http, identity checked per request. */
+export async function createSubgraphHttp<TContext extends SubgraphContext>(
+  definition: SubgraphDefinition<TContext>,
+  options: SubgraphOptions,
+): Promise<SubgraphHttp<TContext>> {
+  const apollo = createSubgraphServer<TContext>({
+    typeDefs: definition.typeDefs,
+    resolvers: definition.resolvers,
+    logger: options.logger,
+    production: options.production,
+  });
+  await apollo.start();
+  const http = createGraphQLHttpServer({
+    server: apollo,
+    context: async (req: IncomingMessage) => ({ ...definition.context(req), identity: await requestIdentity(req, options.jwtSecret) }) as TContext,
+    ...(definition.maxBodyBytes === undefined ? {} : { maxBodyBytes: definition.maxBodyBytes }),
+    ...(options.ready === undefined ? {} : { ready: options.ready }),
+  });
+  return { apollo, http };
 }

@@ -1,33 +1,14 @@
 import { DEFAULT_ENGINE_CONFIG } from '@recs/engine';
-import {
-  connectMongo,
-  connectRedis,
-  createLogger,
-  ensureIndexes,
-  eventsQueue,
-  exitOnStartupError,
-  JOB_NAMES,
-  listsQueue,
-  onShutdown,
-  RedisNames,
-  type Logger,
-} from '@recs/shared';
+import { eventsQueue, listsQueue, RedisNames, runService, TICK_JOB } from '@recs/shared';
 import { AggregatorService } from './aggregate/service.ts';
 import { CatalogCache } from './catalog.ts';
-import { workersConfig } from './config.ts';
+import { aggregatorSettings, workersConfig } from './config.ts';
 import { ListService } from './lists/service.ts';
 import { ListStore } from './lists/store.ts';
 import { MaintenanceService } from './maintenance/service.ts';
 import { Publisher } from './publisher.ts';
 
-let logger: Logger | undefined;
-try {
-  const config = workersConfig();
-  logger = createLogger('workers', config.LOG_LEVEL);
-  const log = logger;
-  const mongo = await connectMongo(config.MONGO_URL, config.MONGO_DB, log, 'recs-workers');
-  await ensureIndexes(mongo.db);
-  const redis = await connectRedis(config.REDIS_URL, log, 'workers');
+await runService('workers', workersConfig, async ({ config, logger: log, mongo, redis }) => {
   const names = new RedisNames(config.QUEUE_PREFIX);
   const catalog = new CatalogCache(mongo.db, log);
   log.info({ products: await catalog.load() }, 'catalog loaded');
@@ -50,18 +31,12 @@ try {
       lists,
       publisher,
       logger: log,
-      concurrency: config.AGGREGATOR_CONCURRENCY,
-      maxBatchEvents: config.AGGREGATOR_MAX_BATCH,
-      cacheSize: config.AGGREGATOR_CACHE,
-      maxBacklog: config.AGGREGATOR_MAX_BACKLOG,
-      leaseMs: config.AGGREGATOR_LEASE_MS,
+      ...aggregatorSettings(config),
       onFlush: (stats) => log.debug(stats, 'flushed'),
-      crashAfterPlan: config.CRASH_AFTER_PLAN,
-      jobLockMs: config.JOB_LOCK_MS,
     });
     await aggregation.start();
     // categories or stock changed: rankings may too
-    catalog.onChange(() => void events.add(JOB_NAMES.tick, { batchId: 'tick', events: [] }).catch(() => undefined));
+    catalog.onChange(() => void events.add(TICK_JOB.name, TICK_JOB.data).catch(() => undefined));
     stops.push(() => aggregation!.stop());
   }
   if (roles.has('lists')) {
@@ -92,14 +67,5 @@ try {
     stops.push(() => maintenance.stop());
   }
   log.info({ roles: [...roles] }, 'workers running');
-  onShutdown(log, [
-    ...stops,
-    () => events.close(),
-    () => lists.close(),
-    () => catalog.close(),
-    () => redis.close(),
-    () => mongo.close(),
-  ]);
-} catch (error) {
-  exitOnStartupError(logger, error);
-}
+  return [...stops, () => events.close(), () => lists.close(), () => catalog.close()];
+});

@@ -1,21 +1,11 @@
-import type { RedisClient, RedisNames } from '@recs/shared';
+import { encodeChange, type LiveFieldName, type LiveMessage, type RedisClient, type RedisNames } from '@recs/shared';
 
-/** A recommendation list changed: subscribers re-read it (through the gateway) at this version or later. */
-export interface RecommendationsMessage {
-  readonly userId: string;
-  readonly version: number;
-}
-
-/** A best-sellers ranking changed (30-day window). */
-export interface BestSellersMessage {
-  readonly categoryId: string | null;
-  readonly changedAt: number;
-}
-
-/** Every message also says when it was published (epoch ms), so relays can report their lag. */
-const stamped = (message: object) => JSON.stringify({ ...message, at: Date.now() });
-
-/** Announces changes on Redis pub/sub; every gateway replica relays them to its subscribers. */
+/**
+ * Announces changes on Redis pub/sub; every gateway replica relays them to its subscribers. The
+ * channel and the message's shape come from the live field's entry in LIVE_FIELDS: a
+ * recommendation list changed (`recommendationsChanged`, at this version or later), a 30-day
+ * best-sellers ranking changed (`bestSellersChanged`, at this time).
+ */
 export class Publisher {
   private readonly redis: RedisClient;
   private readonly names: RedisNames;
@@ -25,11 +15,8 @@ export class Publisher {
     this.names = names;
   }
 
-  async recommendationsChanged(message: RecommendationsMessage): Promise<void> {
-    await this.redis.publish(this.names.recommendationsChannel(message.userId), stamped(message));
-  }
-
-  async bestSellersChanged(message: BestSellersMessage): Promise<void> {
-    await this.redis.publish(this.names.bestSellersChannel(message.categoryId), stamped(message));
+  async publish<F extends LiveFieldName>(field: F, message: LiveMessage<F>): Promise<void> {
+    const { channel, text } = encodeChange(this.names, field, message);
+    await this.redis.publish(channel, text);
   }
 }

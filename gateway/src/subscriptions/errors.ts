@@ -31,7 +31,8 @@ export function socketErrorFormat(production: boolean): SocketErrorFormat {
   const error = (e: AnyError) => format(e instanceof GraphQLError ? e.toJSON() : e);
   return {
     error,
-    result: (result) => (result.errors === undefined ? (result as FormattedExecutionResult) : ({ ...result, errors: result.errors.map(error) } as FormattedExecutionResult)),
+    result: (result) =>
+      result.errors === undefined ? (result as FormattedExecutionResult) : ({ ...result, errors: result.errors.map(error) } as FormattedExecutionResult),
   };
 }
 

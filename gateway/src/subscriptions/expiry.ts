@@ -3,7 +3,10 @@
  * been verified already (the signature is not checked here); undefined when it has no `exp`.
  */
 export function tokenExpiry(authorization: string): number | undefined {
-  const payload = authorization.replace(/^Bearer\s+/i, '').trim().split('.')[1];
+  const payload = authorization
+    .replace(/^Bearer\s+/i, '')
+    .trim()
+    .split('.')[1];
   if (payload === undefined) return undefined;
   try {
     const { exp } = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { exp?: unknown };

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { Logger, RedisClient, RedisNames } from '@recs/shared';
+import { decodeChange, streamChannel, type AnyLiveField, type Logger, type RedisClient, type RedisNames } from '@recs/shared';
 import type { DocumentNode, ExecutionResult } from 'graphql';
 import { DEFAULT_RETRY, isTransientFailure, retryDelay, type RetryPolicy } from './hydration.ts';
 import { LatestResult } from './latest.ts';
@@ -11,7 +11,7 @@ export type Hydrate = (query: DocumentNode, variables: Readonly<Record<string, u
 /** Subscribers that share a selection (and variables) on one channel: one hydration serves them all. */
 class Group {
   readonly subscribers = new Set<LatestResult>();
-  /** The newest change marker seen (list version, or change time for best sellers). */
+  /** The newest change marker seen (the field's marker, see LIVE_FIELDS). */
   seen = -Infinity;
   /** The last result delivered, to skip an identical one (a change outside this selection). */
   last: string | undefined;
@@ -64,7 +64,14 @@ export class LiveHub extends EventEmitter<{ subscribed: [channel: string]; hydra
   /** Groups waiting for a hydration slot, in arrival order. */
   private readonly turns: (() => void)[] = [];
 
-  constructor(subscriber: RedisClient, names: RedisNames, hydrate: Hydrate, logger: Logger, maxConcurrentHydrations = 32, retry: RetryPolicy = DEFAULT_RETRY) {
+  constructor(
+    subscriber: RedisClient,
+    names: RedisNames,
+    hydrate: Hydrate,
+    logger: Logger,
+    maxConcurrentHydrations: number,
+    retry: RetryPolicy = DEFAULT_RETRY,
+  ) {
     super();
     this.subscriber = subscriber;
     this.names = names;
@@ -90,9 +97,7 @@ export class LiveHub extends EventEmitter<{ subscribed: [channel: string]; hydra
   }
 
   channelOf(live: LiveOperation): string {
-    if (live.field === 'recommendationsChanged') return this.names.recommendationsChannel(String(live.args['userId']));
-    const categoryId = live.args['categoryId'];
-    return this.names.bestSellersChannel(typeof categoryId === 'string' ? categoryId : null);
+    return streamChannel(this.names, live.descriptor, live.stream);
   }
 
   /**
@@ -104,7 +109,8 @@ export class LiveHub extends EventEmitter<{ subscribed: [channel: string]; hydra
     let groups = this.channels.get(channel);
     if (groups === undefined) {
       this.channels.set(channel, (groups = new Map()));
-      const subscribing = this.subscriber.subscribe(channel, (message) => this.onMessage(channel, message));
+      const { descriptor } = live;
+      const subscribing = this.subscriber.subscribe(channel, (message) => this.onMessage(channel, descriptor, message));
       this.subscribing.set(channel, subscribing);
       try {
         await subscribing;
@@ -141,18 +147,17 @@ export class LiveHub extends EventEmitter<{ subscribed: [channel: string]; hydra
     }
   }
 
-  private onMessage(channel: string, message: string): void {
-    let marker = Date.now();
-    let publishedAt: number | undefined;
+  private onMessage(channel: string, field: AnyLiveField, message: string): void {
+    let change;
     try {
-      const parsed = JSON.parse(message) as { version?: unknown; changedAt?: unknown; at?: unknown };
-      if (typeof parsed.version === 'number') marker = parsed.version;
-      else if (typeof parsed.changedAt === 'number') marker = parsed.changedAt;
-      if (typeof parsed.at === 'number') publishedAt = parsed.at;
+      change = decodeChange(field, message);
     } catch {
       this.logger.warn({ channel }, 'ignoring a malformed change message');
       return;
     }
+    // a message without a marker still means a change: its arrival orders it
+    const marker = change.marker ?? Date.now();
+    const { publishedAt } = change;
     for (const group of this.channels.get(channel)?.values() ?? []) {
       if (marker <= group.seen) continue;
       group.seen = marker;
@@ -213,7 +218,12 @@ export class LiveHub extends EventEmitter<{ subscribed: [channel: string]; hydra
         if (this.logger.isLevelEnabled('debug')) {
           const now = Date.now();
           this.logger.debug(
-            { field: group.live.field, subscribers: group.subscribers.size, hydrateMs: now - started, ...(publishedAt === undefined ? {} : { sincePublishedMs: now - publishedAt }) },
+            {
+              field: group.live.field,
+              subscribers: group.subscribers.size,
+              hydrateMs: now - started,
+              ...(publishedAt === undefined ? {} : { sincePublishedMs: now - publishedAt }),
+            },
             'delivered',
           );
         }
@@ -231,10 +241,13 @@ export class LiveHub extends EventEmitter<{ subscribed: [channel: string]; hydra
       this.logger.warn({ field: group.live.field, failures: group.failures }, 'hydration keeps failing; waiting for the next change');
       return;
     }
-    group.retry = setTimeout(() => {
-      group.retry = undefined;
-      void this.run(group);
-    }, retryDelay(this.retryPolicy, group.failures));
+    group.retry = setTimeout(
+      () => {
+        group.retry = undefined;
+        void this.run(group);
+      },
+      retryDelay(this.retryPolicy, group.failures),
+    );
     group.retry.unref();
   }
 
@@ -249,7 +262,15 @@ export class LiveHub extends EventEmitter<{ subscribed: [channel: string]; hydra
         if (group.retry !== undefined) retrying++;
       }
     }
-    return { channels: this.channels.size, groups, subscribers, hydrations: this.hydrations, failedHydrations: this.failedHydrations, retrying, delivered: this.delivered };
+    return {
+      channels: this.channels.size,
+      groups,
+      subscribers,
+      hydrations: this.hydrations,
+      failedHydrations: this.failedHydrations,
+      retrying,
+      delivered: this.delivered,
+    };
   }
 
   async close(): Promise<void> {

@@ -63,7 +63,10 @@ export function clientIp(request: Pick<IncomingMessage, 'headers' | 'socket'>, t
   const peer = normalize(request.socket.remoteAddress ?? 'unknown');
   if (trustedHops <= 0) return peer;
   const header = request.headers['x-forwarded-for'];
-  const forwarded = (Array.isArray(header) ? header.join(',') : (header ?? '')).split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
+  const forwarded = (Array.isArray(header) ? header.join(',') : (header ?? ''))
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
   const chain = [...forwarded.map(normalize), peer];
   return chain[Math.max(0, chain.length - 1 - trustedHops)]!;
 }

@@ -1,3 +1,4 @@
+import { liveFieldOf, type AnyLiveField } from '@recs/shared';
 import {
   getArgumentValues,
   getOperationAST,
@@ -11,22 +12,22 @@ import {
   type SelectionSetNode,
 } from 'graphql';
 
-/**
+/*
  * Each subscription field has a query "twin" with the same arguments and return type that reads
- * the stream's current value. A change message makes the gateway run the subscriber's own
- * selection set on the twin, through the normal federated query plan, so subscribers select
- * fields of every subgraph, with their variables, fragments and aliases.
+ * the stream's current value (LIVE_FIELDS names it). A change message makes the gateway run the
+ * subscriber's own selection set on the twin, through the normal federated query plan, so
+ * subscribers select fields of every subgraph, with their variables, fragments and aliases.
  */
-export const TWINS: Readonly<Record<string, string>> = {
-  recommendationsChanged: 'recommendations',
-  bestSellersChanged: 'bestSellersSnapshot',
-};
 
 export interface LiveOperation {
   /** The subscription field, e.g. recommendationsChanged. */
   readonly field: string;
+  /** Its entry in LIVE_FIELDS. */
+  readonly descriptor: AnyLiveField;
   /** Its arguments, with variables and defaults applied. */
   readonly args: Readonly<Record<string, unknown>>;
+  /** The stream the arguments select (e.g. `{ userId }`), its ids checked. */
+  readonly stream: object;
   /** The query that produces one result for this subscriber. */
   readonly query: DocumentNode;
   readonly variables: Readonly<Record<string, unknown>>;
@@ -74,10 +75,12 @@ export function liveOperation(
   const field = fields[0];
   if (field === undefined || fields.length > 1) throw new GraphQLError('A subscription must select exactly one field');
   const name = field.name.value;
-  const twin = TWINS[name];
+  const descriptor = liveFieldOf(name);
   const definition = schema.getSubscriptionType()?.getFields()[name];
-  if (twin === undefined || definition === undefined) throw new GraphQLError(`Subscription field ${name} is not served`);
+  if (descriptor === undefined || definition === undefined) throw new GraphQLError(`Subscription field ${name} is not served`);
   const args = getArgumentValues(definition, field, variables as Record<string, unknown>);
+  // a bad id is refused here, before it names a channel or a hub entry
+  const stream = descriptor.stream(args);
 
   const subscriptionType = schema.getSubscriptionType()!.name;
   const query: DocumentNode = {
@@ -91,11 +94,11 @@ export function liveOperation(
         directives: [],
         selectionSet: {
           kind: Kind.SELECTION_SET,
-          selections: [{ ...field, name: { kind: Kind.NAME, value: twin }, alias: field.alias ?? { kind: Kind.NAME, value: name } }],
+          selections: [{ ...field, name: { kind: Kind.NAME, value: descriptor.twin }, alias: field.alias ?? { kind: Kind.NAME, value: name } }],
         },
       },
       ...[...fragments.values()].filter((fragment) => fragment.typeCondition.name.value !== subscriptionType),
     ],
   };
-  return { field: name, args, query, variables, key: `${print(query)}\n${stableJson(variables)}` };
+  return { field: name, descriptor, args, stream, query, variables, key: `${print(query)}\n${stableJson(variables)}` };
 }

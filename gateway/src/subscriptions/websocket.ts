@@ -1,17 +1,6 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { ApolloServer } from '@apollo/server';
-import {
-  AuthenticationError,
-  canAccessUser,
-  ErrorCode,
-  forbidden,
-  optionalId,
-  requireId,
-  serviceUnavailable,
-  unauthenticated,
-  type Identity,
-  type Logger,
-} from '@recs/shared';
+import { AuthenticationError, ErrorCode, serviceUnavailable, unauthenticated, type Identity, type Logger } from '@recs/shared';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import {
@@ -36,8 +25,6 @@ import { liveOperation } from './liveOperation.ts';
 
 /** As on HTTP: createGraphQLHttpServer refuses a larger body; ws closes the socket with 1009. */
 const MAX_MESSAGE_BYTES = 1_048_576;
-/** graphql-armor's token limit on HTTP, its default (maxTokens.n). */
-const DEFAULT_MAX_TOKENS = 1_000;
 
 export interface WebSocketLimits {
   /** Subscriptions one connection may hold; the next subscribe gets a RATE_LIMITED error. */
@@ -60,8 +47,8 @@ export interface WebSocketOptions {
   readonly authenticate: (authorization: string | undefined) => Promise<Identity>;
   /** Run after graphql-js's own rules, as on HTTP (graphql-armor's depth, alias and cost limits). */
   readonly validationRules: readonly ValidationRule[];
-  /** Longest document, in tokens, as graphql-armor's maxTokens on HTTP (default 1000). */
-  readonly maxTokens?: number;
+  /** Longest document, in tokens, as on HTTP (the ApolloServer's parseOptions). */
+  readonly maxTokens: number;
   /** In production, error messages leave out "Did you mean ...". */
   readonly production: boolean;
   readonly limits: WebSocketLimits;
@@ -88,25 +75,20 @@ const internalError = () => new GraphQLError('Internal server error', { extensio
 async function executeThroughGateway(apollo: ApolloServer<GatewayContext>, args: ExecutionArgs, logger: Logger): Promise<ExecutionResult> {
   try {
     const response = await apollo.executeOperation(
-      { query: args.document, variables: (args.variableValues ?? {}) as Record<string, unknown>, ...(args.operationName ? { operationName: args.operationName } : {}) },
+      {
+        query: args.document,
+        variables: (args.variableValues ?? {}) as Record<string, unknown>,
+        ...(args.operationName ? { operationName: args.operationName } : {}),
+      },
       { contextValue: args.contextValue as GatewayContext },
     );
-    if (response.body.kind !== 'single') return { errors: [new GraphQLError('Incremental delivery is not supported over WebSocket', { extensions: { code: 'BAD_REQUEST' } })] };
+    if (response.body.kind !== 'single')
+      return { errors: [new GraphQLError('Incremental delivery is not supported over WebSocket', { extensions: { code: 'BAD_REQUEST' } })] };
     return response.body.singleResult as ExecutionResult;
   } catch (error) {
     logger.error({ err: (error as Error).message }, 'executing a websocket operation failed');
     return { errors: [internalError()] };
   }
-}
-
-function authorize(identity: Identity, field: string, args: Readonly<Record<string, unknown>>): GraphQLError | undefined {
-  // ids as everywhere in the API (a BAD_USER_INPUT error), before one names a channel and a hub entry
-  if (field === 'recommendationsChanged') requireId(args['userId'], 'userId');
-  else optionalId(args['categoryId'], 'categoryId');
-  if (field !== 'recommendationsChanged') return undefined;
-  if (identity.kind === 'anonymous') return unauthenticated('A token is required to subscribe to recommendations');
-  const userId = String(args['userId']);
-  return canAccessUser(identity, userId) ? undefined : forbidden(`Not allowed to subscribe to user ${userId}`);
 }
 
 /**
@@ -127,7 +109,7 @@ export function attachWebSocketServer(options: WebSocketOptions): { close(): Pro
   const format = socketErrorFormat(options.production);
   const wss = new WebSocketServer({ server: options.http, path: options.path, maxPayload: MAX_MESSAGE_BYTES });
   const rules = [...specifiedRules, ...options.validationRules];
-  const maxTokens = options.maxTokens ?? DEFAULT_MAX_TOKENS;
+  const { maxTokens } = options;
   const connections = new WeakMap<WebSocket, Connection>();
   const perIp = new ConnectionLimiter(limits.connectionsPerIp);
   const perIdentity = new ConnectionLimiter(limits.connectionsPerIdentity);
@@ -199,7 +181,9 @@ export function attachWebSocketServer(options: WebSocketOptions): { close(): Pro
         // as Apollo Server answers over HTTP (graphql-ws's own message would carry no code)
         const operation = getOperationAST(document, payload.operationName);
         if (operation == null) {
-          const message = payload.operationName ? `Unknown operation named "${payload.operationName}".` : 'Must provide operation name if query contains multiple operations.';
+          const message = payload.operationName
+            ? `Unknown operation named "${payload.operationName}".`
+            : 'Must provide operation name if query contains multiple operations.';
           return [new GraphQLError(message, { extensions: { code: 'OPERATION_RESOLUTION_FAILURE' } })];
         }
         const args: ExecutionArgs = {
@@ -224,7 +208,7 @@ export function attachWebSocketServer(options: WebSocketOptions): { close(): Pro
         if (coerced.errors !== undefined) return coerced.errors.map((error) => withCode(error, ErrorCode.BAD_USER_INPUT));
         try {
           const live = liveOperation(schema, document, payload.operationName, coerced.coerced);
-          const denied = authorize(connection.identity, live.field, live.args);
+          const denied = live.descriptor.deny(connection.identity, live.stream);
           if (denied !== undefined) return [denied];
         } catch (error) {
           if (error instanceof GraphQLError) return [error.extensions['code'] === undefined ? withCode(error, ErrorCode.BAD_USER_INPUT) : error];

@@ -2,12 +2,23 @@ import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { Aggregator, dayOf, type EngineConfig, type FlushResult, type TrackedEvent } from '@recs/engine';
-import { connectionOf, JOB_NAMES, listJob, RedisNames, type EventsJob, type ListsJob, type Logger, type RedisClient } from '@recs/shared';
+import {
+  connectionOf,
+  DEFAULT_JOB_LOCK_MS,
+  JOB_NAMES,
+  jobLock,
+  listJob,
+  RedisNames,
+  type EventsJob,
+  type ListsJob,
+  type Logger,
+  type RedisClient,
+} from '@recs/shared';
 import { Worker, type Job, type Queue } from 'bullmq';
 import type { Db } from 'mongodb';
 import type { CatalogCache } from '../catalog.ts';
 import { Lease } from '../lease.ts';
-import { MongoAggregateStore } from '../mongoStore.ts';
+import { MongoAggregateStore, type MongoAggregateStoreOptions } from '../mongoStore.ts';
 import type { Publisher } from '../publisher.ts';
 import { Batcher, type BatchEntry, type FlushStats } from './batcher.ts';
 
@@ -21,26 +32,40 @@ export interface AggregatorServiceOptions {
   readonly publisher: Publisher;
   readonly logger: Logger;
   /** Jobs taken from Redis at once (and merged into flushes). */
-  readonly concurrency: number;
+  readonly concurrency?: number;
   /** Events per flush at most. */
-  readonly maxBatchEvents: number;
-  readonly cacheSize: number;
+  readonly maxBatchEvents?: number;
+  /** Users and co-occurrence rows kept in memory. */
+  readonly cacheSize?: number;
   /** Documents waiting for write-behind at most; beyond, flushes wait (see AGGREGATOR_MAX_BACKLOG). */
-  readonly maxBacklog: number;
-  readonly leaseMs: number;
+  readonly maxBacklog?: number;
+  /** A standby takes over this long after the leader stops renewing its lease. */
+  readonly leaseMs?: number;
   readonly onFlush?: (stats: FlushStats) => void;
-  /** Test only: see CRASH_AFTER_PLAN. */
-  readonly crashAfterPlan?: number;
+  /** Test only (fault injection, see workers/test/crashingWorker.ts): see MongoAggregateStoreOptions.afterPlan. */
+  readonly afterPlan?: MongoAggregateStoreOptions['afterPlan'];
   /** See JOB_LOCK_MS. */
   readonly jobLockMs?: number;
 }
+
+/** What an option left out means (the AGGREGATOR_* settings' defaults, see config.ts). */
+export const AGGREGATOR_DEFAULTS = {
+  concurrency: 256,
+  maxBatchEvents: 5_000,
+  cacheSize: 200_000,
+  maxBacklog: 20_000,
+  leaseMs: 15_000,
+  jobLockMs: DEFAULT_JOB_LOCK_MS,
+} as const satisfies Partial<AggregatorServiceOptions>;
+
+type AggregatorSettings = AggregatorServiceOptions & { readonly [K in keyof typeof AGGREGATOR_DEFAULTS]: number };
 
 /**
  * The aggregation role: while it holds the aggregator lease, it consumes the events queue and
  * applies batches to the aggregates; otherwise it stands by and takes over when the lease lapses.
  */
 export class AggregatorService extends EventEmitter<{ leading: []; standby: [] }> {
-  private readonly options: AggregatorServiceOptions;
+  private readonly options: AggregatorSettings;
   private readonly lease: Lease;
   private timer: NodeJS.Timeout | undefined;
   private worker: Worker<EventsJob> | undefined;
@@ -52,8 +77,8 @@ export class AggregatorService extends EventEmitter<{ leading: []; standby: [] }
 
   constructor(options: AggregatorServiceOptions) {
     super();
-    this.options = options;
-    this.lease = new Lease(options.db, 'aggregator', `${hostname()}:${process.pid}:${randomUUID().slice(0, 6)}`, options.leaseMs);
+    this.options = { ...AGGREGATOR_DEFAULTS, ...options };
+    this.lease = new Lease(options.db, 'aggregator', `${hostname()}:${process.pid}:${randomUUID().slice(0, 6)}`, this.options.leaseMs);
   }
 
   /** The aggregator while this process leads (list workers in the same process read from it). */
@@ -90,7 +115,7 @@ export class AggregatorService extends EventEmitter<{ leading: []; standby: [] }
   private async lead(): Promise<void> {
     const { db, logger } = this.options;
     const store = new MongoAggregateStore(db, {
-      crashAfterPlan: this.options.crashAfterPlan ?? 0,
+      ...(this.options.afterPlan === undefined ? {} : { afterPlan: this.options.afterPlan }),
       fence: () => this.lease.holds(),
       busy: () => this.current?.batcher.busy ?? false,
       onWrittenBehind: (round) => logger.debug(round, 'written behind'),
@@ -122,8 +147,7 @@ export class AggregatorService extends EventEmitter<{ leading: []; standby: [] }
       connection: connectionOf(this.options.redis),
       prefix: this.options.prefix,
       concurrency: this.options.concurrency,
-      lockDuration: this.options.jobLockMs ?? 15_000,
-      stalledInterval: this.options.jobLockMs ?? 15_000,
+      ...jobLock(this.options.jobLockMs),
       // a job whose worker crashed twice is still retried (its events are verified then)
       maxStalledCount: 10,
     });
@@ -168,25 +192,30 @@ export class AggregatorService extends EventEmitter<{ leading: []; standby: [] }
     return batcher.submit(entry);
   }
 
-  /** Queues the follow-ups of a flush; the returned promise settles its jobs once everything is written. */
-  private async afterFlush(store: MongoAggregateStore, result: FlushResult): Promise<{ settled: Promise<void> }> {
+  /**
+   * Queues the follow-ups of a flush. The flush's commit is durable (its plan is written ahead),
+   * so its jobs are done when this returns; write-behind removes their batches from the inbox
+   * once everything they changed is in the collections.
+   */
+  private async afterFlush(store: MongoAggregateStore, result: FlushResult): Promise<void> {
     const { lists, publisher, logger, engine } = this.options;
     const tasks: Promise<unknown>[] = [];
     if (result.users.length > 0) {
       tasks.push(lists.addBulk(result.users.map((state) => listJob(state.userId))));
-      store.noteActive(dayOf(Date.now()), result.users.map((u) => u.userId));
+      store.noteActive(
+        dayOf(Date.now()),
+        result.users.map((u) => u.userId),
+      );
     }
     for (const list of result.bestSellers) {
-      if (list.windowDays === engine.defaultWindowDays) tasks.push(publisher.bestSellersChanged({ categoryId: list.categoryId, changedAt: list.changedAt }));
+      if (list.windowDays === engine.defaultWindowDays)
+        tasks.push(publisher.publish('bestSellersChanged', { categoryId: list.categoryId, changedAt: list.changedAt }));
     }
     const outcomes = await Promise.allSettled(tasks);
     for (const outcome of outcomes) {
       // the aggregates are committed; a missed follow-up is caught up by the maintenance jobs
       if (outcome.status === 'rejected') logger.warn({ err: (outcome.reason as Error).message }, 'after-flush step failed');
     }
-    // the commit is durable (its plan is written ahead): the jobs are done; write-behind removes
-    // their batches from the inbox once everything they changed is in the collections
-    return { settled: Promise.resolve() };
   }
 
   async stop(): Promise<void> {

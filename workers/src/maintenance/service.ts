@@ -6,6 +6,7 @@ import {
   JOB_NAMES,
   listJob,
   RedisNames,
+  TICK_JOB,
   toQueuedEvent,
   type EventsJob,
   type InboxDoc,
@@ -32,6 +33,7 @@ export interface MaintenanceOptions {
   readonly schedules?: Partial<Record<MaintenanceTask, number>>;
 }
 
+/** How often each task runs (milliseconds); TICK_, SWEEP_ and REFRESH_INTERVAL_MS default to these. */
 export const SCHEDULES: Readonly<Record<MaintenanceTask, number>> = {
   /** Best-seller windows slide by whole days; re-ranking often keeps day changes prompt. */
   tick: 5 * 60_000,
@@ -40,25 +42,33 @@ export const SCHEDULES: Readonly<Record<MaintenanceTask, number>> = {
   prune: 24 * 60 * 60_000,
 };
 
+/** What an option left out means (INBOX_GRACE_MS defaults to this). */
+export const MAINTENANCE_DEFAULTS = {
+  inboxGraceMs: 60_000,
+} as const;
+
+type MaintenanceSettings = MaintenanceOptions & { readonly inboxGraceMs: number; readonly schedules: Readonly<Record<MaintenanceTask, number>> };
+
 /**
  * Scheduled upkeep. The schedules are BullMQ job schedulers (idempotent: every worker process
  * registers the same ones); any process may run a task.
  */
 export class MaintenanceService {
-  private readonly options: MaintenanceOptions;
+  private readonly options: MaintenanceSettings;
   private queue: Queue | undefined;
   private worker: Worker | undefined;
 
   constructor(options: MaintenanceOptions) {
-    this.options = options;
+    // schedules left out keep SCHEDULES' value, one by one
+    this.options = { ...MAINTENANCE_DEFAULTS, ...options, schedules: { ...SCHEDULES, ...options.schedules } };
   }
 
   async start(): Promise<void> {
     const { redis, prefix, events, logger } = this.options;
     this.queue = new Queue(RedisNames.queues.maintenance, { connection: connectionOf(redis), prefix });
     // ticks go to the events queue: the aggregation leader re-ranks, in turn with the batches
-    const every = { ...SCHEDULES, ...this.options.schedules };
-    await events.upsertJobScheduler('tick', { every: every.tick }, { name: JOB_NAMES.tick, data: { batchId: 'tick', events: [] } });
+    const every = this.options.schedules;
+    await events.upsertJobScheduler('tick', { every: every.tick }, TICK_JOB);
     for (const task of ['sweep-inbox', 'refresh-active', 'prune'] as const) {
       await this.queue.upsertJobScheduler(task, { every: every[task] }, { name: task, data: {} });
     }
@@ -79,7 +89,7 @@ export class MaintenanceService {
       case 'prune':
         return this.prune(now);
       case 'tick':
-        await this.options.events.add(JOB_NAMES.tick, { batchId: 'tick', events: [] });
+        await this.options.events.add(TICK_JOB.name, TICK_JOB.data);
         return 1;
     }
   }
@@ -94,12 +104,15 @@ export class MaintenanceService {
     const { db, events, logger } = this.options;
     const stale = await db
       .collection<InboxDoc>(COLLECTIONS.inbox)
-      .find({ at: { $lt: new Date(now - (this.options.inboxGraceMs ?? 60_000)) } })
+      .find({ at: { $lt: new Date(now - this.options.inboxGraceMs) } })
       .limit(200)
       .toArray();
     let queued = 0;
     for (const entry of stale) {
-      const docs = await db.collection<RawEventDoc>(COLLECTIONS.events).find({ _id: { $in: entry.ids } }).toArray();
+      const docs = await db
+        .collection<RawEventDoc>(COLLECTIONS.events)
+        .find({ _id: { $in: entry.ids } })
+        .toArray();
       if (docs.length === 0) {
         await db.collection<InboxDoc>(COLLECTIONS.inbox).deleteOne({ _id: entry._id });
         continue;
@@ -116,7 +129,10 @@ export class MaintenanceService {
   async refreshActive(now: number): Promise<number> {
     const { db, lists, engine } = this.options;
     const since = dayOf(now) - Math.ceil(engine.affinityHalfLifeDays * 2);
-    const days = await db.collection<{ _id: number; users: string[] }>(COLLECTIONS.activeUsers).find({ _id: { $gte: since } }).toArray();
+    const days = await db
+      .collection<{ _id: number; users: string[] }>(COLLECTIONS.activeUsers)
+      .find({ _id: { $gte: since } })
+      .toArray();
     const users = new Set(days.flatMap((d) => d.users));
     const ids = [...users];
     for (let i = 0; i < ids.length; i += 1_000) await lists.addBulk(ids.slice(i, i + 1_000).map(listJob));

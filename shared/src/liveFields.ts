@@ -1,0 +1,117 @@
+import type { GraphQLError } from 'graphql';
+import { canAccessUser, type Identity } from './auth.ts';
+import { forbidden, unauthenticated } from './errors.ts';
+import { optionalId, requireId } from './ids.ts';
+import type { RedisNames } from './redis.ts';
+
+/**
+ * One live subscription field: everything the gateway (which serves it) and the workers (which
+ * announce its changes) must agree on. Transport-free: no graphql-ws, no Redis client.
+ *
+ * A change is announced on the stream's Redis channel; each gateway replica then runs the
+ * subscriber's selection on the field's query twin. A message carries the stream's key and a
+ * marker, so a replica never delivers an older change after a newer one.
+ */
+export interface LiveField<Stream extends object, Marker extends string> {
+  /** The Query field with the same arguments and return type: it reads the stream's current value. */
+  readonly twin: string;
+  /** The channel's topic (channels are `<prefix>:live:<topic>:<segment>`, see RedisNames.liveChannel). */
+  readonly topic: string;
+  /**
+   * The stream the field's arguments (coerced, with defaults) select. Ids are checked as
+   * everywhere in the API (a BAD_USER_INPUT error) before they name a channel.
+   */
+  stream(args: Readonly<Record<string, unknown>>): Stream;
+  /** The stream as the last part of its channel's name. */
+  segment(stream: Stream): string;
+  /** Why this identity may not subscribe to the stream (an error to answer with), or undefined. */
+  deny(identity: Identity, stream: Stream): GraphQLError | undefined;
+  /** The message property that orders the stream's changes: a number that only grows. */
+  readonly marker: Marker;
+}
+
+/** A field of the table, when its stream and marker do not matter (the gateway's generic paths). */
+export type AnyLiveField = LiveField<object, string>;
+
+const liveField = <Stream extends object, Marker extends string>(field: LiveField<Stream, Marker>) => field;
+
+/** Every live field, by its name in the Subscription type. A new one: its SDL and an entry here. */
+export const LIVE_FIELDS = {
+  recommendationsChanged: liveField({
+    twin: 'recommendations',
+    topic: 'recommendations',
+    stream: (args) => ({ userId: requireId(args['userId'], 'userId') }),
+    segment: ({ userId }) => userId,
+    // users follow only their own list; services and admins anyone's
+    deny: (identity, { userId }) => {
+      if (identity.kind === 'anonymous') return unauthenticated('A token is required to subscribe to recommendations');
+      return canAccessUser(identity, userId) ? undefined : forbidden(`Not allowed to subscribe to user ${userId}`);
+    },
+    // the list's version: saved lists count up per user
+    marker: 'version',
+  }),
+  bestSellersChanged: liveField({
+    twin: 'bestSellersSnapshot',
+    topic: 'best-sellers',
+    stream: (args) => ({ categoryId: optionalId(args['categoryId'], 'categoryId') ?? null }),
+    // `*` is the all-products ranking
+    segment: ({ categoryId }) => categoryId ?? '*',
+    // public data
+    deny: () => undefined,
+    // when the ranking changed (epoch ms)
+    marker: 'changedAt',
+  }),
+};
+
+export type LiveFieldName = keyof typeof LIVE_FIELDS;
+
+/** The key of a field's stream, e.g. `{ userId }`. */
+export type LiveStream<F extends LiveFieldName> = (typeof LIVE_FIELDS)[F] extends LiveField<infer Stream, string> ? Stream : never;
+
+/** What a change of a field's stream says: the stream's key and its marker. */
+export type LiveMessage<F extends LiveFieldName> =
+  (typeof LIVE_FIELDS)[F] extends LiveField<infer Stream, infer Marker> ? Readonly<Stream & Record<Marker, number>> : never;
+
+/** The table's entry for a Subscription field, if it is served live. */
+export function liveFieldOf(name: string): AnyLiveField | undefined {
+  return Object.hasOwn(LIVE_FIELDS, name) ? LIVE_FIELDS[name as LiveFieldName] : undefined;
+}
+
+/** The Redis channel of a stream. */
+export function streamChannel(names: RedisNames, field: AnyLiveField, stream: object): string {
+  return names.liveChannel(field.topic, field.segment(stream));
+}
+
+/** The Redis channel of a named field's stream (publishers, tests). */
+export function liveChannel<F extends LiveFieldName>(names: RedisNames, field: F, stream: LiveStream<F>): string {
+  return streamChannel(names, LIVE_FIELDS[field], stream);
+}
+
+/**
+ * A change as published: the message plus when it was published (epoch ms, `at`), so relays can
+ * report their lag.
+ */
+export function encodeChange<F extends LiveFieldName>(
+  names: RedisNames,
+  field: F,
+  message: LiveMessage<F>,
+  now = Date.now(),
+): { channel: string; text: string } {
+  return { channel: streamChannel(names, LIVE_FIELDS[field], message), text: JSON.stringify({ ...message, at: now }) };
+}
+
+export interface Change {
+  /** The change's marker; undefined when the message has none (a relay then takes its arrival time). */
+  readonly marker: number | undefined;
+  readonly publishedAt: number | undefined;
+}
+
+/** Reads a change message of `field`'s channel; throws a SyntaxError when it is not a JSON object. */
+export function decodeChange(field: AnyLiveField, text: string): Change {
+  const parsed: unknown = JSON.parse(text);
+  if (typeof parsed !== 'object' || parsed === null) throw new SyntaxError('a change message is a JSON object');
+  const message = parsed as Record<string, unknown>;
+  const marker = message[field.marker];
+  const at = message['at'];
+  return { marker: typeof marker === 'number' ? marker : undefined, publishedAt: typeof at === 'number' ? at : undefined };
+}
