@@ -1,8 +1,9 @@
-import { buyersInWindow, type ProductBuyers, type Ranked } from './bestSellers.ts';
+import { buyersInWindow, type ProductBuyers } from './bestSellers.ts';
 import type { CatalogView } from './catalog.ts';
 import type { EngineConfig } from './config.ts';
-import { TYPE_OF_CODE } from './event.ts';
-import { roundScore, type Neighbour, type SimilarityKind } from './similarity.ts';
+import { EVENT_TYPES, TYPE_OF_CODE } from './eventTypes.ts';
+import { NEIGHBOUR_KINDS, readsFor, weighsRepeat, withinReads, type ReadModel } from './reads.ts';
+import { roundScore } from './similarity.ts';
 import { DAY_MS, dayOf, decay } from './time.ts';
 import type { UserState } from './userState.ts';
 
@@ -39,14 +40,6 @@ export function isHidden(hidden: HiddenHistory, productId: string, at: number): 
   if (hidden.clearedAt !== undefined && at <= hidden.clearedAt) return true;
   const removedAt = hidden.removed.get(productId);
   return removedAt !== undefined && at <= removedAt;
-}
-
-/** What list building reads; the aggregator implements it in memory, workers over MongoDB. */
-export interface ReadModel {
-  neighbours(productId: string, kind: SimilarityKind): readonly Neighbour[];
-  /** How many bought the product, how many of them on more than one day, and when. */
-  productBuyers(productId: string): ProductBuyers;
-  bestSellers(categoryId: string | null, windowDays: number): readonly Ranked[];
 }
 
 export interface RecommendInput {
@@ -99,11 +92,11 @@ export function userSignals(state: UserState | undefined, hidden: HiddenHistory,
   const cart = new Map<string, number>();
   for (const [, productId, code, at] of state?.events ?? []) {
     if (isHidden(hidden, productId, at)) continue;
-    const type = TYPE_OF_CODE[code];
+    const type = TYPE_OF_CODE.get(code);
     if (type === undefined) continue;
     interest.set(productId, (interest.get(productId) ?? 0) + config.weights[type] * decay(now - at, config.affinityHalfLifeDays));
-    if (type === 'ADD_TO_CART' && !cart.has(productId)) cart.set(productId, 1);
-    if ((type === 'REMOVE_FROM_CART' || type === 'PURCHASE') && !cart.has(productId)) cart.set(productId, 0);
+    const { cartEffect } = EVENT_TYPES[type];
+    if (cartEffect !== 'none' && !cart.has(productId)) cart.set(productId, cartEffect === 'in' ? 1 : 0);
   }
   // every day a product was bought on pulls towards buying it again: how often, and how lately
   const pulls: [string, number][] = [];
@@ -141,12 +134,13 @@ export function userSignals(state: UserState | undefined, hidden: HiddenHistory,
  * best sellers of their favourite categories, and overall best sellers to fill. Products not in
  * the catalog, out of stock, removed from the user's history or sitting in their cart are left out.
  * A user with no usable history gets the overall best sellers (strategy BEST_SELLERS).
- * It reads the neighbours of `signals.anchors` and the best sellers of `signals.categories` and
- * of the whole catalog, nothing else (so a caller can load exactly those first).
+ * It reads what readsFor(signals) lists and nothing else (so a caller can load exactly that
+ * first); a read outside it throws ReadOutsideContract.
  */
 export function recommend(input: RecommendInput): Recommendations {
-  const { state, hidden, now, catalog, read, config } = input;
+  const { state, hidden, now, catalog, config } = input;
   const signals = input.signals ?? userSignals(state, hidden, now, catalog, config);
+  const read = withinReads(input.read, readsFor([signals], config));
   const { interest, cart } = signals;
   const repeat = weighRepeat(signals.repeat, now, read, config);
   const sources: Record<Source, Scores> = {
@@ -157,15 +151,13 @@ export function recommend(input: RecommendInput): Recommendations {
     popular: new Scores(),
   };
 
+  const neighbourScores = { ALSO_BOUGHT: sources.alsoBought, ALSO_VIEWED: sources.alsoViewed } as const;
   for (const [anchor, weight] of signals.anchors) {
-    for (const [kind, scores, label] of [
-      ['ALSO_BOUGHT', sources.alsoBought, 'ALSO_BOUGHT'],
-      ['ALSO_VIEWED', sources.alsoViewed, 'ALSO_VIEWED'],
-    ] as const) {
+    for (const kind of NEIGHBOUR_KINDS) {
       const neighbours = read.neighbours(anchor, kind);
       const best = neighbours[0]?.[1] ?? 0;
       if (best <= 0) continue;
-      for (const [other, score] of neighbours) scores.add(other, (weight * score) / best, `${label}:${anchor}`);
+      for (const [other, score] of neighbours) neighbourScores[kind].add(other, (weight * score) / best, `${kind}:${anchor}`);
     }
   }
 
@@ -231,11 +223,6 @@ export function dueFactor(days: readonly number[], now: number, config: EngineCo
   const interval = (days[0]! - days[days.length - 1]!) / (days.length - 1);
   const since = Math.max(0, now / DAY_MS - days[0]!);
   return Math.min(1, (since + 1) / (interval + 1)) ** config.dueExponent;
-}
-
-/** Whether list building reads the buyers of a user's purchased products (ReadModel.productBuyers). */
-export function weighsRepeat(config: EngineConfig): boolean {
-  return config.repurchaseBoost > 0 || config.demandExponent > 0;
 }
 
 function weighRepeat(repeat: Scores, now: number, read: ReadModel, config: EngineConfig): Scores {

@@ -65,12 +65,16 @@ describe('recommend', () => {
 
   it('leaves out products that are out of stock, unknown, in the cart, or removed from history', async () => {
     const { listFor } = await world();
-    const list = await listFor('u', [
-      event('u', 'lamp', 'PURCHASE', 12 * DAY),
-      event('u', 'unknown-product', 'VIEW', 13 * DAY),
-      event('u', 'teapot', 'ADD_TO_CART', 14 * DAY),
-      event('u', 'spoon', 'VIEW', 14 * DAY + MINUTE),
-    ], { removed: new Map([['spoon', NOW]]) });
+    const list = await listFor(
+      'u',
+      [
+        event('u', 'lamp', 'PURCHASE', 12 * DAY),
+        event('u', 'unknown-product', 'VIEW', 13 * DAY),
+        event('u', 'teapot', 'ADD_TO_CART', 14 * DAY),
+        event('u', 'spoon', 'VIEW', 14 * DAY + MINUTE),
+      ],
+      { removed: new Map([['spoon', NOW]]) },
+    );
     const ids = list.items.map((i) => i.productId);
     expect(ids).not.toContain('vase'); // bought with lamp, but out of stock
     expect(ids).not.toContain('unknown-product');
@@ -155,10 +159,9 @@ describe('sameItems', async () => {
     expect(list.items.map((item) => item.productId)).toEqual(['coffee', 'kettle']);
     // without the boost, the more recent purchase comes first
     const plain = engineConfig({ ...boosted, repurchaseBoost: 0 });
-    expect(recommend({ state: agg.userState('u'), hidden: NOTHING_HIDDEN, now: NOW, catalog, read: agg, config: plain }).items.map((item) => item.productId)).toEqual([
-      'kettle',
-      'coffee',
-    ]);
+    expect(
+      recommend({ state: agg.userState('u'), hidden: NOTHING_HIDDEN, now: NOW, catalog, read: agg, config: plain }).items.map((item) => item.productId),
+    ).toEqual(['kettle', 'coffee']);
     // r3 buying coffee again makes every buyer of it but u a repeat buyer
     await agg.apply([event('r3', 'coffee', 'PURCHASE', 6 * DAY)], NOW);
     expect(agg.productBuyers('coffee')).toMatchObject({ total: 4, repeat: 3 });
@@ -177,9 +180,20 @@ describe('sameItems', async () => {
     // no buyers known and no prior: no boost (not NaN)
     expect(weigh({ total: 0, repeat: 0, days: [] }, { ...off, repurchaseBoost: 2, repurchasePrior: { rate: 0, weight: 0 } })).toBe(1);
     // a product with a single buyer who bought it once is taken near the prior, not at 0
-    expect(weigh({ total: 1, repeat: 0, days: [[99, 1]] }, { ...off, repurchaseBoost: 1, repurchasePrior: { rate: 0.2, weight: 20 } })).toBeCloseTo(1 + 4 / 21, 12);
+    expect(weigh({ total: 1, repeat: 0, days: [[99, 1]] }, { ...off, repurchaseBoost: 1, repurchasePrior: { rate: 0.2, weight: 20 } })).toBeCloseTo(
+      1 + 4 / 21,
+      12,
+    );
     // demand: 3 of 15 buyers bought within the last 30 days (days 71..100): ((3 + 1) / (15 + 1)) ^ 0.5 = 0.5
-    const buyers = { total: 15, repeat: 0, days: [[40, 12], [71, 2], [100, 1]] as [number, number][] };
+    const buyers = {
+      total: 15,
+      repeat: 0,
+      days: [
+        [40, 12],
+        [71, 2],
+        [100, 1],
+      ] as [number, number][],
+    };
     expect(weigh(buyers, { ...off, demandExponent: 0.5, demandWindowDays: 30 })).toBeCloseTo(0.5, 12);
     // a product nobody bought lately pulls least; one all of whose buyers are recent, fully
     expect(weigh({ total: 15, repeat: 0, days: [[40, 15]] }, { ...off, demandExponent: 0.5 })).toBeCloseTo(0.25, 12);
@@ -205,7 +219,8 @@ describe('sameItems', async () => {
       ],
       NOW,
     );
-    const ids = (cfg: EngineConfig) => recommend({ state: agg.userState('u'), hidden: NOTHING_HIDDEN, now: NOW, catalog, read: agg, config: cfg }).items.map((item) => item.productId);
+    const ids = (cfg: EngineConfig) =>
+      recommend({ state: agg.userState('u'), hidden: NOTHING_HIDDEN, now: NOW, catalog, read: agg, config: cfg }).items.map((item) => item.productId);
     expect(ids(weighed)).toEqual(['new-print', 'old-print']);
     expect(ids(engineConfig({ ...weighed, demandExponent: 0 }))).toEqual(['old-print', 'new-print']);
   });
@@ -229,7 +244,12 @@ describe('sameItems', async () => {
     await agg.start();
     // both every 8 days; filters last bought yesterday, tape 8 days ago
     await agg.apply(
-      [event('u', 'filters', 'PURCHASE', 11 * DAY), event('u', 'filters', 'PURCHASE', 19 * DAY), event('u', 'tape', 'PURCHASE', 4 * DAY), event('u', 'tape', 'PURCHASE', 12 * DAY)],
+      [
+        event('u', 'filters', 'PURCHASE', 11 * DAY),
+        event('u', 'filters', 'PURCHASE', 19 * DAY),
+        event('u', 'tape', 'PURCHASE', 4 * DAY),
+        event('u', 'tape', 'PURCHASE', 12 * DAY),
+      ],
       NOW,
     );
     const ranked = (cfg: EngineConfig) => {
@@ -244,7 +264,10 @@ describe('sameItems', async () => {
     const catalog = new MemoryCatalog(['p1', 'p2', 'p3', 'p4'].map((id) => [id, { categoryId: 'c', inStock: true }]));
     const agg = new Aggregator(new MemoryStore(), catalog, config);
     await agg.start();
-    await agg.apply(['p1', 'p2', 'p3', 'p4'].map((id, i) => event('u', id, 'PURCHASE', (i + 1) * DAY)), NOW);
+    await agg.apply(
+      ['p1', 'p2', 'p3', 'p4'].map((id, i) => event('u', id, 'PURCHASE', (i + 1) * DAY)),
+      NOW,
+    );
     const signals = userSignals(agg.userState('u'), NOTHING_HIDDEN, NOW, catalog, engineConfig({ ...config, repeatCandidates: 2 }));
     expect([...signals.repeat.values.keys()].sort()).toEqual(['p3', 'p4']);
   });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testDatabase, testServices, uniqueName, type TestDatabase } from '@recs/devkit';
-import { Aggregator, DEFAULT_ENGINE_CONFIG } from '@recs/engine';
-import { COLLECTIONS, connectRedis, createLogger, fromListDoc, RedisNames, type ListDoc, type RedisClient } from '@recs/shared';
+import { Aggregator, DEFAULT_ENGINE_CONFIG, NO_READS, ReadOutsideContract } from '@recs/engine';
+import { COLLECTIONS, connectRedis, createLogger, fromListDoc, liveChannel, RedisNames, type ListDoc, type RedisClient } from '@recs/shared';
 import { CatalogCache } from '../src/catalog.ts';
 import { ListService } from '../src/lists/service.ts';
 import { ListStore } from '../src/lists/store.ts';
@@ -30,7 +30,7 @@ beforeAll(async () => {
   subscriber = redis.duplicate();
   await subscriber.connect();
   names = new RedisNames(uniqueName('q'));
-  await subscriber.pSubscribe(names.recommendationsChannel('*'), (text) => {
+  await subscriber.pSubscribe(liveChannel(names, 'recommendationsChanged', { userId: '*' }), (text) => {
     const { userId, version } = JSON.parse(text) as { userId: string; version: number };
     published.push({ userId, version });
   });
@@ -122,7 +122,7 @@ describe('list batches', () => {
       Date.now(),
     );
     await aggregates.writeBehind();
-    const loaded = await new ListStore(database.db).readModelFor([], [], engine.listWindowDays, ['mug', 'candle', 'unknown']);
+    const loaded = await new ListStore(database.db).load({ ...NO_READS, productBuyers: new Set(['mug', 'candle', 'unknown']) });
     for (const productId of ['mug', 'candle', 'unknown']) expect(loaded.productBuyers(productId)).toEqual(aggregator.productBuyers(productId));
     expect(loaded.productBuyers('mug')).toMatchObject({ total: 5, repeat: 2 });
 
@@ -131,6 +131,21 @@ describe('list batches', () => {
     // a list worker that is not the leader reads everything from MongoDB: the same list, so nothing to save
     const fromMongo = new ListService({ store: new ListStore(database.db), catalog, engine, publisher: new Publisher(redis, names), logger });
     expect((await fromMongo.computeMany(['u7'])).get('u7')).toEqual({ changed: false });
+  });
+
+  it('throws on a read it was not asked to load, instead of answering nothing', async () => {
+    const loaded = await new ListStore(database.db).load({
+      neighbours: { ALSO_BOUGHT: new Set(['mug']), ALSO_VIEWED: new Set() },
+      productBuyers: new Set(['mug']),
+      bestSellers: new Map([[engine.listWindowDays, new Set(['kitchen'])]]),
+    });
+    expect(loaded.neighbours('mug', 'ALSO_BOUGHT').map(([id]) => id)).toContain('teapot');
+    expect(loaded.bestSellers('kitchen', engine.listWindowDays).length).toBeGreaterThan(0);
+    expect(() => loaded.neighbours('mug', 'ALSO_VIEWED')).toThrow(ReadOutsideContract);
+    expect(() => loaded.neighbours('teapot', 'ALSO_BOUGHT')).toThrow(ReadOutsideContract);
+    expect(() => loaded.productBuyers('candle')).toThrow(ReadOutsideContract);
+    expect(() => loaded.bestSellers(null, engine.listWindowDays)).toThrow(ReadOutsideContract);
+    expect(() => loaded.bestSellers('kitchen', 30)).toThrow(ReadOutsideContract);
   });
 
   it('reports which saves lost the race', async () => {

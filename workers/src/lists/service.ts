@@ -2,21 +2,25 @@ import {
   hiddenOf,
   KIND_CODE,
   LruMap,
+  NEIGHBOUR_KINDS,
+  NO_READS,
+  readsFor,
   recommend,
   sameItems,
   userSignals,
-  weighsRepeat,
   type Aggregator,
   type CatalogView,
   type EngineConfig,
   type Neighbour,
   type ReadModel,
+  type Recommendations,
   type SimilarityKind,
   type UserSignals,
   type UserState,
 } from '@recs/engine';
-import { connectionOf, RedisNames, type ListsJob, type Logger, type RedisClient, type StoredList } from '@recs/shared';
+import { connectionOf, DEFAULT_JOB_LOCK_MS, jobLock, RedisNames, type ListsJob, type Logger, type RedisClient, type StoredList } from '@recs/shared';
 import { Worker } from 'bullmq';
+import { MicroBatches } from '../microBatches.ts';
 import type { Publisher } from '../publisher.ts';
 import type { ListStore } from './store.ts';
 
@@ -34,13 +38,20 @@ export interface ListServiceOptions {
   readonly maxBatch?: number;
 }
 
+/** What an option left out means (LIST_CONCURRENCY and JOB_LOCK_MS default to these, see config.ts). */
+export const LIST_DEFAULTS = {
+  cacheSize: 100_000,
+  maxBatch: 500,
+  /** List jobs taken at once per process (start()). */
+  concurrency: 128,
+  jobLockMs: DEFAULT_JOB_LOCK_MS,
+} as const;
+
 export type ListOutcome = { readonly changed: false } | { readonly changed: true; readonly list: StoredList };
 
 interface Pending {
   readonly userId: string;
   readonly queuedAt: number;
-  readonly resolve: (outcome: ListOutcome) => void;
-  readonly reject: (error: unknown) => void;
 }
 
 /**
@@ -49,75 +60,61 @@ interface Pending {
  * announcements, so a burst costs a few round trips instead of a few per user.
  */
 export class ListService {
-  private readonly options: ListServiceOptions;
+  private readonly options: ListServiceOptions & { readonly cacheSize: number; readonly maxBatch: number };
   private worker: Worker<ListsJob> | undefined;
   /** The last list saved per user; a save that finds a newer version drops the entry. */
   private readonly saved: LruMap<string, StoredList>;
-  private waiting: Pending[] = [];
-  private running = false;
+  private readonly batches: MicroBatches<Pending, ListOutcome>;
 
   constructor(options: ListServiceOptions) {
-    this.options = options;
-    this.saved = new LruMap(options.cacheSize ?? 100_000);
+    this.options = { cacheSize: LIST_DEFAULTS.cacheSize, maxBatch: LIST_DEFAULTS.maxBatch, ...options };
+    this.saved = new LruMap(this.options.cacheSize);
+    this.batches = new MicroBatches(
+      () => this.options.maxBatch,
+      (taken) => this.runBatch(taken),
+    );
   }
 
   /**
-   * Exactly what recommend() will read for these users' signals: the neighbours of their anchors
-   * and the best sellers of their favourite categories and of the whole catalog. The leader's
-   * memory answers first; MongoDB only what it lacks, in one read for all of them.
+   * A ReadModel holding everything recommend() will read for these users' signals (readsFor).
+   * The leader's memory answers what it holds; MongoDB the rest, in one load for all of them.
    */
   private async readModel(signals: readonly UserSignals[], local: Aggregator | undefined): Promise<ReadModel> {
     const { engine, store } = this.options;
-    const neighbours = new Map<string, readonly Neighbour[]>();
-    const missing = new Set<string>();
-    const categories = new Set<string | null>([null]);
-    const purchased = new Set<string>();
-    for (const user of signals) {
-      if (local === undefined && weighsRepeat(engine)) for (const productId of user.repeat.values.keys()) purchased.add(productId);
-      for (const [productId] of user.anchors) {
-        for (const kind of ['ALSO_VIEWED', 'ALSO_BOUGHT'] as const) {
-          const key = `${KIND_CODE[kind]}:${productId}`;
-          const cached = local?.coocOf(KIND_CODE[kind], productId);
-          if (cached !== undefined) neighbours.set(key, cached.top);
-          else missing.add(productId);
-        }
+    const reads = readsFor(signals, engine);
+    if (local === undefined) return store.load(reads);
+    // the leader holds every product's buyers and every ranking, and the neighbours of the products it has cached
+    const held: Record<SimilarityKind, Map<string, readonly Neighbour[]>> = { ALSO_BOUGHT: new Map(), ALSO_VIEWED: new Map() };
+    const missing: Record<SimilarityKind, Set<string>> = { ALSO_BOUGHT: new Set(), ALSO_VIEWED: new Set() };
+    for (const kind of NEIGHBOUR_KINDS) {
+      for (const productId of reads.neighbours[kind]) {
+        const cached = local.coocOf(KIND_CODE[kind], productId);
+        if (cached !== undefined) held[kind].set(productId, cached.top);
+        else missing[kind].add(productId);
       }
-      for (const [categoryId] of user.categories) categories.add(categoryId);
     }
-    const loaded = await store.readModelFor(missing, local === undefined ? categories : [], engine.listWindowDays, purchased);
+    const loaded = await store.load({ ...NO_READS, neighbours: missing });
     return {
-      productBuyers: (productId) => (local !== undefined ? local.productBuyers(productId) : loaded.productBuyers(productId)),
-      neighbours: (productId: string, kind: SimilarityKind) => neighbours.get(`${KIND_CODE[kind]}:${productId}`) ?? loaded.neighbours(productId, kind),
-      bestSellers: (categoryId, windowDays) => (local !== undefined ? local.bestSellers(categoryId, windowDays) : loaded.bestSellers(categoryId, windowDays)),
+      neighbours: (productId, kind) => held[kind].get(productId) ?? loaded.neighbours(productId, kind),
+      productBuyers: (productId) => local.productBuyers(productId),
+      bestSellers: (categoryId, windowDays) => local.bestSellers(categoryId, windowDays),
     };
   }
 
-  /** Recomputes one user's list now (saved and announced when it changed). */
-  async compute(userId: string, now = Date.now()): Promise<ListOutcome> {
-    return (await this.computeMany([userId], now)).get(userId)!;
-  }
-
-  /** Recomputes these users' lists together; the outcome of each, by user. */
-  async computeMany(userIds: readonly string[], now = Date.now()): Promise<Map<string, ListOutcome>> {
-    const { store, catalog, engine, publisher } = this.options;
+  /** These users' lists as recommend() builds them now, saving nothing. */
+  async build(userIds: readonly string[], now = Date.now()): Promise<Map<string, Recommendations>> {
+    const { store, catalog, engine } = this.options;
     const unique = [...new Set(userIds)];
     const local = this.options.local?.();
     const states = new Map<string, UserState | undefined>();
-    const previous = new Map<string, StoredList | undefined>();
-    const unknownStates: string[] = [];
-    const unknownLists: string[] = [];
+    const unknown: string[] = [];
     for (const userId of unique) {
       const state = local?.userState(userId);
       if (state !== undefined) states.set(userId, state);
-      else unknownStates.push(userId);
-      const list = this.saved.get(userId);
-      if (list !== undefined) previous.set(userId, list);
-      else unknownLists.push(userId);
+      else unknown.push(userId);
     }
-    const [loadedStates, loadedLists] = await Promise.all([store.userStates(unknownStates), store.lists(unknownLists)]);
-    for (const userId of unknownStates) states.set(userId, loadedStates.get(userId));
-    for (const userId of unknownLists) previous.set(userId, loadedLists.get(userId));
-
+    const loaded = await store.userStates(unknown);
+    for (const userId of unknown) states.set(userId, loaded.get(userId));
     const inputs = unique.map((userId) => {
       const state = states.get(userId);
       const hidden = hiddenOf(state);
@@ -127,10 +124,31 @@ export class ListService {
       inputs.map((input) => input.signals),
       local,
     );
+    return new Map(inputs.map(({ userId, state, hidden, signals }) => [userId, recommend({ state, hidden, now, catalog, read, config: engine, signals })]));
+  }
+
+  /** Recomputes one user's list now (saved and announced when it changed). */
+  async compute(userId: string, now = Date.now()): Promise<ListOutcome> {
+    return (await this.computeMany([userId], now)).get(userId)!;
+  }
+
+  /** Recomputes these users' lists together; the outcome of each, by user. */
+  async computeMany(userIds: readonly string[], now = Date.now()): Promise<Map<string, ListOutcome>> {
+    const { store, publisher } = this.options;
+    const unique = [...new Set(userIds)];
+    const previous = new Map<string, StoredList | undefined>();
+    const unknownLists: string[] = [];
+    for (const userId of unique) {
+      const list = this.saved.get(userId);
+      if (list !== undefined) previous.set(userId, list);
+      else unknownLists.push(userId);
+    }
+    const [built, loadedLists] = await Promise.all([this.build(unique, now), store.lists(unknownLists)]);
+    for (const userId of unknownLists) previous.set(userId, loadedLists.get(userId));
+
     const outcomes = new Map<string, ListOutcome>();
     const toSave: StoredList[] = [];
-    for (const { userId, state, hidden, signals } of inputs) {
-      const { items, strategy } = recommend({ state, hidden, now, catalog, read, config: engine, signals });
+    for (const [userId, { items, strategy }] of built) {
       const before = previous.get(userId);
       if (before !== undefined && before.strategy === strategy && sameItems(before.items, items)) {
         this.saved.set(userId, before);
@@ -145,7 +163,7 @@ export class ListService {
       if (conflicts.has(list.userId)) continue;
       this.saved.set(list.userId, list);
       outcomes.set(list.userId, { changed: true, list });
-      published.push(publisher.recommendationsChanged({ userId: list.userId, version: list.version }));
+      published.push(publisher.publish('recommendationsChanged', { userId: list.userId, version: list.version }));
     }
     this.saved.trim();
     await Promise.all(published);
@@ -159,52 +177,34 @@ export class ListService {
 
   /** Takes a user's list job into the next batch; resolves with its outcome. */
   private submit(userId: string, queuedAt: number): Promise<ListOutcome> {
-    return new Promise((resolve, reject) => {
-      this.waiting.push({ userId, queuedAt, resolve, reject });
-      // let the other jobs BullMQ is activating in this turn join the same batch
-      setImmediate(() => void this.drain());
-    });
+    return this.batches.submit({ userId, queuedAt });
   }
 
-  private async drain(): Promise<void> {
-    if (this.running) return;
-    this.running = true;
-    try {
-      while (this.waiting.length > 0) {
-        const taken = this.waiting.splice(0, this.options.maxBatch ?? 500);
-        const started = Date.now();
-        try {
-          const outcomes = await this.computeMany(
-            taken.map((p) => p.userId),
-            started,
-          );
-          const ms = Date.now() - started;
-          let changed = 0;
-          for (const pending of taken) {
-            const outcome = outcomes.get(pending.userId)!;
-            if (outcome.changed) changed++;
-            pending.resolve(outcome);
-          }
-          this.options.logger.debug(
-            { lists: taken.length, changed, ms, queuedMs: Math.max(...taken.map((p) => started - p.queuedAt)) },
-            'lists',
-          );
-        } catch (error) {
-          for (const pending of taken) pending.reject(error);
-        }
-      }
-    } finally {
-      this.running = false;
-    }
+  private async runBatch(taken: readonly Pending[]): Promise<ListOutcome[]> {
+    const started = Date.now();
+    const outcomes = await this.computeMany(
+      taken.map((p) => p.userId),
+      started,
+    );
+    const results = taken.map((pending) => outcomes.get(pending.userId)!);
+    this.options.logger.debug(
+      {
+        lists: taken.length,
+        changed: results.filter((o) => o.changed).length,
+        ms: Date.now() - started,
+        queuedMs: Math.max(...taken.map((p) => started - p.queuedAt)),
+      },
+      'lists',
+    );
+    return results;
   }
 
-  start(redis: RedisClient, prefix: string, concurrency: number, jobLockMs = 15_000): void {
+  start(redis: RedisClient, prefix: string, concurrency: number = LIST_DEFAULTS.concurrency, jobLockMs: number = LIST_DEFAULTS.jobLockMs): void {
     this.worker = new Worker<ListsJob>(RedisNames.queues.lists, async (job) => void (await this.submit(job.data.userId, job.timestamp)), {
       connection: connectionOf(redis),
       prefix,
       concurrency,
-      lockDuration: jobLockMs,
-      stalledInterval: jobLockMs,
+      ...jobLock(jobLockMs),
     });
     this.worker.on('error', (error) => this.options.logger.warn({ err: error.message }, 'lists worker error'));
     this.worker.on('failed', (job, error) => this.options.logger.warn({ userId: job?.data.userId, err: error.message }, 'list recomputation failed'));

@@ -1,4 +1,16 @@
-import { KIND_CODE, NO_BUYERS, type Neighbour, type ProductBuyers, type Ranked, type ReadModel, type SimilarityKind, type UserState } from '@recs/engine';
+import {
+  KIND_CODE,
+  NEIGHBOUR_KINDS,
+  NO_BUYERS,
+  ReadOutsideContract,
+  type ListReads,
+  type Neighbour,
+  type ProductBuyers,
+  type Ranked,
+  type ReadModel,
+  type SimilarityKind,
+  type UserState,
+} from '@recs/engine';
 import {
   bestSellersDocId,
   COLLECTIONS,
@@ -8,6 +20,7 @@ import {
   fromListDoc,
   fromUserStateDoc,
   neighboursFromDoc,
+  onlyDuplicateKeys,
   toListDoc,
   productBuyersFromDoc,
   type BestSellersDoc,
@@ -17,9 +30,7 @@ import {
   type StoredList,
   type UserStateDoc,
 } from '@recs/shared';
-import { MongoBulkWriteError, type AnyBulkWriteOperation, type Db } from 'mongodb';
-
-const DUPLICATE_KEY = 11000;
+import type { AnyBulkWriteOperation, Db } from 'mongodb';
 
 const MiB = 1024 * 1024;
 /** Approximate bytes of a list of [productId, score] (an array and a number per item besides the id). */
@@ -27,23 +38,32 @@ const rankedBytes = (items: readonly (readonly [string, number])[]): number => i
 /** Approximate bytes of a product's buyers: a Map entry per day. */
 const buyersBytes = (buyers: ProductBuyers): number => 48 + buyers.days.size * 40;
 
-/** A ReadModel over values loaded beforehand for one list computation. */
+/**
+ * A ReadModel over the values loaded for one ListReads. A read it holds no value for was not in
+ * the ListReads, so it throws rather than answer "nothing" (which would silently drop a source
+ * from the lists of every worker but the aggregation leader).
+ */
 class LoadedReadModel implements ReadModel {
   readonly neighbourLists = new Map<string, readonly Neighbour[]>();
   readonly rankings = new Map<string, readonly Ranked[]>();
   readonly buyers = new Map<string, ProductBuyers>();
 
   productBuyers(productId: string): ProductBuyers {
-    return this.buyers.get(productId) ?? NO_BUYERS;
+    return loaded(this.buyers.get(productId), () => `the buyers of ${JSON.stringify(productId)}`);
   }
 
   neighbours(productId: string, kind: SimilarityKind): readonly Neighbour[] {
-    return this.neighbourLists.get(coocDocId(KIND_CODE[kind], productId)) ?? [];
+    return loaded(this.neighbourLists.get(coocDocId(KIND_CODE[kind], productId)), () => `the ${kind} neighbours of ${JSON.stringify(productId)}`);
   }
 
   bestSellers(categoryId: string | null, windowDays: number): readonly Ranked[] {
-    return this.rankings.get(bestSellersDocId(categoryId, windowDays)) ?? [];
+    return loaded(this.rankings.get(bestSellersDocId(categoryId, windowDays)), () => `the ${windowDays}-day best sellers of ${categoryId ?? 'the catalog'}`);
   }
+}
+
+function loaded<T>(value: T | undefined, read: () => string): T {
+  if (value === undefined) throw new ReadOutsideContract(read());
+  return value;
 }
 
 /** All MongoDB access of the list workers. */
@@ -68,13 +88,19 @@ export class ListStore {
 
   async userStates(userIds: readonly string[]): Promise<Map<string, UserState>> {
     if (userIds.length === 0) return new Map();
-    const docs = await this.db.collection<UserStateDoc>(COLLECTIONS.users).find({ _id: { $in: [...userIds] } }).toArray();
+    const docs = await this.db
+      .collection<UserStateDoc>(COLLECTIONS.users)
+      .find({ _id: { $in: [...userIds] } })
+      .toArray();
     return new Map(docs.map((doc) => [doc._id, fromUserStateDoc(doc)]));
   }
 
   async lists(userIds: readonly string[]): Promise<Map<string, StoredList>> {
     if (userIds.length === 0) return new Map();
-    const docs = await this.db.collection<ListDoc>(COLLECTIONS.lists).find({ _id: { $in: [...userIds] } }).toArray();
+    const docs = await this.db
+      .collection<ListDoc>(COLLECTIONS.lists)
+      .find({ _id: { $in: [...userIds] } })
+      .toArray();
     return new Map(docs.map((doc) => [doc._id, fromListDoc(doc)]));
   }
 
@@ -96,16 +122,12 @@ export class ListStore {
       lost = result.insertedCount + result.matchedCount < lists.length;
     } catch (error) {
       // a first version someone else inserted first is a duplicate key; anything else is a failure
-      if (!(error instanceof MongoBulkWriteError)) throw error;
-      const writeErrors = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
-      if (writeErrors.some((e) => e.code !== DUPLICATE_KEY)) throw error;
+      if (!onlyDuplicateKeys(error)) throw error;
       lost = true;
     }
     if (!lost) return new Set();
     // which ones: the stored version is not the one written here
-    const stored = await collection
-      .find({ _id: { $in: lists.map((l) => l.userId) } }, { projection: { version: 1, generatedAt: 1 } })
-      .toArray();
+    const stored = await collection.find({ _id: { $in: lists.map((l) => l.userId) } }, { projection: { version: 1, generatedAt: 1 } }).toArray();
     const byId = new Map(stored.map((doc) => [doc._id, doc]));
     return new Set(
       lists
@@ -118,43 +140,54 @@ export class ListStore {
   }
 
   /**
-   * Loads every neighbour list (of `productIds`), ranking (of `categoryIds`) and product's buyers
-   * (of `purchased`) a list for these users can ask for.
+   * Loads everything `reads` lists (what recommend() will read, see readsFor): cached values when
+   * fresh, the rest in one query per collection; what MongoDB does not have is empty.
    */
-  async readModelFor(
-    productIds: Iterable<string>,
-    categoryIds: Iterable<string | null>,
-    windowDays: number,
-    purchased: Iterable<string> = [],
-    now = Date.now(),
-  ): Promise<ReadModel> {
+  async load(reads: ListReads, now = Date.now()): Promise<ReadModel> {
     const model = new LoadedReadModel();
     const buyerIds: string[] = [];
-    for (const productId of new Set(purchased)) {
+    for (const productId of reads.productBuyers) {
       const cached = this.buyersCache.get(productId, now);
       if (cached !== undefined) model.buyers.set(productId, cached);
       else buyerIds.push(productId);
     }
     const coocIds: string[] = [];
-    for (const productId of productIds) {
-      for (const kind of ['v', 'b'] as const) {
-        const id = coocDocId(kind, productId);
+    for (const kind of NEIGHBOUR_KINDS) {
+      for (const productId of reads.neighbours[kind]) {
+        const id = coocDocId(KIND_CODE[kind], productId);
         const cached = this.neighbourCache.get(id, now);
         if (cached !== undefined) model.neighbourLists.set(id, cached);
         else coocIds.push(id);
       }
     }
     const rankingIds: string[] = [];
-    for (const categoryId of new Set(categoryIds)) {
-      const id = bestSellersDocId(categoryId, windowDays);
-      const cached = this.rankingCache.get(id, now);
-      if (cached !== undefined) model.rankings.set(id, cached);
-      else rankingIds.push(id);
+    for (const [windowDays, categoryIds] of reads.bestSellers) {
+      for (const categoryId of categoryIds) {
+        const id = bestSellersDocId(categoryId, windowDays);
+        const cached = this.rankingCache.get(id, now);
+        if (cached !== undefined) model.rankings.set(id, cached);
+        else rankingIds.push(id);
+      }
     }
     const [coocDocs, rankingDocs, buyerDocs] = await Promise.all([
-      coocIds.length === 0 ? [] : this.db.collection<CoocDoc>(COLLECTIONS.cooc).find({ _id: { $in: coocIds } }, { projection: { top: 1 } }).toArray(),
-      rankingIds.length === 0 ? [] : this.db.collection<BestSellersDoc>(COLLECTIONS.bestSellers).find({ _id: { $in: rankingIds } }).toArray(),
-      buyerIds.length === 0 ? [] : this.db.collection<BuyerDaysDoc>(COLLECTIONS.buyerDays).find({ _id: { $in: buyerIds } }).toArray(),
+      coocIds.length === 0
+        ? []
+        : this.db
+            .collection<CoocDoc>(COLLECTIONS.cooc)
+            .find({ _id: { $in: coocIds } }, { projection: { top: 1 } })
+            .toArray(),
+      rankingIds.length === 0
+        ? []
+        : this.db
+            .collection<BestSellersDoc>(COLLECTIONS.bestSellers)
+            .find({ _id: { $in: rankingIds } })
+            .toArray(),
+      buyerIds.length === 0
+        ? []
+        : this.db
+            .collection<BuyerDaysDoc>(COLLECTIONS.buyerDays)
+            .find({ _id: { $in: buyerIds } })
+            .toArray(),
     ]);
     const buyers = new Map(buyerDocs.map((doc) => [doc._id, productBuyersFromDoc(doc)]));
     for (const id of buyerIds) {
