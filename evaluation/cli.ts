@@ -44,7 +44,7 @@ if (unknown.length > 0) fail(`unknown strategy ${unknown.join(', ')} (known: ${S
 const k = Number(values.k);
 const dataFile = resolve(values.data ?? defaultDataFile());
 const jsonFile = resolve(values.json);
-const htmlFile = resolve(values.html ?? jsonFile.replace(/\.json$/i, '') + '.html');
+const htmlFile = resolve(values.html ?? `${jsonFile.replace(/\.json$/i, '')}.html`);
 
 const progressLine = (progress: Progress) => {
   const percent = ((100 * progress.events) / Math.max(1, progress.total)).toFixed(0);
@@ -60,7 +60,13 @@ try {
   console.error(
     `${dataset.rows.toLocaleString('en')} rows, ${dataset.purchases.toLocaleString('en')} purchases in ${dataset.invoices.length.toLocaleString('en')} invoices, read in ${((performance.now() - loading) / 1000).toFixed(1)} s`,
   );
-  const result = await evaluate(dataset, { split: values.split, ...(values.until === undefined ? {} : { until: values.until }), k, strategies, onProgress: progressLine });
+  const result = await evaluate(dataset, {
+    split: values.split,
+    ...(values.until === undefined ? {} : { until: values.until }),
+    k,
+    strategies,
+    onProgress: progressLine,
+  });
   if (process.stderr.isTTY) process.stderr.write('\n');
   console.log(formatTable(result));
   console.log(
@@ -70,7 +76,7 @@ try {
     `replay: ${result.replay.events.toLocaleString('en')} training purchases in ${result.replay.seconds.toFixed(1)} s (${Math.round(result.replay.eventsPerSecond).toLocaleString('en')} events/s); whole evaluation ${result.seconds.toFixed(1)} s`,
   );
   mkdirSync(dirname(jsonFile), { recursive: true });
-  writeFileSync(jsonFile, toJson(result) + '\n');
+  writeFileSync(jsonFile, `${toJson(result)}\n`);
   mkdirSync(dirname(htmlFile), { recursive: true });
   writeFileSync(htmlFile, toHtml(result));
   console.log(`wrote ${jsonFile}\nwrote ${htmlFile}`);

@@ -58,7 +58,12 @@ try {
 }
 for (const [key, options] of Object.entries(grid)) {
   const top = key.split('.')[0]!;
-  if (!LIST_SETTINGS.has(top) || (NESTED as readonly string[]).includes(top) !== key.includes('.') || !Array.isArray(options) || options.some((v) => typeof v !== 'number')) {
+  if (
+    !LIST_SETTINGS.has(top) ||
+    (NESTED as readonly string[]).includes(top) !== key.includes('.') ||
+    !Array.isArray(options) ||
+    options.some((v) => typeof v !== 'number')
+  ) {
     console.error(`tune: ${key} cannot vary here (list-building settings only, each an array of numbers)`);
     process.exit(2);
   }
@@ -68,7 +73,9 @@ for (const [key, options] of Object.entries(grid)) {
 function combinations(): [string, EngineConfig][] {
   let result: [string, Record<string, number>][] = [['', {}]];
   for (const [key, options] of Object.entries(grid)) {
-    result = result.flatMap(([name, chosen]) => options.map((value): [string, Record<string, number>] => [`${name} ${key}=${value}`.trim(), { ...chosen, [key]: value }]));
+    result = result.flatMap(([name, chosen]) =>
+      options.map((value): [string, Record<string, number>] => [`${name} ${key}=${value}`.trim(), { ...chosen, [key]: value }]),
+    );
   }
   return result.map(([name, chosen]) => {
     const overrides: Record<string, unknown> = {};
@@ -82,7 +89,10 @@ function combinations(): [string, EngineConfig][] {
   });
 }
 
-const windows = values.split !== undefined ? [[values.split, values.until ?? '2011-09-01'] as const] : values.windows.split(',').map((window) => window.split(':') as [string, string]);
+const windows =
+  values.split !== undefined
+    ? [[values.split, values.until ?? '2011-09-01'] as const]
+    : values.windows.split(',').map((window) => window.split(':') as [string, string]);
 if (windows.some((window) => window.length !== 2)) {
   console.error('tune: --windows takes split:until pairs, comma-separated');
   process.exit(2);
@@ -117,7 +127,12 @@ async function scoreWindow(split: string, until: string): Promise<Map<string, Ma
     const warm = row(name, 'warm');
     const cold = row(name, 'cold');
     margins.set(name, {
-      accuracy: Math.min(warm.recall / (1.1 * best('warm', 'recall')), warm.ndcg / (1.1 * best('warm', 'ndcg')), cold.recall / best('cold', 'recall'), cold.ndcg / best('cold', 'ndcg')),
+      accuracy: Math.min(
+        warm.recall / (1.1 * best('warm', 'recall')),
+        warm.ndcg / (1.1 * best('warm', 'ndcg')),
+        cold.recall / best('cold', 'recall'),
+        cold.ndcg / best('cold', 'ndcg'),
+      ),
       coverage: Math.min(...SEGMENTS.map((segment) => row(name, segment).itemCoverage / row('buy-again', segment).itemCoverage)),
       novelty: Math.min(...SEGMENTS.map((segment) => row(name, segment).novelty / row('best-sellers', segment).novelty)),
       summary: `warm Recall ${lift(warm.recall, best('warm', 'recall'))} NDCG ${lift(warm.ndcg, best('warm', 'ndcg'))}, cold ${lift(cold.recall, best('cold', 'recall'))} / ${lift(cold.ndcg, best('cold', 'ndcg'))}, coverage ${SEGMENTS.map((segment) => row(name, segment).itemCoverage.toFixed(3)).join('/')}`,
@@ -132,6 +147,10 @@ const worst = (name: string, key: 'accuracy' | 'coverage' | 'novelty') => Math.m
 const meets = (name: string) => worst(name, 'accuracy') >= 1 && worst(name, 'coverage') >= 1 && worst(name, 'novelty') >= 1;
 console.log();
 for (const name of Object.keys(variants).sort((a, b) => worst(b, 'accuracy') - worst(a, 'accuracy'))) {
-  console.log(`${meets(name) ? 'meets ' : 'misses'}  margins: accuracy ${lift(worst(name, 'accuracy'), 1)}, coverage ${lift(worst(name, 'coverage'), 1)}  ${name}`);
-  windows.forEach(([split], i) => console.log(`          ${split}: ${perWindow[i]!.get(name)!.summary}`));
+  console.log(
+    `${meets(name) ? 'meets ' : 'misses'}  margins: accuracy ${lift(worst(name, 'accuracy'), 1)}, coverage ${lift(worst(name, 'coverage'), 1)}  ${name}`,
+  );
+  windows.forEach(([split], i) => {
+    console.log(`          ${split}: ${perWindow[i]!.get(name)!.summary}`);
+  });
 }

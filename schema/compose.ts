@@ -8,9 +8,7 @@ import { composeServices } from '@apollo/composition';
 import { DEFAULT_SUBGRAPH_URLS, SUBGRAPHS, SUPERGRAPH_FILE, subgraphTypeDefs } from './index.ts';
 
 export function composeSupergraph(): { sdl: string } | { errors: string[] } {
-  const result = composeServices(
-    SUBGRAPHS.map((name) => ({ name, typeDefs: subgraphTypeDefs(name), url: DEFAULT_SUBGRAPH_URLS[name] })),
-  );
+  const result = composeServices(SUBGRAPHS.map((name) => ({ name, typeDefs: subgraphTypeDefs(name), url: DEFAULT_SUBGRAPH_URLS[name] })));
   if (result.errors !== undefined) return { errors: result.errors.map((error) => error.message) };
   return { sdl: `${result.supergraphSdl.trimEnd()}\n` };
 }

@@ -52,8 +52,15 @@ async function loadCatalog(): Promise<SimulatorProduct[]> {
   const products: SimulatorProduct[] = [];
   let after: string | null = null;
   for (;;) {
-    const page: { products: { edges: { node: { id: string; price: number | null; category: { id: string } | null } }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } } } =
-      await graphql(`query ($after: String) { products(first: 100, after: $after) { edges { node { id price category { id } } } pageInfo { hasNextPage endCursor } } }`, { after });
+    const page: {
+      products: {
+        edges: { node: { id: string; price: number | null; category: { id: string } | null } }[];
+        pageInfo: { hasNextPage: boolean; endCursor: string | null };
+      };
+    } = await graphql(
+      `query ($after: String) { products(first: 100, after: $after) { edges { node { id price category { id } } } pageInfo { hasNextPage endCursor } } }`,
+      { after },
+    );
     for (const { node } of page.products.edges) {
       products.push({ id: node.id, categoryId: node.category?.id ?? 'none', ...(node.price === null ? {} : { price: node.price }) });
     }
@@ -91,10 +98,9 @@ while (!stopping && (duration === 0 || Date.now() - started < duration * 1_000))
   const batch = buffer.slice(0, Math.min(quota, 1_000));
   buffer = buffer.slice(batch.length);
   try {
-    const result = await graphql<{ trackEvents: { accepted: number } }>(
-      `mutation ($e: [TrackEventInput!]!) { trackEvents(inputs: $e) { accepted } }`,
-      { e: batch },
-    );
+    const result = await graphql<{ trackEvents: { accepted: number } }>(`mutation ($e: [TrackEventInput!]!) { trackEvents(inputs: $e) { accepted } }`, {
+      e: batch,
+    });
     sent += batch.length;
     accepted += result.trackEvents.accepted;
   } catch (error) {

@@ -17,7 +17,11 @@ class CuttingProxy {
   private readonly sockets = new Set<Socket>();
   private armed: { resolve: () => void } | undefined;
   // the start of an OP_MSG body `{ insert: "events", ... }`: type 2, "insert\0", length 7, "events\0"
-  private static readonly INSERT_EVENTS = Buffer.concat([Buffer.from('\u0002insert\u0000', 'latin1'), Buffer.from([7, 0, 0, 0]), Buffer.from('events\u0000', 'latin1')]);
+  private static readonly INSERT_EVENTS = Buffer.concat([
+    Buffer.from('\u0002insert\u0000', 'latin1'),
+    Buffer.from([7, 0, 0, 0]),
+    Buffer.from('events\u0000', 'latin1'),
+  ]);
 
   private readonly target: { host: string; port: number };
 
@@ -58,7 +62,10 @@ class CuttingProxy {
       upstream.destroy();
       dropReply.resolve();
     });
-    for (const [socket, other] of [[client, upstream], [upstream, client]] as const) {
+    for (const [socket, other] of [
+      [client, upstream],
+      [upstream, client],
+    ] as const) {
       socket.on('error', () => other.destroy());
       socket.on('close', () => {
         this.sockets.delete(socket);
@@ -120,14 +127,22 @@ describe('ingestion through the gateway', () => {
     const alice = await system.token('alice', 'user');
     const both = await bestSellerWith('mug', 2);
     const order = { eventId: 'order-2026-0001', productId: 'mug', type: 'PURCHASE' };
-    expect((await system.query(TRACK, { input: { ...order, userId: 'alice' } }, alice)).data).toEqual({ trackEvent: { eventId: 'order-2026-0001', duplicate: false } });
+    expect((await system.query(TRACK, { input: { ...order, userId: 'alice' } }, alice)).data).toEqual({
+      trackEvent: { eventId: 'order-2026-0001', duplicate: false },
+    });
     // a service sends bob's purchase under the same client id: it is bob's own event
-    expect((await system.query(TRACK, { input: { ...order, userId: 'bob' } }, storefront)).data).toEqual({ trackEvent: { eventId: 'order-2026-0001', duplicate: false } });
+    expect((await system.query(TRACK, { input: { ...order, userId: 'bob' } }, storefront)).data).toEqual({
+      trackEvent: { eventId: 'order-2026-0001', duplicate: false },
+    });
     await both.arrived;
 
     // the same (user, eventId) again is one event, for either user
-    expect((await system.query(TRACK, { input: { ...order, userId: 'bob' } }, storefront)).data).toEqual({ trackEvent: { eventId: 'order-2026-0001', duplicate: true } });
-    expect((await system.query(TRACK, { input: { ...order, userId: 'alice' } }, alice)).data).toEqual({ trackEvent: { eventId: 'order-2026-0001', duplicate: true } });
+    expect((await system.query(TRACK, { input: { ...order, userId: 'bob' } }, storefront)).data).toEqual({
+      trackEvent: { eventId: 'order-2026-0001', duplicate: true },
+    });
+    expect((await system.query(TRACK, { input: { ...order, userId: 'alice' } }, alice)).data).toEqual({
+      trackEvent: { eventId: 'order-2026-0001', duplicate: true },
+    });
     expect(await system.db.db.collection(COLLECTIONS.events).countDocuments({ productId: 'mug' })).toBe(2);
     const ranked = await system.query(`{ bestSellers(limit: 20) { product { id } score } }`);
     expect(ranked.data?.['bestSellers']).toContainEqual({ product: { id: 'mug' }, score: 2 });
@@ -145,13 +160,28 @@ describe('ingestion through the gateway', () => {
 
     const history = await system.query(`query ($id: ID!) { user(id: $id) { browsingHistory(limit: 10) { product { id } } } }`, { id: 'browser' }, browser);
     expect(history.errors).toBeUndefined();
-    expect(history.data?.['user'].browsingHistory.map((entry: { product: { id: string } }) => entry.product.id)).toEqual(views.map((v) => v.productId).reverse());
+    expect(history.data?.['user'].browsingHistory.map((entry: { product: { id: string } }) => entry.product.id)).toEqual(
+      views.map((v) => v.productId).reverse(),
+    );
   });
 
   it('refuses each metadata key or shape that cannot be stored, with its index, and stores and applies the rest', async () => {
     const applied = await bestSellerWith('candle', 2);
-    const good = (i: number, metadata: unknown = { page: '/candle' }) => ({ eventId: `meta-${i}`, userId: `meta-user-${i}`, productId: 'candle', type: 'PURCHASE', metadata });
-    const inputs = [good(0), good(1, { 'a.b': 1 }), good(2, { $where: 'x' }), good(3, { ['nul\u0000key']: 1 }), good(4, { a: [[1]] }), good(5, { tags: ['a', { b: [1] }] })];
+    const good = (i: number, metadata: unknown = { page: '/candle' }) => ({
+      eventId: `meta-${i}`,
+      userId: `meta-user-${i}`,
+      productId: 'candle',
+      type: 'PURCHASE',
+      metadata,
+    });
+    const inputs = [
+      good(0),
+      good(1, { 'a.b': 1 }),
+      good(2, { $where: 'x' }),
+      good(3, { ['nul\u0000key']: 1 }),
+      good(4, { a: [[1]] }),
+      good(5, { tags: ['a', { b: [1] }] }),
+    ];
     const result = await system.query(TRACK_MANY, { inputs }, storefront);
     expect(result.errors).toBeUndefined();
     expect(result.data?.['trackEvents']).toMatchObject({ accepted: 2, duplicates: 0 });

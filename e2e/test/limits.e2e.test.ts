@@ -29,9 +29,9 @@ beforeAll(async () => {
     days.push({ _id: id, d: encodeRows([...histogram]) });
   }
   await system.db.db.collection(COLLECTIONS.products).insertMany(products as never[]);
-  await system.db.db.collection(COLLECTIONS.categories).insertMany(
-    Array.from({ length: CATEGORIES }, (_, c) => ({ _id: `c${c}`, name: `Category ${c}` })) as never[],
-  );
+  await system.db.db
+    .collection(COLLECTIONS.categories)
+    .insertMany(Array.from({ length: CATEGORIES }, (_, c) => ({ _id: `c${c}`, name: `Category ${c}` })) as never[]);
   await system.db.db.collection(COLLECTIONS.buyerDays).insertMany(days as never[]);
 });
 
@@ -93,8 +93,12 @@ describe('id arguments through the gateway', () => {
       expect(codeOf(await system.query(`query ($id: ID) { bestSellers(categoryId: $id) { rank } }`, { id }))).toBe('BAD_USER_INPUT');
       expect(codeOf(await system.query(`query ($id: ID) { bestSellersSnapshot(categoryId: $id) { changedAt } }`, { id }))).toBe('BAD_USER_INPUT');
       expect(codeOf(await system.query(`query ($id: ID!) { similarProducts(productId: $id) { rank } }`, { id }))).toBe('BAD_USER_INPUT');
-      expect(codeOf(await system.query(`mutation ($id: ID!) { removeFromHistory(userId: $id, productId: "p00001") { id } }`, { id }, admin))).toBe('BAD_USER_INPUT');
-      expect(codeOf(await system.query(`mutation ($id: ID!) { removeFromHistory(userId: "someone", productId: $id) { id } }`, { id }, admin))).toBe('BAD_USER_INPUT');
+      expect(codeOf(await system.query(`mutation ($id: ID!) { removeFromHistory(userId: $id, productId: "p00001") { id } }`, { id }, admin))).toBe(
+        'BAD_USER_INPUT',
+      );
+      expect(codeOf(await system.query(`mutation ($id: ID!) { removeFromHistory(userId: "someone", productId: $id) { id } }`, { id }, admin))).toBe(
+        'BAD_USER_INPUT',
+      );
       expect(codeOf(await system.query(`mutation ($id: ID!) { clearHistory(userId: $id) { id } }`, { id }, admin))).toBe('BAD_USER_INPUT');
     }
     const many = Array.from({ length: 101 }, (_, i) => productId(i));

@@ -77,6 +77,8 @@ export async function readInvoices(file: string): Promise<{ invoices: Invoice[];
 /** The catalog as `npm run import-catalog` builds it from the same file, for the engine. */
 export async function readCatalog(file: string): Promise<{ catalog: MemoryCatalog; names: Map<string, string> }> {
   const records = await catalogFromOnlineRetail(file);
-  const catalog = new MemoryCatalog(records.map((record) => [record.id, { ...(record.categoryId === undefined ? {} : { categoryId: record.categoryId }), inStock: record.inStock }] as const));
+  const catalog = new MemoryCatalog(
+    records.map((record) => [record.id, { ...(record.categoryId === undefined ? {} : { categoryId: record.categoryId }), inStock: record.inStock }] as const),
+  );
   return { catalog, names: new Map(records.map((record) => [record.id, record.name])) };
 }

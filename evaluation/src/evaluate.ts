@@ -68,7 +68,8 @@ export class EvaluationInputError extends Error {
 }
 
 function dayBound(text: string, name: string): number {
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(text) || Number.isNaN(parseDate(text))) throw new EvaluationInputError(`--${name} must be a date YYYY-MM-DD, got ${JSON.stringify(text)}`);
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(text) || Number.isNaN(parseDate(text)))
+    throw new EvaluationInputError(`--${name} must be a date YYYY-MM-DD, got ${JSON.stringify(text)}`);
   return parseDate(text);
 }
 
@@ -102,7 +103,8 @@ export async function evaluate(dataset: Dataset, options: EvaluationOptions): Pr
   const training = dataset.invoices.filter((invoice) => invoice.at < split);
   const test = dataset.invoices.filter((invoice) => invoice.at >= split && invoice.at < until);
   if (training.length === 0) throw new EvaluationInputError(`no purchase before --split ${options.split}: nothing to learn from`);
-  if (test.length === 0) throw new EvaluationInputError(`no purchase from --split ${options.split}${options.until ? ` to --until ${options.until}` : ''}: nothing to score`);
+  if (test.length === 0)
+    throw new EvaluationInputError(`no purchase from --split ${options.split}${options.until ? ` to --until ${options.until}` : ''}: nothing to score`);
 
   const config = options.config ?? DEFAULT_ENGINE_CONFIG;
   const aggregator = new Aggregator(new MemoryStore(), dataset.catalog, config);

@@ -55,7 +55,7 @@ export function toJson(result: EvaluationResult): string {
   );
 }
 
-const escape = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const COLOURS = ['#4e79a7', '#f28e2b', '#76b7b2', '#59a14f', '#e15759', '#b07aa1', '#edc948'];
 
 /** One grouped bar chart (segments × strategies) as inline SVG. */
@@ -77,25 +77,28 @@ function chart(result: EvaluationResult, key: (typeof METRICS)[number][0], title
       const h = (v / max) * plot;
       const x = x0 + s * bar;
       parts.push(
-        `<rect x="${x}" y="${20 + plot - h}" width="${bar - 4}" height="${h}" fill="${COLOURS[s % COLOURS.length]}"><title>${escape(`${strategy} · ${segment}: ${v.toFixed(4)}`)}</title></rect>`,
+        `<rect x="${x}" y="${20 + plot - h}" width="${bar - 4}" height="${h}" fill="${COLOURS[s % COLOURS.length]}"><title>${escapeHtml(`${strategy} · ${segment}: ${v.toFixed(4)}`)}</title></rect>`,
         `<text x="${x + (bar - 4) / 2}" y="${16 + plot - h}" font-size="8" text-anchor="middle">${v.toFixed(key === 'novelty' ? 1 : 3)}</text>`,
       );
     });
     parts.push(`<text x="${x0 + (strategies.length * bar) / 2}" y="${plot + 38}" font-size="12" text-anchor="middle">${segment}</text>`);
   });
   parts.push(`<line x1="45" y1="${20 + plot}" x2="${width}" y2="${20 + plot}" stroke="#999"/>`);
-  return `<figure><figcaption>${escape(label(title, result.k))}</figcaption><svg viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img">${parts.join('')}</svg></figure>`;
+  return `<figure><figcaption>${escapeHtml(label(title, result.k))}</figcaption><svg viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img">${parts.join('')}</svg></figure>`;
 }
 
 /** A self-contained HTML report: a chart per metric and the table; no network needed. */
 export function toHtml(result: EvaluationResult): string {
   const strategies = [...new Set(result.results.map((row) => row.strategy))];
   const legend = strategies
-    .map((strategy, s) => `<li><span style="background:${COLOURS[s % COLOURS.length]}"></span><b>${escape(strategy)}</b>: ${escape(result.strategies[strategy] ?? '')}</li>`)
+    .map(
+      (strategy, s) =>
+        `<li><span style="background:${COLOURS[s % COLOURS.length]}"></span><b>${escapeHtml(strategy)}</b>: ${escapeHtml(result.strategies[strategy] ?? '')}</li>`,
+    )
     .join('');
   const span = result.until === null ? `from ${result.split}` : `from ${result.split} to ${result.until}`;
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Recommendation quality, split ${escape(result.split)}</title>
+<html lang="en"><head><meta charset="utf-8"><title>Recommendation quality, split ${escapeHtml(result.split)}</title>
 <style>
 body{font:14px system-ui,sans-serif;margin:2em;color:#222;max-width:1100px}
 figure{display:inline-block;margin:0 1.5em 1.5em 0;vertical-align:top}figcaption{font-weight:600;margin-bottom:.3em}
@@ -103,13 +106,13 @@ ul.legend{list-style:none;padding:0}ul.legend span{display:inline-block;width:.9
 pre{background:#f6f6f6;padding:1em;overflow:auto;font-size:12px}
 </style></head><body>
 <h1>Recommendation quality</h1>
-<p>Invoices ${escape(span)} scored at k = ${result.k}: ${result.customers.warm} warm customers (bought before the split), ${result.customers.cold} cold;
+<p>Invoices ${escapeHtml(span)} scored at k = ${result.k}: ${result.customers.warm} warm customers (bought before the split), ${result.customers.cold} cold;
 ${result.catalogSize} products; ${result.replay.events} training purchases replayed at ${Math.round(result.replay.eventsPerSecond)} events/s.
 Data: Online Retail, UCI Machine Learning Repository (Daqing Chen, 2015), CC BY 4.0.</p>
 <ul class="legend">${legend}</ul>
 ${METRICS.map(([key, title]) => chart(result, key, title)).join('\n')}
 <h2>Table</h2>
-<pre>${escape(formatTable(result))}</pre>
+<pre>${escapeHtml(formatTable(result))}</pre>
 </body></html>
 `;
 }

@@ -54,7 +54,11 @@ function topIds(scores: Map<string, number>, k: number, exclude?: ReadonlySet<st
 
 export function createStrategies(ctx: StrategyContext): Record<StrategyName, Strategy> {
   const { aggregator, catalog, history, config } = ctx;
-  const bestSellerIds = (categoryId: string | null, k: number) => aggregator.bestSellers(categoryId, 30).slice(0, k).map(([id]) => id);
+  const bestSellerIds = (categoryId: string | null, k: number) =>
+    aggregator
+      .bestSellers(categoryId, 30)
+      .slice(0, k)
+      .map(([id]) => id);
 
   return {
     'best-sellers': {
@@ -75,7 +79,12 @@ export function createStrategies(ctx: StrategyContext): Record<StrategyName, Str
         const list: string[] = [];
         const taken = new Set<string>();
         const push = (ids: readonly string[]) => {
-          for (const id of ids) if (list.length < k && !taken.has(id)) (taken.add(id), list.push(id));
+          for (const id of ids) {
+            if (list.length < k && !taken.has(id)) {
+              taken.add(id);
+              list.push(id);
+            }
+          }
         };
         // interleave the categories' rankings by buyers, the strongest category winning ties
         const ranked = categories.flatMap(([categoryId], order) => aggregator.bestSellers(categoryId, 30).map(([id, buyers]) => [id, buyers, order] as const));
@@ -124,7 +133,11 @@ export function servedStrategy(ctx: StrategyContext, config: EngineConfig, name 
     recommend(customerId, now, k) {
       const state = aggregator.userState(customerId);
       // a customer the engine has never seen has no list; the query answers with best sellers
-      if (state === undefined) return aggregator.bestSellers(null, config.defaultWindowDays).slice(0, k).map(([id]) => id);
+      if (state === undefined)
+        return aggregator
+          .bestSellers(null, config.defaultWindowDays)
+          .slice(0, k)
+          .map(([id]) => id);
       const { items } = recommend({ state, hidden: hiddenOf(state), now, catalog, read: aggregator, config });
       return items.slice(0, k).map((item) => item.productId);
     },

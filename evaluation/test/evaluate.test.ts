@@ -33,7 +33,7 @@ const row = (strategy: string, segment: string) => result.results.find((r) => r.
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'recs-evaluate-'));
   const file = join(dir, 'retail.csv');
-  writeFileSync(file, [HEADER, ...ROWS].join('\n') + '\n');
+  writeFileSync(file, `${[HEADER, ...ROWS].join('\n')}\n`);
   dataset = await loadDataset(file);
   result = await evaluate(dataset, { split: '2011-01-10', k: 2 });
 });

@@ -24,7 +24,13 @@ export function devJwtSecret(): string {
 /** Published while `npm start` runs, so commands in other terminals reach the same services. */
 export function writeDevEnv(env: Record<string, string>): void {
   mkdirSync(DEV_DIR, { recursive: true });
-  writeFileSync(ENV_FILE, Object.entries(env).map(([k, v]) => `${k}=${v}`).join('\n') + '\n', { mode: 0o600 });
+  writeFileSync(
+    ENV_FILE,
+    `${Object.entries(env)
+      .map(([k, v]) => `${k}=${v}`)
+      .join('\n')}\n`,
+    { mode: 0o600 },
+  );
 }
 
 export function clearDevEnv(): void {

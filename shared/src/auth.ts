@@ -130,7 +130,11 @@ export async function verifyClientToken(token: string, secret: string, policy: T
 }
 
 /** `Authorization: Bearer <token>` (or the bare token) to an identity; no header is anonymous. */
-export async function identityFromAuthorization(header: string | undefined | null, secret: string, policy: TokenPolicy = DEFAULT_TOKEN_POLICY): Promise<Identity> {
+export async function identityFromAuthorization(
+  header: string | undefined | null,
+  secret: string,
+  policy: TokenPolicy = DEFAULT_TOKEN_POLICY,
+): Promise<Identity> {
   if (header === undefined || header === null || header.trim() === '') return ANONYMOUS;
   const token = header.replace(/^Bearer\s+/i, '').trim();
   return verifyClientToken(token, secret, policy);
@@ -217,7 +221,8 @@ export async function verifyInternalIdentity(header: string | undefined, secret:
       throw new AuthenticationError('identity header from the gateway is invalid');
     }
   }
-  if (query === undefined || known.op !== operationHash(query)) throw new AuthenticationError('identity header from the gateway was signed for another operation');
+  if (query === undefined || known.op !== operationHash(query))
+    throw new AuthenticationError('identity header from the gateway was signed for another operation');
   return known.identity;
 }
 

@@ -56,7 +56,7 @@ export class ExpiringCache<V> {
    */
   set(key: string, value: V, until: number): void {
     const ttl = Math.ceil(until - Date.now());
-    this.entries.set(key, { value, until }, { ttl: ttl > 0 ? ttl : 0 });
+    this.entries.set(key, { value, until }, { ttl: Math.max(ttl, 0) });
   }
 
   delete(key: string): void {

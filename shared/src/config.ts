@@ -9,9 +9,7 @@ export class ConfigError extends Error {
 const mongoUrl = z
   .string({ error: 'is required (e.g. mongodb://127.0.0.1:27017)' })
   .regex(/^mongodb(\+srv)?:\/\//, 'must start with mongodb:// or mongodb+srv://');
-const redisUrl = z
-  .string({ error: 'is required (e.g. redis://127.0.0.1:6379)' })
-  .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://');
+const redisUrl = z.string({ error: 'is required (e.g. redis://127.0.0.1:6379)' }).regex(/^rediss?:\/\//, 'must start with redis:// or rediss://');
 const name = z.string().regex(/^[A-Za-z0-9_-]{1,48}$/, 'must be 1-48 letters, digits, _ or -');
 
 /** Variables every process reads. */
@@ -25,9 +23,7 @@ export const baseEnv = {
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
 } as const;
 
-export const jwtSecret = z
-  .string({ error: 'is required: the HS256 key tokens are signed with' })
-  .min(32, 'must be at least 32 characters');
+export const jwtSecret = z.string({ error: 'is required: the HS256 key tokens are signed with' }).min(32, 'must be at least 32 characters');
 
 export function port(defaultPort: number) {
   return z.coerce.number().int().min(0).max(65_535).default(defaultPort);

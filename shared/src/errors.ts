@@ -1,6 +1,22 @@
-import { ClientClosedError, ClientOfflineError, ConnectionTimeoutError, ReconnectStrategyError, SocketClosedUnexpectedlyError, SocketTimeoutError } from 'redis';
+import {
+  ClientClosedError,
+  ClientOfflineError,
+  ConnectionTimeoutError,
+  ReconnectStrategyError,
+  SocketClosedUnexpectedlyError,
+  SocketTimeoutError,
+} from 'redis';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
-import { MongoClientClosedError, MongoError, MongoExpiredSessionError, MongoErrorLabel, MongoNetworkError, MongoNotConnectedError, MongoServerSelectionError, MongoTopologyClosedError } from 'mongodb';
+import {
+  MongoClientClosedError,
+  MongoError,
+  MongoExpiredSessionError,
+  MongoErrorLabel,
+  MongoNetworkError,
+  MongoNotConnectedError,
+  MongoServerSelectionError,
+  MongoTopologyClosedError,
+} from 'mongodb';
 
 /** Every code the API puts in `extensions.code`. */
 export const ErrorCode = {
@@ -25,8 +41,7 @@ export const unauthenticated = (message = 'Authentication required') => coded(Er
 export const refusedCredential = (message: string) => coded(ErrorCode.UNAUTHENTICATED, message, { http: { status: 401 } });
 export const forbidden = (message = 'Not allowed') => coded(ErrorCode.FORBIDDEN, message);
 export const notFound = (message: string) => coded(ErrorCode.NOT_FOUND, message);
-export const rateLimited = (message: string, retryAfterSeconds: number) =>
-  coded(ErrorCode.RATE_LIMITED, message, { retryAfter: retryAfterSeconds });
+export const rateLimited = (message: string, retryAfterSeconds: number) => coded(ErrorCode.RATE_LIMITED, message, { retryAfter: retryAfterSeconds });
 export const serviceUnavailable = (message = 'A storage service is unavailable; retry shortly') =>
   coded(ErrorCode.SERVICE_UNAVAILABLE, message, { retryable: true });
 
@@ -98,7 +113,14 @@ const UNAVAILABLE_CLASSES: readonly (abstract new (...args: never[]) => Error)[]
   ReconnectStrategyError,
 ];
 /** Labels the MongoDB driver and server put on errors that a retry may get past. */
-const TRANSIENT_LABELS = [MongoErrorLabel.RetryableWriteError, MongoErrorLabel.TransientTransactionError, MongoErrorLabel.ResetPool, MongoErrorLabel.PoolRequestedRetry, MongoErrorLabel.RetryableError, MongoErrorLabel.SystemOverloadedError];
+const TRANSIENT_LABELS = [
+  MongoErrorLabel.RetryableWriteError,
+  MongoErrorLabel.TransientTransactionError,
+  MongoErrorLabel.ResetPool,
+  MongoErrorLabel.PoolRequestedRetry,
+  MongoErrorLabel.RetryableError,
+  MongoErrorLabel.SystemOverloadedError,
+];
 /** By name too, for errors of another copy of a driver (BullMQ brings its own) or thrown across a process boundary. */
 const UNAVAILABLE_NAMES = new Set([
   'MongoServerSelectionError',

@@ -48,7 +48,13 @@ export function pooledFetch(options: PooledFetchOptions): PooledFetch {
               for (const item of Array.isArray(value) ? value : [value]) responseHeaders.append(name, item);
             }
             const status = res.statusCode ?? 502;
-            resolve(new Response(status === 204 || status === 304 ? null : Buffer.concat(chunks), { status, statusText: res.statusMessage ?? '', headers: responseHeaders }));
+            resolve(
+              new Response(status === 204 || status === 304 ? null : Buffer.concat(chunks), {
+                status,
+                statusText: res.statusMessage ?? '',
+                headers: responseHeaders,
+              }),
+            );
           });
         },
       );

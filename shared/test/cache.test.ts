@@ -82,7 +82,14 @@ describe('id arguments', () => {
 
   it('bound lists of ids', () => {
     expect(requireIds(['a', 'b'], 'ids')).toEqual(['a', 'b']);
-    expect(codeOf(() => requireIds(Array.from({ length: MAX_IDS_PER_ARGUMENT + 1 }, (_, i) => `p${i}`), 'ids'))).toBe('BAD_USER_INPUT');
+    expect(
+      codeOf(() =>
+        requireIds(
+          Array.from({ length: MAX_IDS_PER_ARGUMENT + 1 }, (_, i) => `p${i}`),
+          'ids',
+        ),
+      ),
+    ).toBe('BAD_USER_INPUT');
     expect(codeOf(() => requireIds(['ok', 'x'.repeat(200)], 'ids'))).toBe('BAD_USER_INPUT');
   });
 });

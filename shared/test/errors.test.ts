@@ -57,14 +57,16 @@ describe('isUnavailable', () => {
     expect(isUnavailable(Object.assign(new Error('Server selection timed out after 5000 ms'), { name: 'MongoServerSelectionError' }))).toBe(true);
   });
 
-  it('recognizes the MongoDB driver\'s transient errors by class and label', () => {
+  it("recognizes the MongoDB driver's transient errors by class and label", () => {
     const pool = { address: '127.0.0.1:27017' };
     expect(isUnavailable(new PoolClearedOnNetworkError(pool))).toBe(true);
     expect(isUnavailable(new PoolClearedError({ ...pool, serverError: new Error('monitor timed out') }))).toBe(true);
     expect(isUnavailable(new MongoClientClosedError())).toBe(true);
     expect(isUnavailable(new MongoTopologyClosedError())).toBe(true);
     expect(isUnavailable(new MongoNetworkTimeoutError('connection timed out'))).toBe(true);
-    expect(isUnavailable(new MongoServerSelectionError('Server selection timed out after 30000 ms', { type: 'Unknown', servers: new Map() } as never))).toBe(true);
+    expect(isUnavailable(new MongoServerSelectionError('Server selection timed out after 30000 ms', { type: 'Unknown', servers: new Map() } as never))).toBe(
+      true,
+    );
     for (const label of ['RetryableWriteError', 'TransientTransactionError', 'ResetPool']) {
       expect(isUnavailable(new MongoServerError({ errmsg: 'not primary', code: 10107, errorLabels: [label] }))).toBe(true);
     }
@@ -76,7 +78,11 @@ describe('isUnavailable', () => {
     const client = new MongoClient(testServices().mongoUrl);
     await client.connect();
     await client.close();
-    const error = await client.db('t_errors_closed').collection('x').findOne({}).catch((e: unknown) => e);
+    const error = await client
+      .db('t_errors_closed')
+      .collection('x')
+      .findOne({})
+      .catch((e: unknown) => e);
     expect(isUnavailable(error)).toBe(true);
   });
 

@@ -3,7 +3,10 @@ import { ApolloServer } from '@apollo/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeServer, createGraphQLHttpServer, listen, requestQuery } from '../src/http.ts';
 
-const apollo = new ApolloServer({ typeDefs: 'type Query { echo(text: String): String }', resolvers: { Query: { echo: (_: unknown, { text }: { text?: string }) => text ?? null } } });
+const apollo = new ApolloServer({
+  typeDefs: 'type Query { echo(text: String): String }',
+  resolvers: { Query: { echo: (_: unknown, { text }: { text?: string }) => text ?? null } },
+});
 let seen: (string | undefined)[] = [];
 const http = createGraphQLHttpServer({
   server: apollo,

@@ -70,7 +70,10 @@ describe('subgraphs', () => {
     await apollo.start();
     const http = createGraphQLHttpServer({ server: apollo, context: async () => ({ identity: { kind: 'anonymous' } }) as SubgraphContext });
     url = `http://127.0.0.1:${await listen(http, 0)}/graphql`;
-    stop = async () => (await closeServer(http), await apollo.stop());
+    stop = async () => {
+      await closeServer(http);
+      await apollo.stop();
+    };
   });
 
   afterAll(async () => {
@@ -79,13 +82,18 @@ describe('subgraphs', () => {
 
   const post = async (query: string) => {
     const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
-    return { status: response.status, body: (await response.json()) as { data?: unknown; errors?: { message: string; extensions: Record<string, unknown> }[] } };
+    return {
+      status: response.status,
+      body: (await response.json()) as { data?: unknown; errors?: { message: string; extensions: Record<string, unknown> }[] },
+    };
   };
 
   it('refuse a too deep literal with 400 GRAPHQL_VALIDATION_FAILED, and answer one at the limit', async () => {
     const refused = await post(`{ echo(value: ${lists(MAX_LITERAL_LIST_DEPTH + 1)}) }`);
     expect(refused.status).toBe(400);
-    expect(refused.body.errors).toEqual([expect.objectContaining({ message: TOO_MANY_LISTS, extensions: expect.objectContaining({ code: 'GRAPHQL_VALIDATION_FAILED' }) })]);
+    expect(refused.body.errors).toEqual([
+      expect.objectContaining({ message: TOO_MANY_LISTS, extensions: expect.objectContaining({ code: 'GRAPHQL_VALIDATION_FAILED' }) }),
+    ]);
     const answered = await post(`{ echo(value: ${lists(MAX_LITERAL_LIST_DEPTH)}) }`);
     expect(answered.body).toEqual({ data: { echo: JSON.parse(lists(MAX_LITERAL_LIST_DEPTH)) } });
   });

@@ -8,7 +8,9 @@ import { closeServer, createGraphQLHttpServer, listen } from '../src/http.ts';
 import { createLogger } from '../src/logger.ts';
 import { createSubgraphServer, requestIdentity, type SubgraphContext } from '../src/subgraph.ts';
 
-const { PoolClearedOnNetworkError } = createRequire(import.meta.url)('mongodb/lib/cmap/errors.js') as { PoolClearedOnNetworkError: new (pool: { address: string }) => Error };
+const { PoolClearedOnNetworkError } = createRequire(import.meta.url)('mongodb/lib/cmap/errors.js') as {
+  PoolClearedOnNetworkError: new (pool: { address: string }) => Error;
+};
 
 const secret = 'subgraph-test-secret-at-least-32-characters';
 const typeDefs = parse(`
@@ -35,7 +37,13 @@ async function start(production: boolean) {
   await apollo.start();
   const http = createGraphQLHttpServer({ server: apollo, context: async (req) => ({ identity: await requestIdentity(req, secret) }) });
   const url = `http://127.0.0.1:${await listen(http, 0)}/graphql`;
-  return { url, stop: async () => (await closeServer(http), await apollo.stop()) };
+  return {
+    url,
+    stop: async () => {
+      await closeServer(http);
+      await apollo.stop();
+    },
+  };
 }
 
 let dev: Awaited<ReturnType<typeof start>>;
@@ -60,12 +68,20 @@ afterAll(async () => {
 describe('subgraph identity', () => {
   it('trusts a header the gateway signed for this operation', async () => {
     const query = '{ whoami }';
-    expect((await postGraphQL(dev.url, query, {}, { [IDENTITY_HEADER]: await signInternalIdentity(admin, secret, query) })).data).toEqual({ whoami: 'admin:root' });
+    expect((await postGraphQL(dev.url, query, {}, { [IDENTITY_HEADER]: await signInternalIdentity(admin, secret, query) })).data).toEqual({
+      whoami: 'admin:root',
+    });
     expect((await postGraphQL(dev.url, query)).data).toEqual({ whoami: 'anonymous' });
   });
 
   it('answers a forged header with 401 UNAUTHENTICATED', async () => {
-    const forged = await new SignJWT({ role: 'admin', op: 'x' }).setProtectedHeader({ alg: 'HS256' }).setSubject('root').setAudience('recs-subgraph').setIssuedAt().setExpirationTime('1m').sign(new TextEncoder().encode(secret));
+    const forged = await new SignJWT({ role: 'admin', op: 'x' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('root')
+      .setAudience('recs-subgraph')
+      .setIssuedAt()
+      .setExpirationTime('1m')
+      .sign(new TextEncoder().encode(secret));
     const result = await raw(dev.url, '{ whoami }', { [IDENTITY_HEADER]: forged });
     expect(result.status).toBe(401);
     expect(result.body.errors?.[0]?.extensions['code']).toBe('UNAUTHENTICATED');
@@ -75,7 +91,10 @@ describe('subgraph identity', () => {
     const header = await signInternalIdentity(admin, secret, '{ scaled(factor: 1) }');
     const replayed = await raw(dev.url, '{ whoami }', { [IDENTITY_HEADER]: header });
     expect(replayed.status).toBe(401);
-    expect(replayed.body.errors?.[0]).toMatchObject({ message: 'identity header from the gateway was signed for another operation', extensions: { code: 'UNAUTHENTICATED' } });
+    expect(replayed.body.errors?.[0]).toMatchObject({
+      message: 'identity header from the gateway was signed for another operation',
+      extensions: { code: 'UNAUTHENTICATED' },
+    });
     expect(replayed.body.data).toBeUndefined();
   });
 });

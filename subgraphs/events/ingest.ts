@@ -133,7 +133,11 @@ export class Ingestor {
   private async enqueue(job: EventsJob): Promise<void> {
     const timeoutMs = this.options.enqueueTimeoutMs ?? 1_000;
     try {
-      await within(this.options.queue.add(JOB_NAMES.batch, job, { jobId: job.batchId }), timeoutMs, () => new Error(`Redis did not answer within ${timeoutMs} ms`));
+      await within(
+        this.options.queue.add(JOB_NAMES.batch, job, { jobId: job.batchId }),
+        timeoutMs,
+        () => new Error(`Redis did not answer within ${timeoutMs} ms`),
+      );
     } catch (error) {
       this.options.logger.warn(
         { batchId: job.batchId, events: job.events.length, err: (error as Error).message },

@@ -1,5 +1,6 @@
-import { browsingHistory, hiddenOf, HISTORY_MAX_LIMIT, type EventInput, type HiddenHistory, type TrackedEvent } from '@recs/engine';
-import { badUserInput, forbidden, requireId, requireUserAccess, unauthenticated, type Logger, type Resolvers, type SubgraphContext } from '@recs/shared';
+import { browsingHistory, hiddenOf, HISTORY_MAX_LIMIT, type HiddenHistory, type TrackedEvent } from '@recs/engine';
+import { badUserInput, forbidden, requireId, requireUserAccess, unauthenticated, type Logger, type SubgraphContext } from '@recs/shared';
+import type { Resolvers } from './generated/resolvers.ts';
 import { MAX_BATCH, type Ingestor } from './ingest.ts';
 import type { EventStore } from './store.ts';
 
@@ -9,7 +10,8 @@ export interface EventsContext extends SubgraphContext {
   readonly logger: Logger;
 }
 
-interface UserRef {
+/** What the User resolvers receive as their parent (codegen's mapper for User). */
+export interface UserRef {
   readonly id: string;
   /** A history change this request just recorded (the aggregator applies it a moment later). */
   readonly pending?: TrackedEvent;
@@ -28,9 +30,9 @@ function requireIdentity(ctx: EventsContext): void {
   if (ctx.identity.kind === 'anonymous') throw unauthenticated('A token is required to track events');
 }
 
-export const resolvers: Resolvers<EventsContext> = {
+export const resolvers = {
   Query: {
-    user: (_: unknown, { id }: { id: string }, ctx: EventsContext): UserRef => {
+    user: (_, { id }, ctx): UserRef => {
       requireId(id, 'id');
       requireUserAccess(ctx.identity, id);
       return { id };
@@ -38,7 +40,7 @@ export const resolvers: Resolvers<EventsContext> = {
   },
 
   Mutation: {
-    trackEvent: async (_: unknown, { input }: { input: EventInput }, ctx: EventsContext) => {
+    trackEvent: async (_, { input }, ctx) => {
       requireIdentity(ctx);
       const result = await ctx.ingestor.track([input], ctx.identity);
       const rejection = result.rejected[0];
@@ -47,24 +49,25 @@ export const resolvers: Resolvers<EventsContext> = {
         throw badUserInput(rejection.message, { reason: rejection.code });
       }
       const accepted = result.accepted[0];
-      return { eventId: accepted?.eventId ?? result.duplicates[0], duplicate: accepted === undefined };
+      // one event in, not rejected: it was accepted or is a duplicate
+      return { eventId: accepted?.eventId ?? result.duplicates[0]!, duplicate: accepted === undefined };
     },
 
-    trackEvents: async (_: unknown, { inputs }: { inputs: EventInput[] }, ctx: EventsContext) => {
+    trackEvents: async (_, { inputs }, ctx) => {
       requireIdentity(ctx);
       if (inputs.length > MAX_BATCH) throw badUserInput(`at most ${MAX_BATCH} events per call; got ${inputs.length}`);
       const result = await ctx.ingestor.track(inputs, ctx.identity);
       return { accepted: result.accepted.length, duplicates: result.duplicates.length, rejected: result.rejected };
     },
 
-    removeFromHistory: async (_: unknown, { userId, productId }: { userId: string; productId: string }, ctx: EventsContext): Promise<UserRef> => {
+    removeFromHistory: async (_, { userId, productId }, ctx): Promise<UserRef> => {
       requireId(userId, 'userId');
       requireId(productId, 'productId');
       requireUserAccess(ctx.identity, userId);
       return { id: userId, pending: await ctx.ingestor.trackControl(userId, 'HIDE_PRODUCT', productId) };
     },
 
-    clearHistory: async (_: unknown, { userId }: { userId: string }, ctx: EventsContext): Promise<UserRef> => {
+    clearHistory: async (_, { userId }, ctx): Promise<UserRef> => {
       requireId(userId, 'userId');
       requireUserAccess(ctx.identity, userId);
       return { id: userId, pending: await ctx.ingestor.trackControl(userId, 'CLEAR_HISTORY', '*') };
@@ -72,8 +75,8 @@ export const resolvers: Resolvers<EventsContext> = {
   },
 
   User: {
-    __resolveReference: (ref: UserRef): UserRef => ({ id: ref.id }),
-    browsingHistory: async (user: UserRef, { limit }: { limit: number }, ctx: EventsContext) => {
+    __resolveReference: (ref): UserRef => ({ id: ref.id }),
+    browsingHistory: async (user, { limit }, ctx) => {
       requireUserAccess(ctx.identity, user.id);
       if (!Number.isInteger(limit) || limit < 0 || limit > HISTORY_MAX_LIMIT) throw badUserInput(`limit must be from 0 to ${HISTORY_MAX_LIMIT}`);
       const state = await ctx.store.userState(user.id);
@@ -84,4 +87,4 @@ export const resolvers: Resolvers<EventsContext> = {
       }));
     },
   },
-};
+} satisfies Resolvers;

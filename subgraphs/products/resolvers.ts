@@ -1,7 +1,8 @@
-import { badUserInput, optionalId, requireAdmin, requireId, requireIds, type Resolvers, type SubgraphContext } from '@recs/shared';
+import { badUserInput, optionalId, requireAdmin, requireId, requireIds, type SubgraphContext } from '@recs/shared';
 import { isValidId } from '@recs/engine';
 import DataLoader from 'dataloader';
-import { PRODUCT_LIMITS, ProductValidationError, validateProduct, type ProductInputLike } from './catalog/product.ts';
+import { PRODUCT_LIMITS, ProductValidationError, validateProduct } from './catalog/product.ts';
+import type { Resolvers } from './generated/resolvers.ts';
 import type { CategoryDoc, ProductDoc, ProductStore } from './store.ts';
 
 export interface ProductsContext extends SubgraphContext {
@@ -45,19 +46,11 @@ function decodeCursor(cursor: string): string {
   }
 }
 
-interface ProductsArgs {
-  ids?: string[] | null;
-  categoryId?: string | null;
-  search?: string | null;
-  first?: number | null;
-  after?: string | null;
-}
-
-export const resolvers: Resolvers<ProductsContext> = {
+export const resolvers = {
   Query: {
-    product: (_: unknown, { id }: { id: string }, ctx: ProductsContext) => ctx.products.load(requireId(id, 'id')),
+    product: (_, { id }, ctx) => ctx.products.load(requireId(id, 'id')),
 
-    products: async (_: unknown, args: ProductsArgs, ctx: ProductsContext) => {
+    products: async (_, args, ctx) => {
       const first = args.first ?? 20;
       if (!Number.isInteger(first) || first < 0 || first > MAX_PAGE) throw badUserInput(`first must be from 0 to ${MAX_PAGE}`);
       const ids = args.ids == null ? undefined : requireIds(args.ids, 'ids', MAX_PAGE);
@@ -84,11 +77,11 @@ export const resolvers: Resolvers<ProductsContext> = {
       };
     },
 
-    categories: (_: unknown, __: unknown, ctx: ProductsContext) => ctx.store.categories(),
+    categories: (_, __, ctx) => ctx.store.categories(),
   },
 
   Mutation: {
-    upsertProducts: async (_: unknown, { products }: { products: ProductInputLike[] }, ctx: ProductsContext) => {
+    upsertProducts: async (_, { products }, ctx) => {
       requireAdmin(ctx.identity);
       if (products.length > PRODUCT_LIMITS.batch) throw badUserInput(`at most ${PRODUCT_LIMITS.batch} products per call`);
       const seen = new Set<string>();
@@ -111,14 +104,13 @@ export const resolvers: Resolvers<ProductsContext> = {
 
   Product: {
     // references come from other subgraphs' stored data; one that is not an id names no product (and is not cached)
-    __resolveReference: (ref: { id: string }, ctx: ProductsContext) => (isValidId(ref.id) ? ctx.products.load(ref.id) : null),
-    id: (product: ProductDoc) => product._id,
-    category: (product: ProductDoc, _: unknown, ctx: ProductsContext) =>
-      product.categoryId === undefined ? null : ctx.categories.load(product.categoryId),
+    __resolveReference: (ref, ctx) => (isValidId(ref.id) ? ctx.products.load(ref.id) : null),
+    id: (product) => product._id,
+    category: (product, _, ctx) => (product.categoryId === undefined ? null : ctx.categories.load(product.categoryId)),
   },
 
   Category: {
-    __resolveReference: (ref: { id: string }, ctx: ProductsContext) => (isValidId(ref.id) ? ctx.categories.load(ref.id) : null),
-    id: (category: CategoryDoc) => category._id,
+    __resolveReference: (ref, ctx) => (isValidId(ref.id) ? ctx.categories.load(ref.id) : null),
+    id: (category) => category._id,
   },
-};
+} satisfies Resolvers;

@@ -148,11 +148,19 @@ export class ProductStore {
     const filter: Filter<ProductDoc> = {};
     if (query.ids !== undefined) filter._id = { $in: [...query.ids] };
     if (query.categoryId !== undefined) filter.categoryId = query.categoryId;
-    const words = query.search?.trim().split(/\s+/).filter((w) => w !== '') ?? [];
+    const words =
+      query.search
+        ?.trim()
+        .split(/\s+/)
+        .filter((w) => w !== '') ?? [];
     if (words.length > 0) filter.$and = words.map((word) => ({ name: { $regex: escapeRegex(word), $options: 'i' } }));
     const pageFilter: Filter<ProductDoc> = query.after === undefined ? filter : { $and: [filter, { _id: { $gt: query.after } }] };
     const [products, totalCount] = await Promise.all([
-      this.products.find(pageFilter).sort({ _id: 1 }).limit(query.first + 1).toArray(),
+      this.products
+        .find(pageFilter)
+        .sort({ _id: 1 })
+        .limit(query.first + 1)
+        .toArray(),
       this.products.countDocuments(filter),
     ]);
     return { products: products.slice(0, query.first), totalCount, hasNextPage: products.length > query.first };

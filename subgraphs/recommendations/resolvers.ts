@@ -1,7 +1,8 @@
 import { KIND_CODE, type EngineConfig, type Neighbour, type RecommendationItem, type SimilarityKind } from '@recs/engine';
-import { badUserInput, coocDocId, optionalId, requireId, requireUserAccess, type Resolvers, type StoredList, type SubgraphContext } from '@recs/shared';
+import { badUserInput, coocDocId, optionalId, requireId, requireUserAccess, type StoredList, type SubgraphContext } from '@recs/shared';
 import DataLoader from 'dataloader';
 import { GraphQLError } from 'graphql';
+import type { Resolvers } from './generated/resolvers.ts';
 import type { RecommendationStore } from './store.ts';
 
 export interface RecommendationsContext extends SubgraphContext {
@@ -18,6 +19,11 @@ export function createLoaders(store: RecommendationStore): Pick<RecommendationsC
       return ids.map((id) => found.get(id) ?? []);
     }),
   };
+}
+
+/** A User or Product of this subgraph: only its key (codegen's mapper for both). */
+export interface EntityRef {
+  readonly id: string;
 }
 
 const productRef = (id: string) => ({ __typename: 'Product', id });
@@ -66,24 +72,13 @@ const servedByGateway = () => {
   throw new GraphQLError('Subscriptions are served by the gateway over graphql-ws', { extensions: { code: 'BAD_REQUEST' } });
 };
 
-interface ListArgs {
-  userId: string;
-  limit: number;
-}
-interface BestSellersArgs {
-  categoryId?: string | null;
-  limit: number;
-  windowDays: number;
-}
-
-export const resolvers: Resolvers<RecommendationsContext> = {
+export const resolvers = {
   Query: {
-    recommendations: (_: unknown, { userId, limit }: ListArgs, ctx: RecommendationsContext) => recommendationList(requireId(userId, 'userId'), limit, ctx),
-    bestSellers: async (_: unknown, { categoryId, limit, windowDays }: BestSellersArgs, ctx: RecommendationsContext) =>
+    recommendations: (_, { userId, limit }, ctx) => recommendationList(requireId(userId, 'userId'), limit, ctx),
+    bestSellers: async (_, { categoryId, limit, windowDays }, ctx) =>
       ranked((await bestSellers(optionalId(categoryId, 'categoryId') ?? null, limit, windowDays, ctx)).items, limit),
-    similarProducts: (_: unknown, { productId, kind, limit }: { productId: string; kind: SimilarityKind; limit: number }, ctx: RecommendationsContext) =>
-      similar(requireId(productId, 'productId'), kind, limit, ctx),
-    bestSellersSnapshot: async (_: unknown, { categoryId, limit }: { categoryId?: string | null; limit: number }, ctx: RecommendationsContext) => {
+    similarProducts: (_, { productId, kind, limit }, ctx) => similar(requireId(productId, 'productId'), kind, limit, ctx),
+    bestSellersSnapshot: async (_, { categoryId, limit }, ctx) => {
       const list = await bestSellers(optionalId(categoryId, 'categoryId') ?? null, limit, ctx.engine.defaultWindowDays, ctx);
       return { categoryId: list.categoryId, items: ranked(list.items, limit), changedAt: new Date(list.changedAt) };
     },
@@ -93,12 +88,12 @@ export const resolvers: Resolvers<RecommendationsContext> = {
     bestSellersChanged: { subscribe: servedByGateway },
   },
   User: {
-    __resolveReference: (ref: { id: string }) => ({ id: ref.id }),
-    recommendations: (user: { id: string }, { limit }: { limit: number }, ctx: RecommendationsContext) => recommendationList(user.id, limit, ctx),
+    __resolveReference: (ref) => ({ id: ref.id }),
+    recommendations: (user, { limit }, ctx) => recommendationList(user.id, limit, ctx),
   },
   Product: {
-    __resolveReference: (ref: { id: string }) => ({ id: ref.id }),
-    alsoViewed: (product: { id: string }, { limit }: { limit: number }, ctx: RecommendationsContext) => similar(product.id, 'ALSO_VIEWED', limit, ctx),
-    alsoBought: (product: { id: string }, { limit }: { limit: number }, ctx: RecommendationsContext) => similar(product.id, 'ALSO_BOUGHT', limit, ctx),
+    __resolveReference: (ref) => ({ id: ref.id }),
+    alsoViewed: (product, { limit }, ctx) => similar(product.id, 'ALSO_VIEWED', limit, ctx),
+    alsoBought: (product, { limit }, ctx) => similar(product.id, 'ALSO_BOUGHT', limit, ctx),
   },
-};
+} satisfies Resolvers;

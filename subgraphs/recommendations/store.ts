@@ -64,7 +64,10 @@ export class RecommendationStore {
 
   /** Neighbour lists by co-occurrence document id (`v:<product>` / `b:<product>`), in one query. */
   async neighbours(ids: readonly string[]): Promise<Map<string, Neighbour[]>> {
-    const docs = await this.db.collection<CoocDoc>(COLLECTIONS.cooc).find({ _id: { $in: [...ids] } }, { projection: { top: 1 } }).toArray();
+    const docs = await this.db
+      .collection<CoocDoc>(COLLECTIONS.cooc)
+      .find({ _id: { $in: [...ids] } }, { projection: { top: 1 } })
+      .toArray();
     return new Map(docs.map((doc) => [doc._id, neighboursFromDoc(doc)]));
   }
 
@@ -130,7 +133,12 @@ export class RecommendationStore {
       if (group === undefined) byDay.set(day, (group = { members: [] }));
       group.members.push(i);
     });
-    for (const [day, group] of byDay) group.ranker = new WindowRanker(group.members.map((i) => batch[i]!), day, RANKING_SIZE);
+    for (const [day, group] of byDay)
+      group.ranker = new WindowRanker(
+        group.members.map((i) => batch[i]!),
+        day,
+        RANKING_SIZE,
+      );
     const rankers = [...byDay.values()].map((group) => group.ranker!);
 
     const categories = new Set(batch.map((waiting) => waiting.categoryId));
@@ -140,7 +148,10 @@ export class RecommendationStore {
     let chunk: { _id: string; categoryId?: string }[] = [];
     const feed = async () => {
       if (chunk.length === 0) return;
-      const docs = await this.db.collection<BuyerDaysDoc>(COLLECTIONS.buyerDays).find({ _id: { $in: chunk.map((p) => p._id) } }, { projection: { d: 1 } }).toArray();
+      const docs = await this.db
+        .collection<BuyerDaysDoc>(COLLECTIONS.buyerDays)
+        .find({ _id: { $in: chunk.map((p) => p._id) } }, { projection: { d: 1 } })
+        .toArray();
       const days = new Map(docs.map((doc) => [doc._id, buyerDaysFromDoc(doc)]));
       for (const product of chunk) for (const ranker of rankers) ranker.add(product._id, product.categoryId, days.get(product._id));
       chunk = [];

@@ -36,7 +36,12 @@ async function gql(query: string, variables: Record<string, unknown> = {}, ident
   return postGraphQL(url, query, variables, headers);
 }
 
-async function startServer(store: EventStore, ingestQueue: Queue<EventsJob>, timeoutMs = 1_000, storeTimeoutMs?: number): Promise<{ server: EventsServer; url: string }> {
+async function startServer(
+  store: EventStore,
+  ingestQueue: Queue<EventsJob>,
+  timeoutMs = 1_000,
+  storeTimeoutMs?: number,
+): Promise<{ server: EventsServer; url: string }> {
   const created = await createEventsServer({
     store,
     ingestor: new Ingestor({ store, queue: ingestQueue, logger, enqueueTimeoutMs: timeoutMs, ...(storeTimeoutMs === undefined ? {} : { storeTimeoutMs }) }),
@@ -81,7 +86,14 @@ describe('trackEvent', () => {
 
     const stored = await database.db.collection('events').find().toArray();
     expect(stored).toHaveLength(1);
-    expect(stored[0]).toMatchObject({ _id: eventKey('alice', 'evt-1'), userId: 'alice', productId: 'p1', type: 'VIEW', quantity: 2, metadata: { page: '/p1' } });
+    expect(stored[0]).toMatchObject({
+      _id: eventKey('alice', 'evt-1'),
+      userId: 'alice',
+      productId: 'p1',
+      type: 'VIEW',
+      quantity: 2,
+      metadata: { page: '/p1' },
+    });
     const jobs = await queue.getJobs(['waiting']);
     expect(jobs).toHaveLength(1);
     expect(jobs[0]!.data.events.map((e) => e.eventId)).toEqual(['evt-1']);
@@ -141,7 +153,12 @@ describe('trackEvents', () => {
     await gql(TRACK_MANY, { inputs: [{ eventId: 'x1', userId: 'u1', productId: 'p1', type: 'VIEW' }] }, service);
     const again = await gql(
       TRACK_MANY,
-      { inputs: [{ eventId: 'x1', userId: 'u1', productId: 'p1', type: 'VIEW' }, { eventId: 'x2', userId: 'u1', productId: 'p2', type: 'VIEW' }] },
+      {
+        inputs: [
+          { eventId: 'x1', userId: 'u1', productId: 'p1', type: 'VIEW' },
+          { eventId: 'x2', userId: 'u1', productId: 'p2', type: 'VIEW' },
+        ],
+      },
       service,
     );
     expect(again.data?.['trackEvents']).toMatchObject({ accepted: 1, duplicates: 1 });
@@ -160,7 +177,12 @@ describe('trackEvents', () => {
   it('reports another user’s events in a user’s batch as FORBIDDEN and accepts the rest', async () => {
     const result = await gql(
       TRACK_MANY,
-      { inputs: [{ userId: 'alice', productId: 'p1', type: 'VIEW' }, { userId: 'bob', productId: 'p1', type: 'VIEW' }] },
+      {
+        inputs: [
+          { userId: 'alice', productId: 'p1', type: 'VIEW' },
+          { userId: 'bob', productId: 'p1', type: 'VIEW' },
+        ],
+      },
       alice,
     );
     expect(result.data?.['trackEvents']).toMatchObject({ accepted: 1, rejected: [{ index: 1, code: 'FORBIDDEN' }] });
@@ -173,9 +195,14 @@ describe('trackEvents', () => {
     offline.on('error', () => undefined);
     const alt = await startServer(new EventStore(database.db), offline, 300);
     try {
-      const result = await postGraphQL(alt.url, TRACK, { input: { eventId: 'offline-1', userId: 'u1', productId: 'p1', type: 'VIEW' } }, {
-        [IDENTITY_HEADER]: await signInternalIdentity(service, TEST_JWT_SECRET, TRACK),
-      });
+      const result = await postGraphQL(
+        alt.url,
+        TRACK,
+        { input: { eventId: 'offline-1', userId: 'u1', productId: 'p1', type: 'VIEW' } },
+        {
+          [IDENTITY_HEADER]: await signInternalIdentity(service, TEST_JWT_SECRET, TRACK),
+        },
+      );
       expect(result.data).toEqual({ trackEvent: { eventId: 'offline-1', duplicate: false } });
       expect(await database.db.collection('events').countDocuments({ _id: eventKey('u1', 'offline-1') as never })).toBe(1);
       expect(await database.db.collection('event_inbox').countDocuments({ ids: eventKey('u1', 'offline-1') })).toBe(1);
@@ -189,9 +216,14 @@ describe('trackEvents', () => {
     const dead = new MongoClient(`mongodb://127.0.0.1:${await freePort()}/`, { serverSelectionTimeoutMS: 300 });
     const alt = await startServer(new EventStore(dead.db('nowhere')), queue);
     try {
-      const result = await postGraphQL(alt.url, TRACK_MANY, { inputs: [{ userId: 'u1', productId: 'p1', type: 'VIEW' }] }, {
-        [IDENTITY_HEADER]: await signInternalIdentity(service, TEST_JWT_SECRET, TRACK_MANY),
-      });
+      const result = await postGraphQL(
+        alt.url,
+        TRACK_MANY,
+        { inputs: [{ userId: 'u1', productId: 'p1', type: 'VIEW' }] },
+        {
+          [IDENTITY_HEADER]: await signInternalIdentity(service, TEST_JWT_SECRET, TRACK_MANY),
+        },
+      );
       expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'SERVICE_UNAVAILABLE', retryable: true });
       expect(await queue.count()).toBe(0);
     } finally {
@@ -206,12 +238,20 @@ describe('trackEvents', () => {
     const hung = new Set<Socket>();
     const silent = createServer((socket) => hung.add(socket));
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-    const client = new MongoClient(`mongodb://127.0.0.1:${(silent.address() as AddressInfo).port}/`, { serverSelectionTimeoutMS: 60_000, connectTimeoutMS: 60_000 });
+    const client = new MongoClient(`mongodb://127.0.0.1:${(silent.address() as AddressInfo).port}/`, {
+      serverSelectionTimeoutMS: 60_000,
+      connectTimeoutMS: 60_000,
+    });
     const alt = await startServer(new EventStore(client.db('silent')), queue, 1_000, 300);
     try {
-      const result = await postGraphQL(alt.url, TRACK_MANY, { inputs: [{ userId: 'u1', productId: 'p1', type: 'VIEW' }] }, {
-        [IDENTITY_HEADER]: await signInternalIdentity(service, TEST_JWT_SECRET, TRACK_MANY),
-      });
+      const result = await postGraphQL(
+        alt.url,
+        TRACK_MANY,
+        { inputs: [{ userId: 'u1', productId: 'p1', type: 'VIEW' }] },
+        {
+          [IDENTITY_HEADER]: await signInternalIdentity(service, TEST_JWT_SECRET, TRACK_MANY),
+        },
+      );
       expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'SERVICE_UNAVAILABLE', retryable: true });
       expect(result.errors?.[0]?.message).toMatch(/within 300 ms/);
       expect(await queue.count()).toBe(0);

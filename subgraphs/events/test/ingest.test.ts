@@ -4,7 +4,17 @@ import type { Queue } from 'bullmq';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { postGraphQL, TEST_JWT_SECRET, testDatabase, testServices, uniqueName, type TestDatabase } from '@recs/devkit';
 import { eventKey, type TrackedEvent } from '@recs/engine';
-import { closeServer, connectRedis, createLogger, eventsQueue, IDENTITY_HEADER, signInternalIdentity, type EventsJob, type Identity, type RedisClient } from '@recs/shared';
+import {
+  closeServer,
+  connectRedis,
+  createLogger,
+  eventsQueue,
+  IDENTITY_HEADER,
+  signInternalIdentity,
+  type EventsJob,
+  type Identity,
+  type RedisClient,
+} from '@recs/shared';
 import { Ingestor } from '../ingest.ts';
 import { createEventsServer, type EventsServer } from '../server.ts';
 import { EventStore } from '../store.ts';
@@ -62,7 +72,7 @@ describe('metadata', () => {
       event(2, { $where: 'sleep(1)' }),
       event(3, { ['nul\u0000key']: 1 }),
       event(4, { a: [[1]] }),
-      event(5, { tags: ['x', { nested: [1, 2] }], 'a$b': true }),
+      event(5, { tags: ['x', { nested: [1, 2] }], a$b: true }),
       event(6, { deep: { $gt: 1 } }),
     ];
     const result = await gql(TRACK_MANY, { inputs }, service);
@@ -109,7 +119,10 @@ describe('a store failure after the inbox entry', () => {
     // what the workers (and the inbox sweeper) will apply for this batch is exactly what was reported inserted
     const entry = await database.db.collection('event_inbox').findOne({ _id: batchId as never });
     expect(entry?.['ids']).toEqual([eventKey('u1', 's1'), eventKey('u1', 's3')]);
-    const stored = await database.db.collection('events').find({ _id: { $in: entry?.['ids'] } }).toArray();
+    const stored = await database.db
+      .collection('events')
+      .find({ _id: { $in: entry?.['ids'] } })
+      .toArray();
     expect(stored.map((doc) => doc['_id']).sort()).toEqual([eventKey('u1', 's1'), eventKey('u1', 's3')]);
     expect(await database.db.collection('events').countDocuments({ _id: eventKey('u1', 's2') as never })).toBe(0);
   });
@@ -118,10 +131,14 @@ describe('a store failure after the inbox entry', () => {
 describe('event ids are per user', () => {
   it('keeps the same client eventId of two users as two events, and the same (user, eventId) twice as one', async () => {
     const order = { eventId: 'order-2026-0001', productId: 'p9', type: 'PURCHASE' };
-    expect((await gql(TRACK, { input: { ...order, userId: 'alice', type: 'VIEW' } }, alice)).data).toEqual({ trackEvent: { eventId: 'order-2026-0001', duplicate: false } });
+    expect((await gql(TRACK, { input: { ...order, userId: 'alice', type: 'VIEW' } }, alice)).data).toEqual({
+      trackEvent: { eventId: 'order-2026-0001', duplicate: false },
+    });
     expect((await gql(TRACK, { input: { ...order, userId: 'bob' } }, service)).data).toEqual({ trackEvent: { eventId: 'order-2026-0001', duplicate: false } });
     expect((await gql(TRACK, { input: { ...order, userId: 'bob' } }, service)).data).toEqual({ trackEvent: { eventId: 'order-2026-0001', duplicate: true } });
-    expect((await gql(TRACK, { input: { ...order, userId: 'alice', type: 'VIEW' } }, alice)).data).toEqual({ trackEvent: { eventId: 'order-2026-0001', duplicate: true } });
+    expect((await gql(TRACK, { input: { ...order, userId: 'alice', type: 'VIEW' } }, alice)).data).toEqual({
+      trackEvent: { eventId: 'order-2026-0001', duplicate: true },
+    });
 
     const stored = await database.db.collection('events').find().sort({ _id: 1 }).toArray();
     expect(stored.map((doc) => [doc['userId'], doc['type']])).toEqual([

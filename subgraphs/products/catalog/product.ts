@@ -14,7 +14,14 @@ export interface ProductRecord {
   readonly attributes?: Readonly<Record<string, unknown>>;
 }
 
-export const PRODUCT_LIMITS = { batch: 1_000, nameLength: 500, descriptionLength: 10_000, urlLength: 2_048, attributesBytes: 8_192, maxPrice: 10_000_000 } as const;
+export const PRODUCT_LIMITS = {
+  batch: 1_000,
+  nameLength: 500,
+  descriptionLength: 10_000,
+  urlLength: 2_048,
+  attributesBytes: 8_192,
+  maxPrice: 10_000_000,
+} as const;
 
 export interface ProductInputLike {
   readonly id?: unknown;

@@ -62,7 +62,12 @@ describe('upsertProducts', () => {
     expect(first.data?.['upsertProducts']).toEqual({ created: 1, updated: 0, unchanged: 0 });
     const second = await gql(
       UPSERT,
-      { products: [{ id: 'p1', name: 'Mug', categoryId: 'kitchen', categoryName: 'Kitchen', price: 3 }, { id: 'p2', name: 'Bowl', categoryId: 'kitchen', price: 4.5 }] },
+      {
+        products: [
+          { id: 'p1', name: 'Mug', categoryId: 'kitchen', categoryName: 'Kitchen', price: 3 },
+          { id: 'p2', name: 'Bowl', categoryId: 'kitchen', price: 4.5 },
+        ],
+      },
       admin,
     );
     expect(second.data?.['upsertProducts']).toEqual({ created: 1, updated: 0, unchanged: 1 });
@@ -76,7 +81,16 @@ describe('upsertProducts', () => {
   });
 
   it('rejects the whole call when one product is invalid, naming it, and stores nothing', async () => {
-    const result = await gql(UPSERT, { products: [{ id: 'ok', name: 'Fine' }, { id: 'bad', name: 'Bad', price: -2 }] }, admin);
+    const result = await gql(
+      UPSERT,
+      {
+        products: [
+          { id: 'ok', name: 'Fine' },
+          { id: 'bad', name: 'Bad', price: -2 },
+        ],
+      },
+      admin,
+    );
     expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', index: 1, field: 'price' });
     expect(result.errors?.[0]?.message).toBe('products[1].price: must be a number from 0 to 10000000');
     expect(await database.db.collection('products').countDocuments()).toBe(0);
@@ -128,12 +142,11 @@ describe('entity resolution', () => {
     const products = Array.from({ length: 50 }, (_, i) => ({ id: `e${i}`, name: `Product ${i}`, categoryId: `c${i % 3}` }));
     await gql(UPSERT, { products }, admin);
     commands.length = 0;
-    const result = await gql(
-      `query ($representations: [_Any!]!) { _entities(representations: $representations) { ... on Product { id name } } }`,
-      { representations: products.map((p) => ({ __typename: 'Product', id: p.id })) },
-    );
+    const result = await gql(`query ($representations: [_Any!]!) { _entities(representations: $representations) { ... on Product { id name } } }`, {
+      representations: products.map((p) => ({ __typename: 'Product', id: p.id })),
+    });
     expect(result.errors).toBeUndefined();
-    expect((result.data?.['_entities'] as { id: string }[]).map((p) => p.id)).toEqual(products.map((p) => p.id));
+    expect((result.data!['_entities'] as { id: string }[]).map((p) => p.id)).toEqual(products.map((p) => p.id));
     const finds = commands.filter((c) => c.commandName === 'find');
     expect(finds).toHaveLength(1);
     expect(finds[0]!.command['find']).toBe('products');

@@ -49,20 +49,46 @@ beforeAll(async () => {
     }) as never,
   );
   await db.collection(COLLECTIONS.bestSellers).insertMany([
-    toBestSellersDoc({ categoryId: null, windowDays: 30, items: [['lamp', 9], ['mug', 4]], changedAt: Date.parse('2026-01-02T00:00:00Z') }),
+    toBestSellersDoc({
+      categoryId: null,
+      windowDays: 30,
+      items: [
+        ['lamp', 9],
+        ['mug', 4],
+      ],
+      changedAt: Date.parse('2026-01-02T00:00:00Z'),
+    }),
     toBestSellersDoc({ categoryId: 'kitchen', windowDays: 30, items: [['mug', 4]], changedAt: Date.parse('2026-01-02T00:00:00Z') }),
   ] as never[]);
   await db.collection(COLLECTIONS.cooc).insertMany([
-    { _id: 'b:mug', k: 'b', p: 'mug', n: 5, c: '', top: neighboursToDoc([['teapot', 12.5], ['cup', 3]]) },
+    {
+      _id: 'b:mug',
+      k: 'b',
+      p: 'mug',
+      n: 5,
+      c: '',
+      top: neighboursToDoc([
+        ['teapot', 12.5],
+        ['cup', 3],
+      ]),
+    },
     { _id: 'v:mug', k: 'v', p: 'mug', n: 2, c: '', top: neighboursToDoc([['cup', 1.25]]) },
     { _id: 'b:lamp', k: 'b', p: 'lamp', n: 1, c: '', top: neighboursToDoc([['candle', 2]]) },
   ] as never[]);
   // products and distinct buyers per day, for windows that are not materialized
-  await db.collection(COLLECTIONS.products).insertMany(
-    ['mug', 'teapot', 'lamp'].map((id) => ({ _id: id, name: id, categoryId: id === 'lamp' ? 'home' : 'kitchen', currency: 'GBP', inStock: true })) as never[],
-  );
+  await db
+    .collection(COLLECTIONS.products)
+    .insertMany(
+      ['mug', 'teapot', 'lamp'].map((id) => ({ _id: id, name: id, categoryId: id === 'lamp' ? 'home' : 'kitchen', currency: 'GBP', inStock: true })) as never[],
+    );
   await db.collection(COLLECTIONS.buyerDays).insertMany([
-    { _id: 'mug', d: encodeRows([[today, 1], [today - 5, 2]]) },
+    {
+      _id: 'mug',
+      d: encodeRows([
+        [today, 1],
+        [today - 5, 2],
+      ]),
+    },
     { _id: 'teapot', d: encodeRows([[today - 1, 1]]) },
     { _id: 'lamp', d: encodeRows([[today - 20, 7]]) },
   ] as never[]);
@@ -150,7 +176,12 @@ describe('best sellers and similar products', () => {
     commands.length = 0;
     const entities = await gql(
       `query ($r: [_Any!]!) { _entities(representations: $r) { ... on Product { id alsoBought { product { id } } alsoViewed { product { id } } } } }`,
-      { r: [{ __typename: 'Product', id: 'mug' }, { __typename: 'Product', id: 'lamp' }] },
+      {
+        r: [
+          { __typename: 'Product', id: 'mug' },
+          { __typename: 'Product', id: 'lamp' },
+        ],
+      },
     );
     expect(entities.data?.['_entities']).toEqual([
       { id: 'mug', alsoBought: [{ product: { id: 'teapot' } }, { product: { id: 'cup' } }], alsoViewed: [{ product: { id: 'cup' } }] },
@@ -163,7 +194,13 @@ describe('best sellers and similar products', () => {
 describe('bounded work per request', () => {
   const finds = (collection: string) => commands.filter((c) => c.commandName === 'find' && c.command['find'] === collection).length;
   const days = new Map([
-    ['mug', new Map([[today, 1], [today - 5, 2]])],
+    [
+      'mug',
+      new Map([
+        [today, 1],
+        [today - 5, 2],
+      ]),
+    ],
     ['teapot', new Map([[today - 1, 1]])],
     ['lamp', new Map([[today - 20, 7]])],
   ]);
