@@ -4,6 +4,7 @@ import { testServices, TEST_JWT_SECRET, testDatabase, uniqueName, postGraphQL, t
 import { DEFAULT_ENGINE_CONFIG, type EngineConfig } from '@recs/engine';
 import { createEventsServer } from '@recs/events';
 import { Ingestor } from '@recs/events/ingest';
+import { IngestMetrics } from '@recs/events/metrics';
 import { EventStore } from '@recs/events/store';
 import { createGatewayServer, gatewayConfig, type GatewayConfig, type GatewayServer } from '@recs/gateway';
 import { createProductsServer } from '@recs/products';
@@ -14,15 +15,22 @@ import {
   closeServer,
   connectRedis,
   createLogger,
+  createRegistry,
   eventsQueue,
+  instrumentMongo,
+  instrumentRedis,
+  listen,
   listsQueue,
+  maintenanceQueue,
   RedisNames,
+  redisErrorListener,
+  storesReady,
   signClientToken,
   type Logger,
   type RedisClient,
   type Role,
 } from '@recs/shared';
-import { AggregatorService, CatalogCache, ListService, ListStore, Publisher } from '@recs/workers';
+import { AggregatorService, CatalogCache, createWorkersHttpServer, ListService, ListStore, Publisher, WorkersMetrics } from '@recs/workers';
 import { createClient, type Client, type ClientOptions } from 'graphql-ws';
 import WebSocket from 'ws';
 
@@ -42,6 +50,12 @@ export interface System {
   /** Starts one more gateway on the same subgraphs, with settings of its own; resolves to its index. */
   addGateway(overrides: Partial<GatewayConfig>): Promise<number>;
   readonly catalog: CatalogCache;
+  /**
+   * GET /metrics of each process of the system, by its `service` label: products, events,
+   * recommendations, gateway (more gateways: gateway-1, gateway-2...), and workers when they run
+   * in-process.
+   */
+  readonly metricsUrls: Readonly<Record<string, string>>;
   token(subject: string, role: Role): Promise<string>;
   /** POSTs an operation to a gateway as `token`'s holder. */
   query<T = Record<string, any>>(
@@ -98,11 +112,28 @@ export async function startSystem(options: SystemOptions): Promise<System> {
   const lists = listsQueue(redis, prefix);
   const common = { jwtSecret: TEST_JWT_SECRET, logger, production: false };
 
+  // a registry per service, as each process has (runService's); they share this process's connections
+  const registries = { products: createRegistry('products'), events: createRegistry('events'), recommendations: createRegistry('recommendations') };
+  for (const registry of Object.values(registries)) {
+    instrumentMongo(db.client, registry);
+    instrumentRedis(redis, registry);
+  }
+
   const productStore = new ProductStore(db.db, { publish: { redis, names } });
-  const products = await createProductsServer({ ...common, store: productStore });
+  const products = await createProductsServer({ ...common, metrics: registries.products, store: productStore });
   const eventStore = new EventStore(db.db);
-  const eventsServer = await createEventsServer({ ...common, store: eventStore, ingestor: new Ingestor({ store: eventStore, queue: events, logger }) });
-  const recommendations = await createRecommendationsServer({ ...common, store: new RecommendationStore(db.db, engine.bestSellerWindows), engine });
+  const eventsServer = await createEventsServer({
+    ...common,
+    metrics: registries.events,
+    store: eventStore,
+    ingestor: new Ingestor({ store: eventStore, queue: events, logger, metrics: new IngestMetrics(registries.events) }),
+  });
+  const recommendations = await createRecommendationsServer({
+    ...common,
+    metrics: registries.recommendations,
+    store: new RecommendationStore(db.db, engine.bestSellerWindows),
+    engine,
+  });
   const subgraphUrls = {
     PRODUCTS_URL: await listenOnFreePort(products.http),
     EVENTS_URL: await listenOnFreePort(eventsServer.http),
@@ -112,8 +143,14 @@ export async function startSystem(options: SystemOptions): Promise<System> {
   const catalog = new CatalogCache(db.db, logger);
   await catalog.load();
   await catalog.watch(redis, names);
-  const publisher = new Publisher(redis, names);
   const inProcess = (options.workers ?? 'in-process') === 'in-process';
+  // the in-process workers' own registry and operations port, as `npm start`'s workers process has
+  const workersMetrics = inProcess ? new WorkersMetrics() : undefined;
+  const maintenance = maintenanceQueue(redis, prefix);
+  maintenance.on('error', redisErrorListener(logger, 'maintenance queue'));
+  workersMetrics?.watchQueues({ events, lists, maintenance });
+  workersMetrics?.watchInbox(db.db);
+  const publisher = new Publisher(redis, names, workersMetrics);
   const aggregation = !inProcess
     ? undefined
     : new AggregatorService({
@@ -125,6 +162,7 @@ export async function startSystem(options: SystemOptions): Promise<System> {
         lists,
         publisher,
         logger,
+        ...(workersMetrics === undefined ? {} : { metrics: workersMetrics }),
         concurrency: 100,
         cacheSize: 100_000,
         // a standby takes over sooner than in production
@@ -133,8 +171,24 @@ export async function startSystem(options: SystemOptions): Promise<System> {
   await aggregation?.start();
   const listService = !inProcess
     ? undefined
-    : new ListService({ store: new ListStore(db.db), catalog, engine, publisher, logger, local: () => aggregation?.aggregator });
+    : new ListService({
+        store: new ListStore(db.db),
+        catalog,
+        engine,
+        publisher,
+        logger,
+        local: () => aggregation?.aggregator,
+        ...(workersMetrics === undefined ? {} : { metrics: workersMetrics }),
+      });
   listService?.start(redis, prefix, 8);
+  const workersHttp =
+    workersMetrics === undefined
+      ? undefined
+      : createWorkersHttpServer({
+          registry: workersMetrics.registry,
+          ready: storesReady({ mongo: { client: db.client, db: db.db, close: async () => undefined }, redis }),
+        });
+  const workersMetricsUrl = workersHttp === undefined ? undefined : `http://127.0.0.1:${await listen(workersHttp, 0)}/metrics`;
 
   const gateways: { url: string; ws: string; server: GatewayServer }[] = [];
   // every other setting is the gateway's own default, read by the same function as in production;
@@ -149,10 +203,17 @@ export async function startSystem(options: SystemOptions): Promise<System> {
     ...subgraphUrls,
   };
   const defaults = gatewayConfig(gatewayEnv);
+  const metricsUrls: Record<string, string> = {
+    products: subgraphUrls.PRODUCTS_URL.replace(/\/graphql$/, '/metrics'),
+    events: subgraphUrls.EVENTS_URL.replace(/\/graphql$/, '/metrics'),
+    recommendations: subgraphUrls.RECOMMENDATIONS_URL.replace(/\/graphql$/, '/metrics'),
+  };
   const addGateway = async (overrides: Partial<GatewayConfig>) => {
-    const server = await createGatewayServer({ config: { ...defaults, ...options.gateway, ...overrides }, logger, redis });
+    const server = await createGatewayServer({ config: { ...defaults, ...options.gateway, ...overrides }, logger, redis, metrics: createRegistry('gateway') });
     const url = await listenOnFreePort(server.http);
     gateways.push({ url, ws: url.replace(/^http/, 'ws'), server });
+    // the first is `gateway`, the next ones `gateway-1`, `gateway-2`...
+    metricsUrls[gateways.length === 1 ? 'gateway' : `gateway-${gateways.length - 1}`] = url.replace(/\/graphql$/, '/metrics');
     return gateways.length - 1;
   };
   for (let i = 0; i < (options.gateways ?? 1); i++) await addGateway({});
@@ -170,6 +231,7 @@ export async function startSystem(options: SystemOptions): Promise<System> {
     gatewayEnv,
     addGateway,
     catalog,
+    metricsUrls: Object.assign(metricsUrls, workersMetricsUrl === undefined ? {} : { workers: workersMetricsUrl }),
     token: (subject, role) => signClientToken({ subject, role }, TEST_JWT_SECRET),
     query: (query, variables = {}, token, gateway = 0) =>
       postGraphQL(gateways[gateway]!.url, query, variables, token === undefined ? {} : { authorization: `Bearer ${token}` }),
@@ -206,6 +268,7 @@ export async function startSystem(options: SystemOptions): Promise<System> {
     async stop() {
       for (const client of clients) await client.dispose();
       for (const gateway of gateways) await gateway.server.stop();
+      if (workersHttp !== undefined) await closeServer(workersHttp);
       await listService?.stop();
       await aggregation?.stop();
       await catalog.close();
@@ -215,8 +278,10 @@ export async function startSystem(options: SystemOptions): Promise<System> {
       }
       await events.obliterate({ force: true }).catch(() => undefined);
       await lists.obliterate({ force: true }).catch(() => undefined);
+      await maintenance.obliterate({ force: true }).catch(() => undefined);
       await events.close();
       await lists.close();
+      await maintenance.close();
       await redis.close();
       await db.drop();
     },

@@ -5,6 +5,7 @@ import {
   identityFromAuthorization,
   IDENTITY_HEADER,
   refusedCredential,
+  secondsSince,
   serviceUnavailable,
   signInternalIdentity,
   type Identity,
@@ -13,9 +14,15 @@ import {
   type TokenPolicy,
 } from '@recs/shared';
 import { GraphQLError } from 'graphql';
+import type { GatewayMetrics } from './metrics.ts';
 
 export interface GatewayContext {
   readonly identity: Identity;
+  /**
+   * The client's address (see clientIp), on every client request, HTTP or websocket; absent on
+   * the gateway's own operations (subscription hydrations), which no rate limit applies to.
+   */
+  readonly clientIp?: string;
 }
 
 /** Who a client is, from `Authorization: Bearer <token>`; a bad token is a 401 UNAUTHENTICATED. */
@@ -53,19 +60,36 @@ const UNAVAILABLE_STATUSES = new Set([502, 503, 504]);
 /**
  * Forwards the verified identity to subgraphs in a header only the gateway can sign, tied to the
  * operation sent with it; a subgraph that cannot be reached is a retryable SERVICE_UNAVAILABLE.
+ * Each fetch is timed, and counted as an error (by the first error's code) when it fails or
+ * answers with errors.
  */
 export class IdentityDataSource extends RemoteGraphQLDataSource<GatewayContext> {
   private readonly secret: string;
   private readonly serviceName: string;
   private readonly logger: Logger;
+  private readonly metrics: GatewayMetrics | undefined;
 
-  constructor(name: string, url: string, secret: string, fetcher: PooledFetch, logger: Logger) {
+  constructor(name: string, url: string, secret: string, fetcher: PooledFetch, logger: Logger, metrics?: GatewayMetrics) {
     // not the default client stack: it builds a stack trace per request to tell https endpoints
     // apart, a measurable cost on every subgraph call
     super({ url, fetcher: fetcher as never });
     this.serviceName = name;
     this.secret = secret;
     this.logger = logger;
+    this.metrics = metrics;
+  }
+
+  override async process(options: GraphQLDataSourceProcessOptions<GatewayContext>): ReturnType<RemoteGraphQLDataSource<GatewayContext>['process']> {
+    const started = performance.now();
+    try {
+      const response = await super.process(options);
+      this.metrics?.subgraphFetch(this.serviceName, secondsSince(started), response.errors);
+      return response;
+    } catch (error) {
+      // didEncounterError's answer: SERVICE_UNAVAILABLE, BAD_USER_INPUT, or the subgraph's error
+      this.metrics?.subgraphFetch(this.serviceName, secondsSince(started), [error instanceof GraphQLError ? { extensions: error.extensions } : {}]);
+      throw error;
+    }
   }
 
   override async willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>): Promise<void> {

@@ -1,6 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { HeaderMap, type ApolloServer, type BaseContext, type ContextFunction } from '@apollo/server';
+import type { Registry } from 'prom-client';
+import { counterOn, METRIC_PREFIX } from './metrics.ts';
 
 export interface HttpOptions<TContext extends BaseContext> {
   readonly server: ApolloServer<TContext>;
@@ -10,6 +12,23 @@ export interface HttpOptions<TContext extends BaseContext> {
   readonly maxBodyBytes?: number;
   /** GET /ready answers 200 only while this resolves true. */
   readonly ready?: () => Promise<boolean>;
+  /**
+   * Other handlers by path prefix (e.g. `/metrics`, `/admin/queues`), tried before GraphQL; a
+   * handler answers the request itself.
+   */
+  readonly routes?: readonly HttpRoute[];
+  /** The process's registry: every response is counted in recs_http_responses_total{status}. */
+  readonly metrics?: Registry;
+}
+
+export interface HttpRoute {
+  /** Requests whose path is this or starts with it followed by '/'. */
+  readonly prefix: string;
+  readonly handle: (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
+}
+
+function routeFor(routes: readonly HttpRoute[] | undefined, pathname: string): HttpRoute | undefined {
+  return routes?.find((route) => pathname === route.prefix || pathname.startsWith(`${route.prefix}/`));
 }
 
 class HttpError extends Error {
@@ -67,7 +86,17 @@ function sendText(res: ServerResponse, status: number, text: string, headers: Re
 export function createGraphQLHttpServer<TContext extends BaseContext>(options: HttpOptions<TContext>): Server {
   const path = options.path ?? '/graphql';
   const limit = options.maxBodyBytes ?? 1_048_576;
+  const responses =
+    options.metrics === undefined
+      ? undefined
+      : counterOn<'status'>(options.metrics, {
+          name: `${METRIC_PREFIX}http_responses_total`,
+          help: 'HTTP responses of this process by status code (GraphQL, /health, /ready, /metrics, refusals).',
+          labelNames: ['status'],
+        });
   return createServer((req, res) => {
+    // every answer, whichever branch below sends it (a destroyed response sent none)
+    if (responses !== undefined) res.once('finish', () => responses.inc({ status: String(res.statusCode) }));
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://localhost');
       if (url.pathname === '/health') return sendText(res, 200, 'ok');
@@ -75,6 +104,8 @@ export function createGraphQLHttpServer<TContext extends BaseContext>(options: H
         const ready = options.ready === undefined ? true : await options.ready().catch(() => false);
         return sendText(res, ready ? 200 : 503, ready ? 'ready' : 'not ready');
       }
+      const route = routeFor(options.routes, url.pathname);
+      if (route !== undefined) return await route.handle(req, res);
       if (url.pathname === '/') {
         res.writeHead(302, { location: path });
         return res.end();

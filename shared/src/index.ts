@@ -18,3 +18,7 @@ export * from './finiteNumbers.ts';
 export * from './literalDepth.ts';
 export * from './documents.ts';
 export * from './service.ts';
+export * from './metrics.ts';
+export * from './graphqlMetrics.ts';
+export * from './mongoMetrics.ts';
+export * from './redisMetrics.ts';

@@ -68,9 +68,14 @@ export type LiveFieldName = keyof typeof LIVE_FIELDS;
 /** The key of a field's stream, e.g. `{ userId }`. */
 export type LiveStream<F extends LiveFieldName> = (typeof LIVE_FIELDS)[F] extends LiveField<infer Stream, string> ? Stream : never;
 
-/** What a change of a field's stream says: the stream's key and its marker. */
+/**
+ * What a change of a field's stream says: the stream's key, its marker and, when events caused
+ * it, `acceptedAt`: when the oldest of those events was accepted (epoch ms), so every hop can
+ * measure freshness from acceptance (recs_freshness_published_seconds, _delivered_seconds).
+ * Optional: readers must accept messages without it.
+ */
 export type LiveMessage<F extends LiveFieldName> =
-  (typeof LIVE_FIELDS)[F] extends LiveField<infer Stream, infer Marker> ? Readonly<Stream & Record<Marker, number>> : never;
+  (typeof LIVE_FIELDS)[F] extends LiveField<infer Stream, infer Marker> ? Readonly<Stream & Record<Marker, number> & { acceptedAt?: number }> : never;
 
 /** The table's entry for a Subscription field, if it is served live. */
 export function liveFieldOf(name: string): AnyLiveField | undefined {
@@ -104,6 +109,8 @@ export interface Change {
   /** The change's marker; undefined when the message has none (a relay then takes its arrival time). */
   readonly marker: number | undefined;
   readonly publishedAt: number | undefined;
+  /** When the oldest event behind the change was accepted (epoch ms, `acceptedAt`), if the message says. */
+  readonly acceptedAt: number | undefined;
 }
 
 /** Reads a change message of `field`'s channel; throws a SyntaxError when it is not a JSON object. */
@@ -113,5 +120,10 @@ export function decodeChange(field: AnyLiveField, text: string): Change {
   const message = parsed as Record<string, unknown>;
   const marker = message[field.marker];
   const at = message['at'];
-  return { marker: typeof marker === 'number' ? marker : undefined, publishedAt: typeof at === 'number' ? at : undefined };
+  const acceptedAt = message['acceptedAt'];
+  return {
+    marker: typeof marker === 'number' ? marker : undefined,
+    publishedAt: typeof at === 'number' ? at : undefined,
+    acceptedAt: typeof acceptedAt === 'number' ? acceptedAt : undefined,
+  };
 }

@@ -1,5 +1,7 @@
 import { MongoClient, type Db } from 'mongodb';
+import type { Registry } from 'prom-client';
 import type { Logger } from './logger.ts';
+import { instrumentMongo } from './mongoMetrics.ts';
 
 /** Collection names, in one place. Every hot document is addressed by _id. */
 export const COLLECTIONS = {
@@ -27,14 +29,21 @@ export interface MongoConnection {
   close(): Promise<void>;
 }
 
-export async function connectMongo(url: string, dbName: string, logger: Logger, appName: string): Promise<MongoConnection> {
+/**
+ * A connected client. With the process's registry, the driver's monitoring events become its
+ * recs_mongodb_* metrics and a lost connection is logged once (see instrumentMongo).
+ */
+export async function connectMongo(url: string, dbName: string, logger: Logger, appName: string, metrics?: Registry): Promise<MongoConnection> {
   const client = new MongoClient(url, {
     appName,
     serverSelectionTimeoutMS: 5_000,
     connectTimeoutMS: 5_000,
     maxPoolSize: 50,
+    // command events for recs_mongodb_command_errors_total
+    monitorCommands: metrics !== undefined,
   });
   await client.connect();
+  if (metrics !== undefined) instrumentMongo(client, metrics, logger);
   logger.debug({ db: dbName }, 'connected to MongoDB');
   return { client, db: client.db(dbName), close: () => client.close() };
 }

@@ -16,6 +16,13 @@ export interface EventsJob {
 
 export interface ListsJob {
   readonly userId: string;
+  /**
+   * When the oldest event this recomputation answers was accepted (epoch ms, its receivedAt):
+   * the list's change message carries it on, for the freshness histograms. Absent for
+   * recomputations no event asked for (decay refresh). A waiting job keeps its own (older) value
+   * when a later request is deduplicated into it, the honest bound.
+   */
+  readonly acceptedAt?: number;
 }
 
 export type MaintenanceTask = 'tick' | 'sweep-inbox' | 'refresh-active' | 'prune';
@@ -67,10 +74,19 @@ export function listsQueue(client: RedisClient, prefix: string): Queue<ListsJob>
   });
 }
 
+/** The maintenance queue (scheduled upkeep); its worker is MaintenanceService's. */
+export function maintenanceQueue(client: RedisClient, prefix: string): Queue {
+  return new Queue(RedisNames.queues.maintenance, { connection: connectionOf(client), prefix });
+}
+
 /**
  * Asks for a user's list to be recomputed. While one recomputation runs, further requests
  * collapse into a single follow-up that sees the latest state (keepLastIfActive).
  */
-export function listJob(userId: string): { name: string; data: ListsJob; opts: JobsOptions } {
-  return { name: JOB_NAMES.list, data: { userId }, opts: { deduplication: { id: `list:${userId}`, keepLastIfActive: true } } };
+export function listJob(userId: string, acceptedAt?: number): { name: string; data: ListsJob; opts: JobsOptions } {
+  return {
+    name: JOB_NAMES.list,
+    data: acceptedAt === undefined ? { userId } : { userId, acceptedAt },
+    opts: { deduplication: { id: `list:${userId}`, keepLastIfActive: true } },
+  };
 }

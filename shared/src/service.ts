@@ -1,7 +1,9 @@
 import type { Server } from 'node:http';
+import type { Registry } from 'prom-client';
 import type { BaseConfig } from './config.ts';
 import { closeServer, listen } from './http.ts';
 import { createLogger, type Logger } from './logger.ts';
+import { createRegistry } from './metrics.ts';
 import { connectMongo, ensureIndexes, type MongoConnection } from './mongo.ts';
 import { connectRedis, type RedisClient } from './redis.ts';
 import { exitOnStartupError, onShutdown } from './shutdown.ts';
@@ -15,13 +17,18 @@ export interface ServiceContext<C extends BaseConfig> {
   readonly logger: Logger;
   readonly mongo: MongoConnection;
   readonly redis: RedisClient;
+  /**
+   * The process's one metrics registry (`service` label = the service's name), already holding
+   * the process, MongoDB and Redis metrics; the service adds its own and serves it on /metrics.
+   */
+  readonly metrics: Registry;
 }
 
 /**
  * The start of every service process (subgraphs, workers) in one place: the config read once (a
  * bad variable stops the process with a message naming it), a logger, MongoDB (indexes ensured)
- * and Redis, then the service's own start. On SIGTERM or SIGINT the service's steps run first
- * and the connections are closed last.
+ * and Redis (both instrumented in the process's metrics registry), then the service's own start.
+ * On SIGTERM or SIGINT the service's steps run first and the connections are closed last.
  */
 export async function runService<C extends BaseConfig>(
   name: string,
@@ -32,10 +39,11 @@ export async function runService<C extends BaseConfig>(
   try {
     const config = readConfig();
     logger = createLogger(name, config.LOG_LEVEL);
-    const mongo = await connectMongo(config.MONGO_URL, config.MONGO_DB, logger, `recs-${name}`);
+    const metrics = createRegistry(name);
+    const mongo = await connectMongo(config.MONGO_URL, config.MONGO_DB, logger, `recs-${name}`, metrics);
     await ensureIndexes(mongo.db);
-    const redis = await connectRedis(config.REDIS_URL, logger, name);
-    const steps = await start({ config, logger, mongo, redis });
+    const redis = await connectRedis(config.REDIS_URL, logger, name, metrics);
+    const steps = await start({ config, logger, mongo, redis, metrics });
     onShutdown(logger, [...steps, () => redis.close(), () => mongo.close()]);
   } catch (error) {
     exitOnStartupError(logger, error);

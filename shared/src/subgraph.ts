@@ -4,12 +4,15 @@ import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/dis
 import { buildSubgraphSchema, type GraphQLResolverMap } from '@apollo/subgraph';
 import type { DocumentNode } from 'graphql';
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
+import type { Registry } from 'prom-client';
 import { AuthenticationError, IDENTITY_HEADER, verifyInternalIdentity, type Identity } from './auth.ts';
 import { formatError, isUnavailable, refusedCredential, serviceUnavailable } from './errors.ts';
 import { finiteNumbersRule } from './finiteNumbers.ts';
+import { graphqlMetricsPlugin } from './graphqlMetrics.ts';
 import { literalDepthRule } from './literalDepth.ts';
 import { createGraphQLHttpServer, requestQuery } from './http.ts';
 import type { Logger } from './logger.ts';
+import { metricsRoute } from './metrics.ts';
 
 export interface SubgraphContext extends BaseContext {
   /** Who the gateway says is calling. */
@@ -67,6 +70,8 @@ export interface SubgraphServerOptions<TContext extends SubgraphContext> {
   readonly resolvers: Resolvers<TContext>;
   readonly logger: Logger;
   readonly production: boolean;
+  /** The process's registry, for the recs_graphql_* metrics. */
+  readonly metrics?: Registry;
 }
 
 export function createSubgraphServer<TContext extends SubgraphContext>(options: SubgraphServerOptions<TContext>): ApolloServer<TContext> {
@@ -88,6 +93,8 @@ export function createSubgraphServer<TContext extends SubgraphContext>(options: 
       unavailableAsCode() as ApolloServerPlugin<TContext>,
       // federated tracing is only useful with Apollo Studio
       ApolloServerPluginInlineTraceDisabled() as unknown as ApolloServerPlugin<TContext>,
+      // last: it reads the code the response goes out with (unavailableAsCode rewrites it)
+      ...(options.metrics === undefined ? [] : [graphqlMetricsPlugin<TContext>(options.metrics)]),
     ],
   });
 }
@@ -113,6 +120,11 @@ export interface SubgraphOptions {
   readonly production: boolean;
   /** GET /ready answers 200 only while this resolves true. */
   readonly ready?: () => Promise<boolean>;
+  /**
+   * The process's registry (runService's): GraphQL and HTTP metrics are recorded in it and it is
+   * served on GET /metrics. Without one the subgraph has neither (tests that do not need them).
+   */
+  readonly metrics?: Registry;
 }
 
 /** A subgraph built and started, not listening: the caller listens (index.ts) or a test does. */
@@ -140,6 +152,7 @@ export async function createSubgraphHttp<TContext extends SubgraphContext>(
     resolvers: definition.resolvers,
     logger: options.logger,
     production: options.production,
+    ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
   });
   await apollo.start();
   const http = createGraphQLHttpServer({
@@ -147,6 +160,7 @@ export async function createSubgraphHttp<TContext extends SubgraphContext>(
     context: async (req: IncomingMessage) => ({ ...definition.context(req), identity: await requestIdentity(req, options.jwtSecret) }) as TContext,
     ...(definition.maxBodyBytes === undefined ? {} : { maxBodyBytes: definition.maxBodyBytes }),
     ...(options.ready === undefined ? {} : { ready: options.ready }),
+    ...(options.metrics === undefined ? {} : { metrics: options.metrics, routes: [metricsRoute(options.metrics)] }),
   });
   return { apollo, http };
 }

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { eventKey, validateEvent, type ControlType, type EventInput, type EventRejection, type TrackedEvent } from '@recs/engine';
-import { canAccessUser, JOB_NAMES, serviceUnavailable, toQueuedEvent, type EventsJob, type Identity, type Logger } from '@recs/shared';
+import { canAccessUser, JOB_NAMES, secondsSince, serviceUnavailable, toQueuedEvent, type EventsJob, type Identity, type Logger } from '@recs/shared';
 import type { Queue } from 'bullmq';
+import type { IngestMetrics } from './metrics.ts';
 import type { EventStore } from './store.ts';
 
 export const MAX_BATCH = 1_000;
@@ -32,6 +33,8 @@ export interface IngestorOptions {
    * retry with the same event ids finds them as duplicates.
    */
   readonly storeTimeoutMs?: number;
+  /** Where accepted, duplicate and rejected events, batch sizes and times to durable are counted. */
+  readonly metrics?: IngestMetrics;
 }
 
 /** `work`, or a rejection made by `onTimeout` once `ms` have passed first. */
@@ -62,6 +65,17 @@ export class Ingestor {
   }
 
   async track(inputs: readonly EventInput[], identity: Identity, now = Date.now()): Promise<IngestResult> {
+    const started = performance.now();
+    const { metrics } = this.options;
+    metrics?.batch(inputs.length);
+    const result = await this.trackBatch(inputs, identity, now, started);
+    metrics?.accepted(result.accepted);
+    metrics?.duplicates(result.duplicates.length);
+    metrics?.rejected(result.rejected);
+    return result;
+  }
+
+  private async trackBatch(inputs: readonly EventInput[], identity: Identity, now: number, started: number): Promise<IngestResult> {
     const rejected: Rejected[] = [];
     const valid: TrackedEvent[] = [];
     const indexOf = new Map<string, number>();
@@ -89,6 +103,7 @@ export class Ingestor {
 
     const batchId = randomUUID();
     const stored = await this.store(batchId, valid, now);
+    this.options.metrics?.durableAfter(secondsSince(started));
     const accepted = valid.filter((event) => stored.inserted.has(eventKey(event.userId, event.eventId)));
     for (const event of valid) {
       const key = eventKey(event.userId, event.eventId);
@@ -118,7 +133,10 @@ export class Ingestor {
   async trackControl(userId: string, type: ControlType, productId: string, now = Date.now()): Promise<TrackedEvent> {
     const event: TrackedEvent = { eventId: randomUUID(), userId, productId, type, occurredAt: now, receivedAt: now, quantity: 1 };
     const batchId = randomUUID();
+    const started = performance.now();
     await this.store(batchId, [event], now);
+    this.options.metrics?.durableAfter(secondsSince(started));
+    this.options.metrics?.accepted([event]);
     await this.enqueue({ batchId, events: [toQueuedEvent(event)] });
     return event;
   }

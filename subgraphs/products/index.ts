@@ -1,4 +1,4 @@
-import { RedisNames, runService, serve, storesReady } from '@recs/shared';
+import { instrumentRedis, RedisNames, runService, serve, storesReady } from '@recs/shared';
 import { productsConfig } from './config.ts';
 import { createProductsServer } from './server.ts';
 import { ProductStore } from './store.ts';
@@ -10,6 +10,7 @@ await runService('products', productsConfig, async (context) => {
   // other replicas' (and the import's) catalog changes empty this replica's cache
   const subscriber = redis.duplicate();
   subscriber.on('error', () => undefined);
+  instrumentRedis(subscriber, context.metrics);
   await subscriber.connect();
   await subscriber.subscribe(names.catalogChannel(), () => store.invalidate());
   const server = await createProductsServer({
@@ -18,6 +19,8 @@ await runService('products', productsConfig, async (context) => {
     logger,
     production: config.NODE_ENV === 'production',
     ready: storesReady(context),
+    // GraphQL and HTTP metrics, and GET /metrics (with the process and store metrics runService put there)
+    metrics: context.metrics,
   });
   return [...(await serve(context, 'products subgraph', server)), () => subscriber.close()];
 });

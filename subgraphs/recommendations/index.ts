@@ -14,6 +14,8 @@ await runService('recommendations', recommendationsConfig, async (context) => {
     logger,
     production: config.NODE_ENV === 'production',
     ready: storesReady(context),
+    // GraphQL and HTTP metrics, and GET /metrics (with the process and store metrics runService put there)
+    metrics: context.metrics,
   });
   return serve(context, 'recommendations subgraph', server);
 });

@@ -1,4 +1,4 @@
-import { baseEnv, DEFAULT_JOB_LOCK_MS, loadConfig } from '@recs/shared';
+import { baseEnv, DEFAULT_JOB_LOCK_MS, host, loadConfig, port } from '@recs/shared';
 import { z } from 'zod';
 import { AGGREGATOR_DEFAULTS, type AggregatorServiceOptions } from './aggregate/service.ts';
 import { LIST_DEFAULTS } from './lists/service.ts';
@@ -25,6 +25,9 @@ export function workersConfig(env: NodeJS.ProcessEnv = process.env) {
   return loadConfig(
     {
       ...baseEnv,
+      /** The operations port: GET /metrics, /health, /ready (0: any free port). */
+      WORKERS_PORT: port(4004),
+      HOST: host,
       /** What this process does: aggregate (one leader at a time), lists, maintenance. */
       WORKER_ROLES: roles,
       /** Events jobs taken at once by the aggregation leader; they are merged into flushes. */

@@ -179,9 +179,11 @@ describe('aggregation worker', () => {
       )
     ).waitUntilFinished(queueEvents);
     const announced = nextMessage(liveChannel(names, 'recommendationsChanged', { userId: 'shopper' }));
-    await ingest(database.db, events, [event('shopper', 'mug', 'PURCHASE', 1)]);
+    const purchase = event('shopper', 'mug', 'PURCHASE', 1);
+    await ingest(database.db, events, [purchase]);
     const message = await announced;
-    expect(message).toEqual({ userId: 'shopper', version: 1, at: expect.any(Number) });
+    // acceptedAt: when the event behind the change was accepted, carried from the flush through the list job
+    expect(message).toEqual({ userId: 'shopper', version: 1, at: expect.any(Number), acceptedAt: purchase.receivedAt });
     const list = fromListDoc((await database.db.collection<ListDoc>(COLLECTIONS.lists).findOne({ _id: 'shopper' }))!);
     expect(list.strategy).toBe('PERSONALIZED');
     expect(list.items.find((i) => i.productId === 'teapot')?.reasons).toContain('ALSO_BOUGHT:mug');

@@ -1,8 +1,9 @@
 import { EventEmitter } from 'node:events';
-import { decodeChange, streamChannel, type AnyLiveField, type Logger, type RedisClient, type RedisNames } from '@recs/shared';
+import { decodeChange, secondsSince, streamChannel, type AnyLiveField, type Logger, type RedisClient, type RedisNames } from '@recs/shared';
 import type { DocumentNode, ExecutionResult } from 'graphql';
+import { GatewayMetrics, type HydrationOutcome } from '../metrics.ts';
 import { DEFAULT_RETRY, isTransientFailure, retryDelay, type RetryPolicy } from './hydration.ts';
-import { LatestResult } from './latest.ts';
+import { earliest, LatestResult, type ChangeTimes } from './latest.ts';
 import type { LiveOperation } from './liveOperation.ts';
 
 /** Runs a hydration query through the gateway. */
@@ -16,9 +17,14 @@ class Group {
   /** The last result delivered, to skip an identical one (a change outside this selection). */
   last: string | undefined;
   running = false;
+  /** Waiting for a hydration slot: a change arriving now is covered by the hydration to come. */
+  queued = false;
   again = false;
-  /** When the newest change was published (epoch ms), if the message said. */
-  publishedAt: number | undefined;
+  /**
+   * When the changes no hydration has answered yet were accepted and published (the earliest of
+   * each), for the freshness metrics; a failed hydration puts its times back.
+   */
+  times: ChangeTimes | undefined;
   /** Failed hydrations in a row, since the last good one or the last change. */
   failures = 0;
   /** The retry of a failed hydration, waiting for its turn. */
@@ -63,6 +69,7 @@ export class LiveHub extends EventEmitter<{ subscribed: [channel: string]; hydra
   private running = 0;
   /** Groups waiting for a hydration slot, in arrival order. */
   private readonly turns: (() => void)[] = [];
+  private readonly metrics: GatewayMetrics;
 
   constructor(
     subscriber: RedisClient,
@@ -71,6 +78,7 @@ export class LiveHub extends EventEmitter<{ subscribed: [channel: string]; hydra
     logger: Logger,
     maxConcurrentHydrations: number,
     retry: RetryPolicy = DEFAULT_RETRY,
+    metrics: GatewayMetrics = new GatewayMetrics(),
   ) {
     super();
     this.subscriber = subscriber;
@@ -79,6 +87,7 @@ export class LiveHub extends EventEmitter<{ subscribed: [channel: string]; hydra
     this.logger = logger;
     this.maxHydrations = maxConcurrentHydrations;
     this.retryPolicy = retry;
+    this.metrics = metrics;
   }
 
   private async slot(): Promise<void> {
@@ -127,8 +136,13 @@ export class LiveHub extends EventEmitter<{ subscribed: [channel: string]; hydra
     let group = groups.get(live.key);
     if (group === undefined) groups.set(live.key, (group = new Group(live)));
     const target = group;
-    const stream = new LatestResult(() => this.leave(channel, target, stream));
+    const { field } = live;
+    const stream = new LatestResult(() => this.leave(channel, target, stream), {
+      dropped: () => this.metrics.dropped(field),
+      delivered: (times) => this.metrics.delivered(field, times),
+    });
     group.subscribers.add(stream);
+    this.metrics.subscribed(field);
     // the subscriber now receives every change published from here on
     this.emit('subscribed', channel);
     return stream;
@@ -136,6 +150,7 @@ export class LiveHub extends EventEmitter<{ subscribed: [channel: string]; hydra
 
   private leave(channel: string, group: Group, stream: LatestResult): void {
     group.subscribers.delete(stream);
+    this.metrics.unsubscribed(group.live.field);
     if (group.subscribers.size > 0) return;
     clearTimeout(group.retry);
     group.retry = undefined;
@@ -157,11 +172,11 @@ export class LiveHub extends EventEmitter<{ subscribed: [channel: string]; hydra
     }
     // a message without a marker still means a change: its arrival orders it
     const marker = change.marker ?? Date.now();
-    const { publishedAt } = change;
+    const times: ChangeTimes = { acceptedAt: change.acceptedAt, publishedAt: change.publishedAt };
     for (const group of this.channels.get(channel)?.values() ?? []) {
       if (marker <= group.seen) continue;
       group.seen = marker;
-      group.publishedAt = publishedAt;
+      group.times = earliest(group.times, times);
       // a new change earns a new round of retries
       group.failures = 0;
       void this.run(group);
@@ -174,6 +189,8 @@ export class LiveHub extends EventEmitter<{ subscribed: [channel: string]; hydra
    */
   private async run(group: Group): Promise<void> {
     if (group.running) {
+      // a hydration waiting for its slot, or one more already due, answers this change too
+      if (group.queued || group.again) this.metrics.coalesced(group.live.field);
       group.again = true;
       return;
     }
@@ -184,12 +201,15 @@ export class LiveHub extends EventEmitter<{ subscribed: [channel: string]; hydra
     let failed = false;
     try {
       do {
+        group.queued = true;
         await this.slot();
+        group.queued = false;
         // changes that arrived while waiting for the slot are covered by this hydration
         group.again = false;
         this.hydrations++;
-        const publishedAt = group.publishedAt;
-        const started = Date.now();
+        const times = group.times;
+        group.times = undefined;
+        const started = performance.now();
         let result: ExecutionResult | undefined;
         let problem: string | undefined;
         try {
@@ -200,8 +220,20 @@ export class LiveHub extends EventEmitter<{ subscribed: [channel: string]; hydra
         } finally {
           this.release();
         }
+        const seconds = secondsSince(started);
         failed = problem !== undefined;
+        const text = failed ? undefined : JSON.stringify(result);
+        const outcome: HydrationOutcome = failed
+          ? 'transient_error'
+          : (result?.errors?.length ?? 0) > 0
+            ? 'permanent_error'
+            : text === group.last
+              ? 'unchanged'
+              : 'delivered';
+        this.metrics.hydrated(group.live.field, outcome, seconds);
         if (failed) {
+          // not delivered: the retry (or the next change) answers these changes
+          group.times = earliest(times, group.times);
           this.failedHydrations++;
           group.failures++;
           const level = group.failures === 1 ? 'warn' : 'debug';
@@ -210,10 +242,9 @@ export class LiveHub extends EventEmitter<{ subscribed: [channel: string]; hydra
           continue;
         }
         group.failures = 0;
-        const text = JSON.stringify(result);
         if (text === group.last) continue;
         group.last = text;
-        for (const stream of group.subscribers) stream.push(result!);
+        for (const stream of group.subscribers) stream.push(result!, times);
         this.delivered += group.subscribers.size;
         if (this.logger.isLevelEnabled('debug')) {
           const now = Date.now();
@@ -221,8 +252,8 @@ export class LiveHub extends EventEmitter<{ subscribed: [channel: string]; hydra
             {
               field: group.live.field,
               subscribers: group.subscribers.size,
-              hydrateMs: now - started,
-              ...(publishedAt === undefined ? {} : { sincePublishedMs: now - publishedAt }),
+              hydrateMs: Math.round(seconds * 1_000),
+              ...(times?.publishedAt === undefined ? {} : { sincePublishedMs: now - times.publishedAt }),
             },
             'delivered',
           );

@@ -14,8 +14,11 @@ type Entry = BatchEntry | 'tick';
 export interface BatcherHooks {
   /** The eventKeys among `keys` that an earlier batch already applied. */
   appliedAmong(keys: readonly string[]): Promise<Set<string>>;
-  /** Runs after each successful flush, with the batches it covered; the flush's jobs settle once it resolves. */
-  afterFlush(result: FlushResult, batches: readonly BatchEntry[]): Promise<void>;
+  /**
+   * Runs after each successful flush, with the batches it covered and the events it applied
+   * (redelivered ones left out); the flush's jobs settle once it resolves.
+   */
+  afterFlush(result: FlushResult, batches: readonly BatchEntry[], events: readonly TrackedEvent[]): Promise<void>;
   /** Awaited before each flush: backpressure (the next flush waits while this is pending). */
   beforeFlush?(): Promise<void>;
 }
@@ -116,7 +119,7 @@ export class Batcher {
     const ticked = taken.includes('tick') ? await this.aggregator.refresh(now) : undefined;
     const merged: FlushResult =
       ticked === undefined ? result : { users: result.users, bestSellers: [...result.bestSellers, ...ticked.bestSellers], applied: result.applied };
-    await this.hooks.afterFlush(merged, batches);
+    await this.hooks.afterFlush(merged, batches, events);
     const { load, compute, commit } = this.aggregator.timings;
     const store = this.storeTimings();
     this.onFlush?.({

@@ -18,8 +18,19 @@ import {
   type UserSignals,
   type UserState,
 } from '@recs/engine';
-import { connectionOf, DEFAULT_JOB_LOCK_MS, jobLock, RedisNames, type ListsJob, type Logger, type RedisClient, type StoredList } from '@recs/shared';
-import { Worker } from 'bullmq';
+import {
+  connectionOf,
+  DEFAULT_JOB_LOCK_MS,
+  jobLock,
+  RedisNames,
+  redisErrorListener,
+  type ListsJob,
+  type Logger,
+  type RedisClient,
+  type StoredList,
+} from '@recs/shared';
+import { Worker, type Job } from 'bullmq';
+import type { WorkersMetrics } from '../metrics.ts';
 import { MicroBatches } from '../microBatches.ts';
 import type { Publisher } from '../publisher.ts';
 import type { ListStore } from './store.ts';
@@ -36,6 +47,8 @@ export interface ListServiceOptions {
   readonly cacheSize?: number;
   /** Lists computed, saved and announced together at most. */
   readonly maxBatch?: number;
+  /** Where batches, outcomes and job durations are recorded. */
+  readonly metrics?: WorkersMetrics;
 }
 
 /** What an option left out means (LIST_CONCURRENCY and JOB_LOCK_MS default to these, see config.ts). */
@@ -52,6 +65,8 @@ export type ListOutcome = { readonly changed: false } | { readonly changed: true
 interface Pending {
   readonly userId: string;
   readonly queuedAt: number;
+  /** See ListsJob.acceptedAt. */
+  readonly acceptedAt: number | undefined;
 }
 
 /**
@@ -132,8 +147,11 @@ export class ListService {
     return (await this.computeMany([userId], now)).get(userId)!;
   }
 
-  /** Recomputes these users' lists together; the outcome of each, by user. */
-  async computeMany(userIds: readonly string[], now = Date.now()): Promise<Map<string, ListOutcome>> {
+  /**
+   * Recomputes these users' lists together; the outcome of each, by user. A changed list's
+   * announcement carries its user's `acceptedAt` when given (see ListsJob.acceptedAt).
+   */
+  async computeMany(userIds: readonly string[], now = Date.now(), acceptedAt: ReadonlyMap<string, number> = new Map()): Promise<Map<string, ListOutcome>> {
     const { store, publisher } = this.options;
     const unique = [...new Set(userIds)];
     const previous = new Map<string, StoredList | undefined>();
@@ -163,50 +181,62 @@ export class ListService {
       if (conflicts.has(list.userId)) continue;
       this.saved.set(list.userId, list);
       outcomes.set(list.userId, { changed: true, list });
-      published.push(publisher.publish('recommendationsChanged', { userId: list.userId, version: list.version }));
+      const accepted = acceptedAt.get(list.userId);
+      published.push(
+        publisher.publish('recommendationsChanged', {
+          userId: list.userId,
+          version: list.version,
+          ...(accepted === undefined ? {} : { acceptedAt: accepted }),
+        }),
+      );
     }
     this.saved.trim();
     await Promise.all(published);
     // another process saved a newer version: start again from it
     for (const userId of conflicts) {
       this.saved.delete(userId);
-      outcomes.set(userId, await this.compute(userId, now));
+      outcomes.set(userId, (await this.computeMany([userId], now, acceptedAt)).get(userId)!);
     }
     return outcomes;
   }
 
   /** Takes a user's list job into the next batch; resolves with its outcome. */
-  private submit(userId: string, queuedAt: number): Promise<ListOutcome> {
-    return this.batches.submit({ userId, queuedAt });
+  private submit({ userId, timestamp, acceptedAt }: { userId: string; timestamp: number; acceptedAt: number | undefined }): Promise<ListOutcome> {
+    return this.batches.submit({ userId, queuedAt: timestamp, acceptedAt });
   }
 
   private async runBatch(taken: readonly Pending[]): Promise<ListOutcome[]> {
     const started = Date.now();
+    const timer = performance.now();
+    // a user twice in a batch: the older acceptance is the honest bound
+    const acceptedAt = new Map<string, number>();
+    for (const { userId, acceptedAt: at } of taken) {
+      if (at !== undefined) acceptedAt.set(userId, Math.min(at, acceptedAt.get(userId) ?? at));
+    }
     const outcomes = await this.computeMany(
       taken.map((p) => p.userId),
       started,
+      acceptedAt,
     );
     const results = taken.map((pending) => outcomes.get(pending.userId)!);
-    this.options.logger.debug(
-      {
-        lists: taken.length,
-        changed: results.filter((o) => o.changed).length,
-        ms: Date.now() - started,
-        queuedMs: Math.max(...taken.map((p) => started - p.queuedAt)),
-      },
-      'lists',
-    );
+    const ms = performance.now() - timer;
+    // per distinct user: a user twice in the batch was recomputed once
+    const changed = [...outcomes.values()].filter((o) => o.changed).length;
+    this.options.metrics?.listBatch(outcomes.size, changed, ms / 1000);
+    this.options.logger.debug({ lists: taken.length, changed, ms: Math.round(ms), queuedMs: Math.max(...taken.map((p) => started - p.queuedAt)) }, 'lists');
     return results;
   }
 
   start(redis: RedisClient, prefix: string, concurrency: number = LIST_DEFAULTS.concurrency, jobLockMs: number = LIST_DEFAULTS.jobLockMs): void {
-    this.worker = new Worker<ListsJob>(RedisNames.queues.lists, async (job) => void (await this.submit(job.data.userId, job.timestamp)), {
+    const processJob = async (job: Job<ListsJob>) =>
+      void (await this.submit({ userId: job.data.userId, timestamp: job.timestamp, acceptedAt: job.data.acceptedAt }));
+    this.worker = new Worker<ListsJob>(RedisNames.queues.lists, this.options.metrics?.timed('lists', processJob) ?? processJob, {
       connection: connectionOf(redis),
       prefix,
       concurrency,
       ...jobLock(jobLockMs),
     });
-    this.worker.on('error', (error) => this.options.logger.warn({ err: error.message }, 'lists worker error'));
+    this.worker.on('error', redisErrorListener(this.options.logger, 'lists worker'));
     this.worker.on('failed', (job, error) => this.options.logger.warn({ userId: job?.data.userId, err: error.message }, 'list recomputation failed'));
   }
 
