@@ -47,8 +47,16 @@ export async function startBenchSystem(log: (message: string) => void): Promise<
     MAX_CONNECTIONS_PER_IP: '0',
     MAX_CONNECTIONS_PER_IDENTITY: '0',
     MAX_SUBSCRIPTIONS_PER_CONNECTION: '100000',
+    // the fan-out phase's 2,000 anonymous subscribers stand for 2,000 browsers, not one client
+    RATE_LIMIT_ANONYMOUS_QUERIES: '0',
   };
-  const ports = { products: await freePort(), events: await freePort(), recommendations: await freePort(), gateway: await freePort() };
+  const ports = {
+    products: await freePort(),
+    events: await freePort(),
+    recommendations: await freePort(),
+    gateway: await freePort(),
+    workers: await freePort(),
+  };
   const children = new Map<string, Child>();
   // BENCH_PROFILE=gateway,workers: those processes write V8 CPU profiles when they stop
   const profiled = new Set((process.env['BENCH_PROFILE'] ?? '').split(',').filter((name) => name !== ''));
@@ -116,7 +124,7 @@ export async function startBenchSystem(log: (message: string) => void): Promise<
     async startWorkers(onLine) {
       let leading: () => void = () => undefined;
       const led = new Promise<void>((resolve) => (leading = resolve));
-      const child = start('workers', 'workers/src/index.ts', { LOG_LEVEL: 'debug' }, (line) => {
+      const child = start('workers', 'workers/src/index.ts', { LOG_LEVEL: 'debug', WORKERS_PORT: String(ports.workers) }, (line) => {
         if (line.includes('leading aggregation')) leading();
         onLine(line);
         for (const listener of workerListeners) listener(line);

@@ -118,7 +118,18 @@ const callerArb = fc.oneof(
 beforeAll(async () => {
   process.on('unhandledRejection', onRejection);
   process.on('uncaughtException', onException);
-  system = await startSystem({ label: 'fuzz' });
+  // every call comes from 127.0.0.1 and a few tokens, far faster than a shop's visitors: request
+  // rates are not what this explores (e2e/test/rateLimits.e2e.test.ts tests them), so no limits
+  system = await startSystem({
+    label: 'fuzz',
+    gateway: {
+      RATE_LIMIT_ANONYMOUS_QUERIES: 0,
+      RATE_LIMIT_ANONYMOUS_EVENTS: 0,
+      RATE_LIMIT_USER_QUERIES: 0,
+      RATE_LIMIT_USER_EVENTS: 0,
+      MAX_CONNECTIONS_PER_IP: 0,
+    },
+  });
   tokens.set('service', await system.token('fuzz-storefront', 'service'));
   tokens.set('admin', await system.token('fuzz-ops', 'admin'));
   for (const user of TOKEN_USERS) tokens.set(`user:${user}`, await system.token(user, 'user'));

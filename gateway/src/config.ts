@@ -57,6 +57,31 @@ export function gatewayConfig(env: NodeJS.ProcessEnv = process.env) {
        * IP is the socket's peer). With 1, the client IP is the last address nginx appended.
        */
       TRUSTED_PROXY_HOPS: int(0, 0, 10),
+      /**
+       * Rate limits (see rateLimits.ts), shared by every replica through Redis: budgets per fixed
+       * window of this many seconds, per token subject (anonymous callers: per client IP). Two
+       * budgets per role: QUERIES (each operation other than tracking, over HTTP or the websocket;
+       * a subscribe counts one) and EVENTS (each event of trackEvent/trackEvents). 0: no limit.
+       * Over a budget: RATE_LIMITED with extensions.retryAfter, HTTP 429 with Retry-After.
+       */
+      RATE_LIMIT_WINDOW_SECONDS: int(60, 1, 3_600),
+      /** Per client IP: a storefront's anonymous pages (a shared NAT holds many visitors). */
+      RATE_LIMIT_ANONYMOUS_QUERIES: int(600, 0, 1e9),
+      RATE_LIMIT_ANONYMOUS_EVENTS: int(60, 0, 1e9),
+      /** Per shopper: 10 operations and 10 events a second on average, far above what a person clicks. */
+      RATE_LIMIT_USER_QUERIES: int(600, 0, 1e9),
+      RATE_LIMIT_USER_EVENTS: int(600, 0, 1e9),
+      /**
+       * Per backend: a shop's whole clickstream; 100,000 events/s and 10,000 operations/s, several
+       * times what one gateway serves (README Performance), so only a runaway client meets them.
+       */
+      RATE_LIMIT_SERVICE_QUERIES: int(600_000, 0, 1e12),
+      RATE_LIMIT_SERVICE_EVENTS: int(6_000_000, 0, 1e12),
+      /** Per admin: Sandbox, imports and scripts. */
+      RATE_LIMIT_ADMIN_QUERIES: int(60_000, 0, 1e12),
+      RATE_LIMIT_ADMIN_EVENTS: int(600_000, 0, 1e12),
+      /** Bull Board at /admin/queues may retry, clean and otherwise change jobs (default: read-only). */
+      BULL_BOARD_WRITE: optionalFlag.transform((v) => v ?? false),
     },
     env,
   );

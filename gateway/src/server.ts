@@ -10,20 +10,29 @@ import {
   createGraphQLHttpServer,
   finiteNumbersRule,
   formatError,
+  graphqlMetricsPlugin,
   identityFromAuthorization,
+  instrumentRedis,
   literalDepthRule,
+  metricsRoute,
   pooledFetch,
   RedisNames,
   tokenPolicy,
   type Logger,
   type RedisClient,
+  type Registry,
 } from '@recs/shared';
 import type { ExecutionResult, GraphQLSchema } from 'graphql';
 import type { GatewayConfig } from './config.ts';
 import { operationChecks } from './operationChecks.ts';
 import { httpContext, IdentityDataSource, type GatewayContext } from './identity.ts';
+import { GatewayMetrics } from './metrics.ts';
+import { DEFAULT_RETRY } from './subscriptions/hydration.ts';
 import { LiveHub, type Hydrate } from './subscriptions/hub.ts';
 import { attachWebSocketServer } from './subscriptions/websocket.ts';
+import { clientIp } from './subscriptions/limits.ts';
+import { rateLimitPlugin, RateLimits } from './rateLimits.ts';
+import { queueBoard } from './admin/queueBoard.ts';
 
 // tests build a gateway's config as its process does, from the same defaults
 export { gatewayConfig, type GatewayConfig } from './config.ts';
@@ -40,6 +49,8 @@ export interface GatewayServer {
   readonly http: Server;
   readonly apollo: ApolloServer<GatewayContext>;
   readonly hub: LiveHub;
+  /** The registry served on GET /metrics. */
+  readonly metrics: Registry;
   stop(): Promise<void>;
 }
 
@@ -48,10 +59,16 @@ export interface GatewayOptions {
   readonly logger: Logger;
   readonly redis: RedisClient;
   readonly supergraph?: string;
+  /**
+   * The process's registry (index.ts: createRegistry('gateway'), with the Redis metrics), served
+   * on GET /metrics; by default one of the gateway's own without process metrics.
+   */
+  readonly metrics?: Registry;
 }
 
 /** Builds the gateway: federated HTTP GraphQL, Sandbox, and graphql-ws subscriptions on one path. */
-export async function createGatewayServer({ config, logger, redis, supergraph }: GatewayOptions): Promise<GatewayServer> {
+export async function createGatewayServer({ config, logger, redis, supergraph, metrics: registry }: GatewayOptions): Promise<GatewayServer> {
+  const metrics = new GatewayMetrics(registry);
   const overrides: Record<string, string | undefined> = {
     products: config.PRODUCTS_URL,
     events: config.EVENTS_URL,
@@ -60,7 +77,7 @@ export async function createGatewayServer({ config, logger, redis, supergraph }:
   const fetcher = pooledFetch({ maxSockets: config.SUBGRAPH_CONNECTIONS, timeoutMs: config.SUBGRAPH_TIMEOUT_MS });
   const gateway = new ApolloGateway({
     supergraphSdl: supergraph ?? supergraphSdl(),
-    buildService: ({ name, url }) => new IdentityDataSource(name, overrides[name] ?? url ?? '', config.JWT_SECRET, fetcher, logger),
+    buildService: ({ name, url }) => new IdentityDataSource(name, overrides[name] ?? url ?? '', config.JWT_SECRET, fetcher, logger, metrics),
     logger,
   });
   let apiSchema: GraphQLSchema | undefined;
@@ -82,6 +99,8 @@ export async function createGatewayServer({ config, logger, redis, supergraph }:
   // one set of document checks for both transports (HTTP here, the websocket below)
   const validationRules = [...armor.validationRules, finiteNumbersRule, literalDepthRule];
   const policy = tokenPolicy(config);
+  const authenticate = (authorization: string | undefined) => identityFromAuthorization(authorization, config.JWT_SECRET, policy);
+  const rateLimits = new RateLimits(redis, config, logger);
 
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
@@ -98,15 +117,20 @@ export async function createGatewayServer({ config, logger, redis, supergraph }:
     plugins: [
       ...armor.plugins,
       operationChecks(GRAPHQL_PATH),
+      rateLimitPlugin(rateLimits),
       sandbox
         ? ApolloServerPluginLandingPageLocalDefault({ embed: { endpointIsEditable: false, runTelemetry: false }, includeCookies: false })
         : ApolloServerPluginLandingPageDisabled(),
+      // last, to see the code the response goes out with; hydrations have metrics of their own (Apollo
+      // copies the context object, not the identity in it)
+      graphqlMetricsPlugin<GatewayContext>(metrics.registry, { ignore: (context) => context.identity === HYDRATION_CONTEXT.identity }),
     ] as unknown as ApolloServerPlugin<GatewayContext>[],
   });
   await apollo.start();
 
   const subscriber = redis.duplicate();
   subscriber.on('error', () => undefined);
+  instrumentRedis(subscriber, metrics.registry);
   await subscriber.connect();
   // Apollo's formatted result (plain errors, not GraphQLError instances): the hub tells transient
   // failures from good results by their codes, and the websocket server sends errors as they are
@@ -115,12 +139,23 @@ export async function createGatewayServer({ config, logger, redis, supergraph }:
     if (response.body.kind !== 'single') throw new Error('hydration answered with incremental delivery');
     return response.body.singleResult as ExecutionResult;
   };
-  const hub = new LiveHub(subscriber, new RedisNames(config.QUEUE_PREFIX), hydrate, logger, config.HYDRATION_CONCURRENCY);
+  const hub = new LiveHub(subscriber, new RedisNames(config.QUEUE_PREFIX), hydrate, logger, config.HYDRATION_CONCURRENCY, DEFAULT_RETRY, metrics);
 
+  const board = queueBoard({
+    redis,
+    prefix: config.QUEUE_PREFIX,
+    authenticate,
+    write: config.BULL_BOARD_WRITE,
+    secureCookies: production,
+    logger,
+  });
+  const identityContext = httpContext(config.JWT_SECRET, policy);
   const http = createGraphQLHttpServer({
     server: apollo,
     path: GRAPHQL_PATH,
-    context: httpContext(config.JWT_SECRET, policy),
+    context: async (req) => ({ ...(await identityContext(req)), clientIp: clientIp(req, config.TRUSTED_PROXY_HOPS) }),
+    routes: [board.route, metricsRoute(metrics.registry)],
+    metrics: metrics.registry,
     ready: async () => apiSchema !== undefined && redis.isReady && subscriber.isReady,
   });
   const ws = attachWebSocketServer({
@@ -132,7 +167,9 @@ export async function createGatewayServer({ config, logger, redis, supergraph }:
       return apiSchema;
     },
     hub,
-    authenticate: (authorization) => identityFromAuthorization(authorization, config.JWT_SECRET, policy),
+    authenticate,
+    rateLimits,
+    metrics,
     // the same document checks as HTTP (the ApolloServer's parseOptions and validationRules above)
     maxTokens: MAX_TOKENS,
     validationRules,
@@ -150,11 +187,13 @@ export async function createGatewayServer({ config, logger, redis, supergraph }:
     http,
     apollo,
     hub,
+    metrics: metrics.registry,
     async stop() {
       await hub.close();
       await ws.close();
       await closeServer(http);
       await apollo.stop();
+      await board.close();
       await subscriber.close().catch(() => undefined);
     },
   };

@@ -17,6 +17,8 @@ import {
 } from 'graphql';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { GatewayContext } from '../identity.ts';
+import type { GatewayMetrics } from '../metrics.ts';
+import { rateLimitedError, type RateLimits } from '../rateLimits.ts';
 import { socketErrorFormat, withCode } from './errors.ts';
 import { runAt, tokenExpiry } from './expiry.ts';
 import type { LiveHub } from './hub.ts';
@@ -52,12 +54,18 @@ export interface WebSocketOptions {
   /** In production, error messages leave out "Did you mean ...". */
   readonly production: boolean;
   readonly limits: WebSocketLimits;
+  /** The HTTP budgets: queries and mutations spend them through Apollo (rateLimitPlugin), a subscribe here. */
+  readonly rateLimits?: RateLimits;
   readonly logger: Logger;
+  /** Where connections opened and closed (by close code) are counted. */
+  readonly metrics?: GatewayMetrics;
 }
 
 /** What the gateway knows of one socket. */
 interface Connection {
   identity: Identity;
+  /** The client's address (see clientIp). */
+  readonly ip: string;
   /** When the token expires (epoch ms); the socket is closed then. */
   expiresAt: number;
   /** Ids of the subscriptions (not queries or mutations) the socket holds. */
@@ -118,9 +126,15 @@ export function attachWebSocketServer(options: WebSocketOptions): { close(): Pro
 
   // before graphql-ws sees the socket: a client over its IP's limit gets no further
   wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
-    const release = perIp.acquire(clientIp(request, limits.trustedProxyHops));
+    const { metrics } = options;
+    if (metrics !== undefined) {
+      metrics.connectionOpened();
+      socket.once('close', (code: number) => metrics.connectionClosed(code));
+    }
+    const ip = clientIp(request, limits.trustedProxyHops);
+    const release = perIp.acquire(ip);
     if (release === undefined) return refuse(socket);
-    const connection: Connection = { identity: { kind: 'anonymous' }, expiresAt: Infinity, subscriptions: new Set(), cleanups: [release] };
+    const connection: Connection = { identity: { kind: 'anonymous' }, ip, expiresAt: Infinity, subscriptions: new Set(), cleanups: [release] };
     connections.set(socket, connection);
     socket.once('close', () => {
       for (const cleanup of connection.cleanups.splice(0)) cleanup();
@@ -160,7 +174,7 @@ export function attachWebSocketServer(options: WebSocketOptions): { close(): Pro
         }
         return true;
       },
-      onSubscribe: (ctx, id, payload) => {
+      onSubscribe: async (ctx, id, payload) => {
         const { socket } = ctx.extra;
         const connection = connections.get(socket);
         if (connection === undefined) return [internalError()];
@@ -190,11 +204,14 @@ export function attachWebSocketServer(options: WebSocketOptions): { close(): Pro
           schema,
           document,
           variableValues: payload.variables ?? {},
-          contextValue: { identity: connection.identity } satisfies GatewayContext,
+          contextValue: { identity: connection.identity, clientIp: connection.ip } satisfies GatewayContext,
           ...(payload.operationName ? { operationName: payload.operationName } : {}),
         };
         // queries and mutations: Apollo coerces the variables, and answers BAD_USER_INPUT
         if (operation.operation !== 'subscription') return args;
+        // a subscribe costs one query (its hydrations cost the client nothing)
+        const limited = await options.rateLimits?.take(connection.identity, connection.ip, { queries: 1, events: 0 });
+        if (limited !== undefined) return [rateLimitedError(limited)];
         // graphql-ws forgets a completed operation at once, and calls onComplete a little later
         for (const held of connection.subscriptions) if (!(held in ctx.subscriptions)) connection.subscriptions.delete(held);
         if (connection.subscriptions.size >= limits.subscriptionsPerConnection) {
