@@ -5,15 +5,24 @@
  * 2. type check (the build: Node runs the TypeScript sources) and supergraph check;
  * 3. the three subgraphs, the workers and the gateway, each its own process;
  * 4. the demo catalog (idempotent) and the clickstream simulator;
- * 5. URLs and development tokens. Ctrl-C stops everything this started.
- * Ports: GATEWAY_PORT (4000), PRODUCTS_PORT (4001), EVENTS_PORT (4002), RECOMMENDATIONS_PORT (4003).
+ * 5. URLs and development tokens.
+ * Ctrl-C stops everything this started, clients before the servers they use: the simulator, the
+ * gateway, the workers, the subgraphs, then the data servers. Every child runs in a process group
+ * of its own so the terminal's SIGINT reaches only this script, which decides that order (when
+ * the data servers went down with the services, the services logged lost connections while
+ * draining). A second Ctrl-C (a second later; npm forwards the first one too) kills what is left.
+ * Ports: GATEWAY_PORT (4000), PRODUCTS_PORT (4001), EVENTS_PORT (4002), RECOMMENDATIONS_PORT (4003),
+ * WORKERS_PORT (4004: the workers' /metrics), PROMETHEUS_PORT (9090: a local Prometheus scraping them all).
  * SIMULATOR_RATE (events/s, default 10; 0 turns it off).
+ * RECS_DATA_DIR: the folder of the data servers, the dev key and services.env (.data/dev).
+ * RECS_SKIP_CHECKS=1 skips the type check and the supergraph check (tests of this script).
  */
 import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
-import { portAnswers, provisionServices, startChild, waitReady, type Child, type Services } from '@recs/devkit';
+import { join, relative } from 'node:path';
+import { portAnswers, provisionServices, startChild, waitReady, type Child, type ChildOptions, type Services } from '@recs/devkit';
 import { signClientToken } from '@recs/shared';
 import { clearDevEnv, DEV_DIR, devJwtSecret, ROOT, writeDevEnv } from './lib/devProfile.ts';
+import { startLocalPrometheus, type LocalPrometheus } from './lib/localPrometheus.ts';
 
 const say = (message: string) => console.log(`\x1b[1m[recs]\x1b[0m ${message}`);
 const port = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
@@ -22,30 +31,71 @@ const ports = {
   products: port('PRODUCTS_PORT', 4001),
   events: port('EVENTS_PORT', 4002),
   recommendations: port('RECOMMENDATIONS_PORT', 4003),
+  workers: port('WORKERS_PORT', 4004),
 };
 const rate = Number(process.env['SIMULATOR_RATE'] ?? 10);
+const skipChecks = process.env['RECS_SKIP_CHECKS'] === '1';
+/** Children do not see the terminal's Ctrl-C: stopAll stops them in order. */
+const OWN_GROUP: ChildOptions = { ownProcessGroup: true };
 
+/** In start order; stopped in reverse (each client before what it uses). */
 const children: Child[] = [];
+let provisioning: Promise<Services> | undefined;
 let services: Services | undefined;
+let prometheus: LocalPrometheus | undefined;
 let stopping = false;
+let exitCode = 0;
+let firstSignalAt = 0;
 
-async function stopAll(code: number): Promise<never> {
-  if (stopping) process.exit(code);
+async function stopAll(code: number): Promise<void> {
+  if (stopping) return;
   stopping = true;
-  say('stopping...');
+  exitCode = code;
+  say('stopping: the simulator and the gateway, the workers, the subgraphs, then the data servers');
+  // Prometheus first: it scrapes the services
+  await prometheus?.process.stop();
   for (const child of [...children].reverse()) await child.stop();
-  await services?.stop();
+  // servers still starting when the signal came are stopped too
+  const started = services ?? (await provisioning?.catch(() => undefined));
+  await started?.stop();
+  services = undefined;
   clearDevEnv();
   say('stopped');
-  process.exit(code);
+  process.exit(exitCode);
 }
 
-process.on('SIGINT', () => void stopAll(0));
-process.on('SIGTERM', () => void stopAll(0));
+function onSignal(signal: NodeJS.Signals): void {
+  if (!stopping) {
+    firstSignalAt = Date.now();
+    void stopAll(0);
+  } else if (Date.now() - firstSignalAt > 1_000) {
+    // a second Ctrl-C: do not wait for the services to drain (the data servers still stop cleanly)
+    say(`${signal} again: killing the services`);
+    exitCode = 130;
+    for (const child of children) child.process.kill('SIGKILL');
+  }
+}
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, onSignal);
+// The children are in their own process groups, so nothing else would stop them if this script
+// ended another way (an uncaught error): kill whatever is still running on the way out.
+process.on('exit', () => {
+  for (const child of children) if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill('SIGKILL');
+  for (const pid of Object.values(services?.pids ?? {})) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+});
+
+class Interrupted extends Error {}
 
 function run(title: string, command: string, args: string[]): void {
   say(title);
   const result = spawnSync(command, args, { cwd: ROOT, stdio: 'inherit', env: process.env });
+  // the step shares the terminal's process group: a Ctrl-C stops it, and then this script
+  if (result.signal !== null) throw new Interrupted(title);
   if (result.status !== 0) throw new Error(`${title} failed`);
 }
 
@@ -64,7 +114,8 @@ try {
   for (const [name, value] of Object.entries(ports)) {
     if (await portAnswers(value)) throw new Error(`port ${value} (${name}) is in use: stop what uses it, or set ${name.toUpperCase()}_PORT`);
   }
-  services = await provisionServices({ dataDir: join(DEV_DIR, 'services'), log: (m) => say(m) });
+  provisioning = provisionServices({ dataDir: join(DEV_DIR, 'services'), log: (m) => say(m), ownProcessGroup: true });
+  services = await provisioning;
   say(`MongoDB-wire server: ${services.mongoUrl} (${services.mongoKind}); Redis: ${services.redisUrl} (${services.redisKind})`);
   const jwtSecret = devJwtSecret();
   const env: NodeJS.ProcessEnv = {
@@ -78,45 +129,65 @@ try {
   };
   writeDevEnv({ MONGO_URL: services.mongoUrl, REDIS_URL: services.redisUrl, MONGO_DB: env['MONGO_DB']!, JWT_SECRET: jwtSecret });
 
-  run('checking types and the supergraph (cached after the first run)', 'npx', ['turbo', 'run', 'typecheck', '--output-logs=errors-only']);
-  run('checking the supergraph is composed from schema/*.graphql', process.execPath, ['schema/compose.ts', '--check']);
+  if (skipChecks) say('RECS_SKIP_CHECKS=1: not checking types and the supergraph');
+  else {
+    run('checking types and the supergraph (cached after the first run)', 'npx', ['turbo', 'run', 'typecheck', '--output-logs=errors-only']);
+    run('checking the supergraph is composed from schema/*.graphql', process.execPath, ['schema/compose.ts', '--check']);
+  }
 
   const subgraphs = [
     ['products', 'subgraphs/products/index.ts', ports.products],
     ['events', 'subgraphs/events/index.ts', ports.events],
     ['recommendations', 'subgraphs/recommendations/index.ts', ports.recommendations],
   ] as const;
-  for (const [name, script, listenPort] of subgraphs) watch(startChild(name, join(ROOT, script), [], { ...env, PORT: String(listenPort) }));
-  watch(startChild('workers', join(ROOT, 'workers/src/index.ts'), [], env));
+  for (const [name, script, listenPort] of subgraphs) watch(startChild(name, join(ROOT, script), [], { ...env, PORT: String(listenPort) }, OWN_GROUP));
+  watch(startChild('workers', join(ROOT, 'workers/src/index.ts'), [], env, OWN_GROUP));
   const gateway = watch(
-    startChild('gateway', join(ROOT, 'gateway/src/index.ts'), [], {
-      ...env,
-      PORT: String(ports.gateway),
-      PRODUCTS_URL: `http://127.0.0.1:${ports.products}/graphql`,
-      EVENTS_URL: `http://127.0.0.1:${ports.events}/graphql`,
-      RECOMMENDATIONS_URL: `http://127.0.0.1:${ports.recommendations}/graphql`,
-    }),
+    startChild(
+      'gateway',
+      join(ROOT, 'gateway/src/index.ts'),
+      [],
+      {
+        ...env,
+        PORT: String(ports.gateway),
+        PRODUCTS_URL: `http://127.0.0.1:${ports.products}/graphql`,
+        EVENTS_URL: `http://127.0.0.1:${ports.events}/graphql`,
+        RECOMMENDATIONS_URL: `http://127.0.0.1:${ports.recommendations}/graphql`,
+      },
+      OWN_GROUP,
+    ),
   );
   for (const [index, [, , listenPort]] of subgraphs.entries()) await waitReady(`http://127.0.0.1:${listenPort}/ready`, children[index]!);
   await waitReady(`http://127.0.0.1:${ports.gateway}/ready`, gateway);
+  prometheus = await startLocalPrometheus({ root: ROOT, dir: join(DEV_DIR, 'prometheus'), ports, say });
 
   say('importing the demo catalog (Online Retail, CC BY 4.0)');
   const imported = spawnSync(process.execPath, [join(ROOT, 'subgraphs/products/import.ts')], { cwd: ROOT, stdio: 'inherit', env });
+  if (imported.signal !== null) throw new Interrupted('importing the demo catalog');
   if (imported.status !== 0) throw new Error('importing the demo catalog failed');
 
   const url = `http://localhost:${ports.gateway}/graphql`;
   const admin = await signClientToken({ subject: 'dev-admin', role: 'admin', expiresIn: '12h' }, jwtSecret);
   const shopper = await signClientToken({ subject: 'shopper-1', role: 'user', expiresIn: '12h' }, jwtSecret);
   if (rate > 0) {
-    watch(startChild('simulator', join(ROOT, 'scripts/simulate.ts'), ['--url', `http://127.0.0.1:${ports.gateway}/graphql`, '--rate', String(rate)], env));
+    watch(
+      startChild(
+        'simulator',
+        join(ROOT, 'scripts/simulate.ts'),
+        ['--url', `http://127.0.0.1:${ports.gateway}/graphql`, '--rate', String(rate)],
+        env,
+        OWN_GROUP,
+      ),
+    );
   }
 
   console.log(`
 \x1b[1mThe system is running.\x1b[0m
   GraphQL (HTTP and WebSocket), with Apollo Sandbox:  ${url}
   Subgraphs: products :${ports.products}, events :${ports.events}, recommendations :${ports.recommendations}
+${prometheus?.banner ?? '  Prometheus: not running (see "Prometheus skipped" above)'}
 
-Development tokens (signed with the dev-only key in .data/dev; valid 12 hours):
+Development tokens (signed with the dev-only key in ${relative(ROOT, DEV_DIR) || DEV_DIR}; valid 12 hours):
   admin:      ${admin}
   shopper-1:  ${shopper}
 
@@ -129,6 +200,9 @@ ${rate > 0 ? `The simulator sends about ${rate} events/s and makes shopper-1 bro
 Ctrl-C stops everything.
 `);
 } catch (error) {
-  say(`failed: ${(error as Error).message}`);
-  await stopAll(1);
+  if (error instanceof Interrupted) await stopAll(0);
+  else {
+    say(`failed: ${(error as Error).message}`);
+    await stopAll(1);
+  }
 }

@@ -33,19 +33,22 @@ export interface Child {
 
 let started = 0;
 
-/**
- * Starts a Node process (on this Node) with its output prefixed by its name; `onLine` sees every
- * raw line (pass `quiet` to only hand lines to it).
- */
-export function startChild(
-  name: string,
-  script: string,
-  args: readonly string[],
-  env: NodeJS.ProcessEnv,
-  options: { onLine?: (line: string) => void; quiet?: boolean } = {},
-): Child {
+export interface ChildOptions {
+  /** Sees every raw line of the child's output. */
+  readonly onLine?: (line: string) => void;
+  /** Only hand lines to `onLine`, print nothing. */
+  readonly quiet?: boolean;
+  /**
+   * A process group of its own: a Ctrl-C in the terminal reaches only the parent, which then
+   * stops its children one by one in the order it chooses (clients before the servers they use).
+   */
+  readonly ownProcessGroup?: boolean;
+}
+
+/** Starts a Node process (on this Node) with its output prefixed by its name. */
+export function startChild(name: string, script: string, args: readonly string[], env: NodeJS.ProcessEnv, options: ChildOptions = {}): Child {
   const index = started++;
-  const child = spawn(process.execPath, [script, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [script, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: options.ownProcessGroup === true });
   for (const stream of [child.stdout, child.stderr]) {
     createInterface({ input: stream }).on('line', (line) => {
       options.onLine?.(line);

@@ -71,7 +71,11 @@ export class WorkerProcess {
   private readonly waiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];
 
   constructor(env: NodeJS.ProcessEnv, { script = 'workers/src/index.ts', args = [] }: { script?: string; args?: readonly string[] } = {}) {
-    this.child = spawn(process.execPath, [join(ROOT, script), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // WORKERS_PORT 0: each worker's metrics port is a free one, so several run side by side
+    this.child = spawn(process.execPath, [join(ROOT, script), ...args], {
+      env: { ...process.env, WORKERS_PORT: '0', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
     for (const stream of [this.child.stdout!, this.child.stderr!]) {
       createInterface({ input: stream }).on('line', (line) => {
@@ -101,6 +105,11 @@ export class WorkerProcess {
 
   logged(pattern: RegExp): boolean {
     return this.lines.some((line) => pattern.test(line));
+  }
+
+  /** Every line so far matching `pattern` (every line without one). */
+  output(pattern?: RegExp): string[] {
+    return pattern === undefined ? [...this.lines] : this.lines.filter((line) => pattern.test(line));
   }
 
   async kill(): Promise<void> {

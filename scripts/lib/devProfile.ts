@@ -1,9 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
-export const DEV_DIR = join(ROOT, '.data', 'dev');
+/**
+ * The development profile's folder (data servers' files, the dev signing key, services.env):
+ * RECS_DATA_DIR when set (a test's own folder, or a second system beside the usual one), else
+ * .data/dev.
+ */
+export const DEV_DIR = resolve(process.env['RECS_DATA_DIR'] || join(ROOT, '.data', 'dev'));
 const ENV_FILE = join(DEV_DIR, 'services.env');
 
 /**

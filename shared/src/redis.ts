@@ -1,13 +1,32 @@
+import type { Registry } from 'prom-client';
 import { createClient, type RedisClientType } from 'redis';
+import { isUnavailable } from './errors.ts';
 import type { Logger } from './logger.ts';
+import { instrumentRedis } from './redisMetrics.ts';
 
 export type RedisClient = RedisClientType;
 
 /**
- * A node-redis client that reconnects with capped backoff for as long as the process lives
- * (Redis restarts are expected), logging each state change once.
+ * The 'error' listener every BullMQ Queue, Worker and QueueEvents needs. Without one, an error
+ * event throws: BullMQ catches it and prints the error with its stack, and a node-redis client
+ * without one takes the process down (SocketClosedUnexpectedlyError). While Redis is away each of
+ * their connections reports every reconnection attempt; the outage is logged once by the client
+ * connectRedis made, so here an unreachable Redis is only a debug line, and any other error a
+ * warning.
  */
-export async function connectRedis(url: string, logger: Logger, name: string): Promise<RedisClient> {
+export function redisErrorListener(logger: Logger, what: string): (error: Error) => void {
+  return (error) => {
+    if (isUnavailable(error)) logger.debug({ err: error.message, what }, 'Redis unreachable');
+    else logger.warn({ err: error.message, what }, `${what}: Redis error`);
+  };
+}
+
+/**
+ * A node-redis client that reconnects with capped backoff for as long as the process lives
+ * (Redis restarts are expected), logging each state change once; with the process's registry,
+ * counted in its recs_redis_* metrics (see instrumentRedis).
+ */
+export async function connectRedis(url: string, logger: Logger, name: string, metrics?: Registry): Promise<RedisClient> {
   const client: RedisClient = createClient({
     url,
     name,
@@ -22,6 +41,7 @@ export async function connectRedis(url: string, logger: Logger, name: string): P
     if (down) logger.info({ client: name }, 'Redis connection restored');
     down = false;
   });
+  if (metrics !== undefined) instrumentRedis(client, metrics);
   await client.connect();
   return client;
 }

@@ -1,21 +1,43 @@
 import { DEFAULT_ENGINE_CONFIG } from '@recs/engine';
-import { eventsQueue, listsQueue, RedisNames, runService, TICK_JOB } from '@recs/shared';
+import {
+  closeServer,
+  eventsQueue,
+  listen,
+  listsQueue,
+  maintenanceQueue,
+  RedisNames,
+  redisErrorListener,
+  runService,
+  storesReady,
+  TICK_JOB,
+} from '@recs/shared';
 import { AggregatorService } from './aggregate/service.ts';
 import { CatalogCache } from './catalog.ts';
 import { aggregatorSettings, workersConfig } from './config.ts';
 import { ListService } from './lists/service.ts';
+import { createWorkersHttpServer } from './http.ts';
 import { ListStore } from './lists/store.ts';
 import { MaintenanceService } from './maintenance/service.ts';
+import { WorkersMetrics } from './metrics.ts';
 import { Publisher } from './publisher.ts';
 
-await runService('workers', workersConfig, async ({ config, logger: log, mongo, redis }) => {
+await runService('workers', workersConfig, async ({ config, logger: log, mongo, redis, metrics: registry }) => {
   const names = new RedisNames(config.QUEUE_PREFIX);
   const catalog = new CatalogCache(mongo.db, log);
   log.info({ products: await catalog.load() }, 'catalog loaded');
   await catalog.watch(redis, names);
-  const publisher = new Publisher(redis, names);
+  const metrics = new WorkersMetrics(registry);
+  const publisher = new Publisher(redis, names, metrics);
   const events = eventsQueue(redis, config.QUEUE_PREFIX);
   const lists = listsQueue(redis, config.QUEUE_PREFIX);
+  // every process reports every queue and the lag, whatever its roles: any one of them answers
+  const maintenanceJobs = maintenanceQueue(redis, config.QUEUE_PREFIX);
+  // a Queue without an 'error' listener prints every failed reconnection with its stack
+  events.on('error', redisErrorListener(log, 'events queue'));
+  lists.on('error', redisErrorListener(log, 'lists queue'));
+  maintenanceJobs.on('error', redisErrorListener(log, 'maintenance queue'));
+  metrics.watchQueues({ events, lists, maintenance: maintenanceJobs });
+  metrics.watchInbox(mongo.db);
   const engine = DEFAULT_ENGINE_CONFIG;
   const roles = new Set(config.WORKER_ROLES);
   const stops: (() => Promise<unknown>)[] = [];
@@ -31,6 +53,7 @@ await runService('workers', workersConfig, async ({ config, logger: log, mongo, 
       lists,
       publisher,
       logger: log,
+      metrics,
       ...aggregatorSettings(config),
       onFlush: (stats) => log.debug(stats, 'flushed'),
     });
@@ -46,6 +69,7 @@ await runService('workers', workersConfig, async ({ config, logger: log, mongo, 
       engine,
       publisher,
       logger: log,
+      metrics,
       ...(aggregation === undefined ? {} : { local: () => aggregation!.aggregator }),
     });
     listService.start(redis, config.QUEUE_PREFIX, config.LIST_CONCURRENCY, config.JOB_LOCK_MS);
@@ -61,11 +85,14 @@ await runService('workers', workersConfig, async ({ config, logger: log, mongo, 
       engine,
       logger: log,
       inboxGraceMs: config.INBOX_GRACE_MS,
+      metrics,
       schedules: { tick: config.TICK_INTERVAL_MS, 'sweep-inbox': config.SWEEP_INTERVAL_MS, 'refresh-active': config.REFRESH_INTERVAL_MS },
     });
     await maintenance.start();
     stops.push(() => maintenance.stop());
   }
-  log.info({ roles: [...roles] }, 'workers running');
-  return [...stops, () => events.close(), () => lists.close(), () => catalog.close()];
+  const http = createWorkersHttpServer({ registry: metrics.registry, ready: storesReady({ mongo, redis }) });
+  const port = await listen(http, config.WORKERS_PORT, config.HOST);
+  log.info({ roles: [...roles], metrics: `http://${config.HOST}:${port}/metrics` }, 'workers running');
+  return [() => closeServer(http), ...stops, () => events.close(), () => lists.close(), () => maintenanceJobs.close(), () => catalog.close()];
 });

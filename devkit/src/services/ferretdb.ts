@@ -102,7 +102,15 @@ export interface MongoServer {
  * crash can lose the last commits, which is acceptable for a development server.
  * FERRETDB_SYNCHRONOUS (NORMAL, FULL, OFF) changes it.
  */
-export async function startFerretdb({ binary, dir, port }: { binary: string; dir: string; port: number }): Promise<MongoServer> {
+/** Where and how to start a MongoDB-wire server (ownProcessGroup: see StartOptions). */
+export interface MongoServerOptions {
+  readonly binary: string;
+  readonly dir: string;
+  readonly port: number;
+  readonly ownProcessGroup?: boolean;
+}
+
+export async function startFerretdb({ binary, dir, port, ownProcessGroup = false }: MongoServerOptions): Promise<MongoServer> {
   const synchronous = process.env['FERRETDB_SYNCHRONOUS'] ?? 'NORMAL';
   if (!['NORMAL', 'FULL', 'OFF'].includes(synchronous)) throw new Error(`FERRETDB_SYNCHRONOUS must be NORMAL, FULL or OFF, not ${synchronous}`);
   mkdirSync(dir, { recursive: true });
@@ -120,7 +128,7 @@ export async function startFerretdb({ binary, dir, port }: { binary: string; dir
       '--telemetry=disable',
       '--log-level=warn',
     ],
-    { logFile },
+    { logFile, ownProcessGroup },
   );
   const url = `mongodb://127.0.0.1:${port}/`;
   await waitUntilReady(proc, () => mongoPing(url), { timeoutMs: 30_000, logFile });
@@ -128,11 +136,12 @@ export async function startFerretdb({ binary, dir, port }: { binary: string; dir
 }
 
 /** A real mongod, used instead of FerretDB when one is on PATH. */
-export async function startMongod({ binary, dir, port }: { binary: string; dir: string; port: number }): Promise<MongoServer> {
+export async function startMongod({ binary, dir, port, ownProcessGroup = false }: MongoServerOptions): Promise<MongoServer> {
   mkdirSync(dir, { recursive: true });
   const logFile = join(dir, 'mongod.log');
   const proc = startProcess('mongod', binary, ['--dbpath', dir, '--port', String(port), '--bind_ip', '127.0.0.1', '--quiet'], {
     logFile,
+    ownProcessGroup,
   });
   const url = `mongodb://127.0.0.1:${port}/`;
   await waitUntilReady(proc, () => mongoPing(url), { timeoutMs: 60_000, logFile });

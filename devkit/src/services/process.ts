@@ -19,6 +19,11 @@ export interface StartOptions {
   readonly logFile: string;
   readonly env?: NodeJS.ProcessEnv;
   readonly cwd?: string;
+  /**
+   * Start it in a process group of its own, so a Ctrl-C in the terminal (SIGINT to the whole
+   * foreground group) does not reach it: the caller stops it, after the processes that use it.
+   */
+  readonly ownProcessGroup?: boolean;
 }
 
 export function startProcess(name: string, command: string, args: readonly string[], options: StartOptions): ManagedProcess {
@@ -27,6 +32,7 @@ export function startProcess(name: string, command: string, args: readonly strin
     cwd: options.cwd,
     env: options.env ?? process.env,
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.ownProcessGroup === true,
   });
   child.stdout.pipe(log, { end: false });
   child.stderr.pipe(log, { end: false });

@@ -27,6 +27,11 @@ export interface ProvisionOptions {
   readonly redisPort?: number;
   /** Remove dataDir after stopping (test runs). */
   readonly ephemeral?: boolean;
+  /**
+   * Start the servers in process groups of their own, so a Ctrl-C in the terminal reaches only
+   * the caller, which stops them once the processes using them have exited (npm start).
+   */
+  readonly ownProcessGroup?: boolean;
 }
 
 interface PidFile {
@@ -67,6 +72,7 @@ export async function provisionServices(options: ProvisionOptions): Promise<Serv
   const log = options.log ?? ((message: string) => console.error(`[services] ${message}`));
   mkdirSync(options.dataDir, { recursive: true });
   const pidFile = join(options.dataDir, 'services.pid.json');
+  const ownProcessGroup = options.ownProcessGroup === true;
   stopOrphans(pidFile, log);
 
   const started: { stop(): Promise<void>; pid: number }[] = [];
@@ -82,7 +88,7 @@ export async function provisionServices(options: ProvisionOptions): Promise<Serv
     const redisUrl = env['REDIS_URL'];
     if (redisUrl === undefined || redisUrl === '') {
       const binary = await ensureRedisServer(log);
-      redis = await startRedis({ binary, dir: join(options.dataDir, 'redis'), port: options.redisPort ?? (await freePort()) });
+      redis = await startRedis({ binary, dir: join(options.dataDir, 'redis'), port: options.redisPort ?? (await freePort()), ownProcessGroup });
       started.push({ pid: redis.process.pid, stop: () => redis!.process.stop() });
       record();
     }
@@ -94,8 +100,8 @@ export async function provisionServices(options: ProvisionOptions): Promise<Serv
       const mongod = which('mongod');
       mongo =
         mongod !== undefined
-          ? await startMongod({ binary: mongod, dir: join(options.dataDir, 'mongod'), port })
-          : await startFerretdb({ binary: await ensureFerretdb(log), dir: join(options.dataDir, 'ferretdb'), port });
+          ? await startMongod({ binary: mongod, dir: join(options.dataDir, 'mongod'), port, ownProcessGroup })
+          : await startFerretdb({ binary: await ensureFerretdb(log), dir: join(options.dataDir, 'ferretdb'), port, ownProcessGroup });
       started.push({ pid: mongo.process.pid, stop: () => mongo!.process.stop() });
       record();
     }

@@ -53,7 +53,18 @@ export interface RedisServer {
  * Starts redis-server on 127.0.0.1:port with its files in dir. AOF is on, so a restart keeps
  * queued jobs; correctness never depends on it (MongoDB holds every accepted event).
  */
-export async function startRedis({ binary, dir, port }: { binary: string; dir: string; port: number }): Promise<RedisServer> {
+export async function startRedis({
+  binary,
+  dir,
+  port,
+  ownProcessGroup = false,
+}: {
+  binary: string;
+  dir: string;
+  port: number;
+  /** See StartOptions.ownProcessGroup. */
+  ownProcessGroup?: boolean;
+}): Promise<RedisServer> {
   mkdirSync(dir, { recursive: true });
   const logFile = join(dir, 'redis.log');
   const proc = startProcess(
@@ -77,7 +88,7 @@ export async function startRedis({ binary, dir, port }: { binary: string; dir: s
       '--protected-mode',
       'yes',
     ],
-    { logFile },
+    { logFile, ownProcessGroup },
   );
   await waitUntilReady(proc, () => redisPing(port), { timeoutMs: 20_000, logFile });
   return { url: `redis://127.0.0.1:${port}`, port, process: proc };

@@ -9,6 +9,7 @@ import {
   jobLock,
   listJob,
   RedisNames,
+  redisErrorListener,
   type EventsJob,
   type ListsJob,
   type Logger,
@@ -18,6 +19,7 @@ import { Worker, type Job, type Queue } from 'bullmq';
 import type { Db } from 'mongodb';
 import type { CatalogCache } from '../catalog.ts';
 import { Lease } from '../lease.ts';
+import type { WorkersMetrics } from '../metrics.ts';
 import { MongoAggregateStore, type MongoAggregateStoreOptions } from '../mongoStore.ts';
 import type { Publisher } from '../publisher.ts';
 import { Batcher, type BatchEntry, type FlushStats } from './batcher.ts';
@@ -42,6 +44,8 @@ export interface AggregatorServiceOptions {
   /** A standby takes over this long after the leader stops renewing its lease. */
   readonly leaseMs?: number;
   readonly onFlush?: (stats: FlushStats) => void;
+  /** Where flushes, job durations and leadership are recorded (and the leader and backlog gauges read). */
+  readonly metrics?: WorkersMetrics;
   /** Test only (fault injection, see workers/test/crashingWorker.ts): see MongoAggregateStoreOptions.afterPlan. */
   readonly afterPlan?: MongoAggregateStoreOptions['afterPlan'];
   /** See JOB_LOCK_MS. */
@@ -79,6 +83,7 @@ export class AggregatorService extends EventEmitter<{ leading: []; standby: [] }
     super();
     this.options = { ...AGGREGATOR_DEFAULTS, ...options };
     this.lease = new Lease(options.db, 'aggregator', `${hostname()}:${process.pid}:${randomUUID().slice(0, 6)}`, this.options.leaseMs);
+    options.metrics?.watchAggregation(this);
   }
 
   /** The aggregator while this process leads (list workers in the same process read from it). */
@@ -88,6 +93,11 @@ export class AggregatorService extends EventEmitter<{ leading: []; standby: [] }
 
   get leading(): boolean {
     return this.worker !== undefined;
+  }
+
+  /** Aggregate documents committed but not yet written to MongoDB (0 while standing by). */
+  get backlog(): number {
+    return this.current?.store.backlog ?? 0;
   }
 
   async start(): Promise<void> {
@@ -129,7 +139,7 @@ export class AggregatorService extends EventEmitter<{ leading: []; standby: [] }
       aggregator,
       {
         appliedAmong: (ids) => store.appliedAmong(ids),
-        afterFlush: (result) => this.afterFlush(store, result),
+        afterFlush: (result, _batches, events) => this.afterFlush(store, result, events),
         // MongoDB slower than the events: stop taking more until write-behind catches up, so
         // memory stays bounded and the events wait, durable, in the queue
         beforeFlush: async () => {
@@ -139,11 +149,15 @@ export class AggregatorService extends EventEmitter<{ leading: []; standby: [] }
         },
       },
       this.options.maxBatchEvents,
-      this.options.onFlush,
+      (stats) => {
+        this.options.metrics?.flushed(stats);
+        this.options.onFlush?.(stats);
+      },
       () => store.timings,
     );
     this.current = { aggregator, batcher, store };
-    this.worker = new Worker<EventsJob>(RedisNames.queues.events, (job) => this.process(job, batcher), {
+    const processJob = (job: Job<EventsJob>) => this.process(job, batcher);
+    this.worker = new Worker<EventsJob>(RedisNames.queues.events, this.options.metrics?.timed('events', processJob) ?? processJob, {
       connection: connectionOf(this.options.redis),
       prefix: this.options.prefix,
       concurrency: this.options.concurrency,
@@ -151,10 +165,11 @@ export class AggregatorService extends EventEmitter<{ leading: []; standby: [] }
       // a job whose worker crashed twice is still retried (its events are verified then)
       maxStalledCount: 10,
     });
-    this.worker.on('error', (error) => logger.warn({ err: error.message }, 'events worker error'));
+    this.worker.on('error', redisErrorListener(logger, 'events worker'));
     this.worker.on('failed', (job, error) =>
       logger.warn({ batchId: job?.data.batchId, attempt: job?.attemptsMade, err: error.message }, 'events batch failed; it will be retried'),
     );
+    this.options.metrics?.leaderChanges.inc();
     logger.info({ lease: this.lease.owner }, 'leading aggregation');
     this.emit('leading');
   }
@@ -197,11 +212,18 @@ export class AggregatorService extends EventEmitter<{ leading: []; standby: [] }
    * so its jobs are done when this returns; write-behind removes their batches from the inbox
    * once everything they changed is in the collections.
    */
-  private async afterFlush(store: MongoAggregateStore, result: FlushResult): Promise<void> {
+  private async afterFlush(store: MongoAggregateStore, result: FlushResult, events: readonly TrackedEvent[]): Promise<void> {
     const { lists, publisher, logger, engine } = this.options;
     const tasks: Promise<unknown>[] = [];
+    // when the oldest event behind each follow-up was accepted: the freshness clock starts there
+    const acceptedAt = new Map<string, number>();
+    let oldest: number | undefined;
+    for (const { userId, receivedAt } of events) {
+      acceptedAt.set(userId, Math.min(receivedAt, acceptedAt.get(userId) ?? receivedAt));
+      oldest = Math.min(receivedAt, oldest ?? receivedAt);
+    }
     if (result.users.length > 0) {
-      tasks.push(lists.addBulk(result.users.map((state) => listJob(state.userId))));
+      tasks.push(lists.addBulk(result.users.map((state) => listJob(state.userId, acceptedAt.get(state.userId)))));
       store.noteActive(
         dayOf(Date.now()),
         result.users.map((u) => u.userId),
@@ -209,7 +231,13 @@ export class AggregatorService extends EventEmitter<{ leading: []; standby: [] }
     }
     for (const list of result.bestSellers) {
       if (list.windowDays === engine.defaultWindowDays)
-        tasks.push(publisher.publish('bestSellersChanged', { categoryId: list.categoryId, changedAt: list.changedAt }));
+        tasks.push(
+          publisher.publish('bestSellersChanged', {
+            categoryId: list.categoryId,
+            changedAt: list.changedAt,
+            ...(oldest === undefined ? {} : { acceptedAt: oldest }),
+          }),
+        );
     }
     const outcomes = await Promise.allSettled(tasks);
     for (const outcome of outcomes) {

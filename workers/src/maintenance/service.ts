@@ -5,7 +5,9 @@ import {
   fromRawEventDoc,
   JOB_NAMES,
   listJob,
+  maintenanceQueue,
   RedisNames,
+  redisErrorListener,
   TICK_JOB,
   toQueuedEvent,
   type EventsJob,
@@ -16,8 +18,9 @@ import {
   type RawEventDoc,
   type RedisClient,
 } from '@recs/shared';
-import { Queue, Worker } from 'bullmq';
+import { Worker, type Job, type Queue } from 'bullmq';
 import type { Db } from 'mongodb';
+import type { WorkersMetrics } from '../metrics.ts';
 
 export interface MaintenanceOptions {
   readonly db: Db;
@@ -31,6 +34,8 @@ export interface MaintenanceOptions {
   readonly inboxGraceMs?: number;
   /** Overrides of SCHEDULES (milliseconds). */
   readonly schedules?: Partial<Record<MaintenanceTask, number>>;
+  /** Where job durations are recorded. */
+  readonly metrics?: WorkersMetrics;
 }
 
 /** How often each task runs (milliseconds); TICK_, SWEEP_ and REFRESH_INTERVAL_MS default to these. */
@@ -65,19 +70,21 @@ export class MaintenanceService {
 
   async start(): Promise<void> {
     const { redis, prefix, events, logger } = this.options;
-    this.queue = new Queue(RedisNames.queues.maintenance, { connection: connectionOf(redis), prefix });
+    this.queue = maintenanceQueue(redis, prefix);
+    this.queue.on('error', redisErrorListener(logger, 'maintenance queue'));
     // ticks go to the events queue: the aggregation leader re-ranks, in turn with the batches
     const every = this.options.schedules;
     await events.upsertJobScheduler('tick', { every: every.tick }, TICK_JOB);
     for (const task of ['sweep-inbox', 'refresh-active', 'prune'] as const) {
       await this.queue.upsertJobScheduler(task, { every: every[task] }, { name: task, data: {} });
     }
-    this.worker = new Worker(RedisNames.queues.maintenance, (job) => this.run(job.name as MaintenanceTask), {
+    const processJob = (job: Job) => this.run(job.name as MaintenanceTask);
+    this.worker = new Worker(RedisNames.queues.maintenance, this.options.metrics?.timed('maintenance', processJob) ?? processJob, {
       connection: connectionOf(redis),
       prefix,
       concurrency: 1,
     });
-    this.worker.on('error', (error) => logger.warn({ err: error.message }, 'maintenance worker error'));
+    this.worker.on('error', redisErrorListener(logger, 'maintenance worker'));
   }
 
   async run(task: MaintenanceTask, now = Date.now()): Promise<number> {
