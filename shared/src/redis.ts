@@ -32,6 +32,9 @@ export async function connectRedis(url: string, logger: Logger, name: string, me
     name,
     socket: { reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2_000), connectTimeout: 5_000 },
   });
+  // every BullMQ queue and worker sharing this client adds its own 'ready' and 'error' listeners
+  // (a worker process holds a dozen): a fixed number per process, not a leak
+  client.setMaxListeners(64);
   let down = false;
   client.on('error', (error: Error) => {
     if (!down) logger.warn({ err: error.message, client: name }, 'Redis connection lost; reconnecting');
