@@ -3,11 +3,15 @@
  *   npm run simulate -- [--url URL] [--rate EVENTS_PER_S] [--users N] [--seed N] [--duration S]
  * It signs a development service token with JWT_SECRET (or the running `npm start`'s key).
  * One shopper, `--focus` (default shopper-1), browses every few seconds so a live subscription
- * to their recommendations shows changes soon.
+ * to their recommendations shows changes soon; `--widget true` (the default) holds one such
+ * subscription itself, as the shopper's open page would, so event-to-subscriber freshness
+ * (recs_freshness_delivered_seconds) has deliveries to measure.
  */
 import { parseArgs } from 'node:util';
 import { ClickstreamSimulator, type SimulatedEvent, type SimulatorProduct } from '@recs/devkit';
 import { signClientToken } from '@recs/shared';
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
 import { devJwtSecret, readDevEnv } from './lib/devProfile.ts';
 
 const { values } = parseArgs({
@@ -19,6 +23,7 @@ const { values } = parseArgs({
     duration: { type: 'string', default: '0' },
     focus: { type: 'string', default: '1' },
     'focus-every': { type: 'string', default: '5' },
+    widget: { type: 'string', default: 'true' },
   },
 });
 const rate = Number(values.rate);
@@ -77,6 +82,29 @@ if (catalog.length === 0) {
 const simulator = new ClickstreamSimulator({ seed, users, products: catalog });
 console.log(`simulating ${users} shoppers over ${catalog.length} products at ~${rate} events/s (seed ${seed}); focus: ${simulator.userId(focus)}`);
 
+/** The focus shopper's open page: a live subscription to their recommendations, reconnecting as a widget does. */
+let deliveries = 0;
+const widget =
+  focus > 0 && values.widget !== 'false'
+    ? createClient({
+        url: values.url.replace(/^http/, 'ws'),
+        webSocketImpl: WebSocket,
+        connectionParams: { authorization: `Bearer ${token}` },
+        retryAttempts: Number.POSITIVE_INFINITY,
+        shouldRetry: () => true,
+      })
+    : undefined;
+widget?.subscribe(
+  { query: 'subscription ($user: ID!) { recommendationsChanged(userId: $user) { version } }', variables: { user: simulator.userId(focus) } },
+  {
+    next: () => {
+      deliveries++;
+    },
+    error: (error) => console.error(`live widget: ${error instanceof Error ? error.message : JSON.stringify(error)}`),
+    complete: () => undefined,
+  },
+);
+
 let sent = 0;
 let accepted = 0;
 let buffer: SimulatedEvent[] = [];
@@ -107,9 +135,12 @@ while (!stopping && (duration === 0 || Date.now() - started < duration * 1_000))
     console.error(`trackEvents failed: ${(error as Error).message}`);
   }
   if (Date.now() - lastReport >= 15_000) {
-    console.log(`sent ${sent} events (${accepted} accepted) in ${Math.round((Date.now() - started) / 1000)} s`);
+    console.log(
+      `sent ${sent} events (${accepted} accepted) in ${Math.round((Date.now() - started) / 1000)} s${widget === undefined ? '' : `; ${deliveries} live list changes received`}`,
+    );
     lastReport = Date.now();
   }
   await new Promise((resolve) => setTimeout(resolve, Math.max(0, 250 - (Date.now() - tickStarted))));
 }
+await widget?.dispose();
 console.log(`stopped after ${sent} events (${accepted} accepted)`);
