@@ -2,7 +2,9 @@
  * npm run bench: starts the system on local services (fresh ones, each service its own process)
  * and measures ingestion, application, freshness, query latency and subscription fan-out.
  * Prints a table (with the CPU each process used in each phase) and writes
- * bench/results/bench-<time>.json.
+ * bench/results/bench-<time>.json. A real Prometheus scrapes every process during the run (when
+ * the binary is there), and the freshness phase reports the gateway histogram's p50 / p99 over
+ * the same window next to the bench's own client-side figures.
  *   npm run bench -- [--events 50000] [--users 1000] [--rate 200] [--seconds 30] [--warmup 5]
  *                    [--requests 3000] [--concurrency 32] [--subscribers 2000] [--rounds 5]
  *                    [--phases ingest,applied,freshness,query,fanout]
@@ -15,6 +17,7 @@ import { parseArgs } from 'node:util';
 import { ClickstreamSimulator, type SimulatedEvent } from '@recs/devkit';
 import { MongoClient } from 'mongodb';
 import { CpuMeter } from './lib/cpu.ts';
+import { startBenchPrometheus, type PrometheusFreshness } from './lib/prometheus.ts';
 import { sleep } from './lib/stats.ts';
 import { startBenchSystem } from './lib/system.ts';
 import { measureFanout, type FanoutResult } from './phases/fanout.ts';
@@ -50,6 +53,8 @@ function version(command: string, args: string[]): string {
 }
 
 const system = await startBenchSystem(log);
+// the workers' port is scraped before they start (down until the applied phase): harmless
+const prometheus = await startBenchPrometheus({ dir: join(system.dataDir, 'prometheus'), ports: system.ports, log });
 const mongo = new MongoClient(system.services.mongoUrl);
 try {
   await mongo.connect();
@@ -102,6 +107,7 @@ try {
   }
 
   let freshness: FreshnessResult | undefined;
+  let serverFreshness: (PrometheusFreshness & { ratio: { p50: number; p99: number; fromSentP50: number; fromSentP99: number } }) | undefined;
   if (phases.has('freshness')) {
     await quiet();
     log(`freshness: ${n('rate')} events/s over ${users.length} subscribed users, ${n('warmup')} s warm-up, then ${n('seconds')} s measured`);
@@ -113,6 +119,31 @@ try {
         .join(', ')}`,
     );
     log(`  p50 ${freshness.latencyMs.p50} ms, p99 ${freshness.latencyMs.p99} ms (${freshness.measured} of ${freshness.eventsSent} events)`);
+    // a Prometheus that fails to answer costs its figures, not the run's
+    if (prometheus !== undefined) {
+      const client = freshness.latencyMs;
+      const { startMs, endMs } = freshness.window;
+      try {
+        const figures = await prometheus.freshness('recommendationsChanged', startMs, endMs);
+        const ratio = (server: number, own: number) => Math.round((server / own) * 100) / 100;
+        serverFreshness = {
+          ...figures,
+          ratio: {
+            p50: ratio(figures.p50Ms, client.p50),
+            p99: ratio(figures.p99Ms, client.p99),
+            // against the bench's span that starts where the server's does (trackEvent sent, not answered)
+            fromSentP50: ratio(figures.p50Ms, freshness.fromSentMs.p50),
+            fromSentP99: ratio(figures.p99Ms, freshness.fromSentMs.p99),
+          },
+        };
+        const health = Object.entries(await prometheus.targets()).map(([job, state]) => `${job} ${state}`);
+        log(
+          `  Prometheus, gateway histogram over the same ${figures.windowSeconds} s: p50 ${figures.p50Ms} ms, p99 ${figures.p99Ms} ms (${figures.deliveries} deliveries; targets: ${health.join(', ')})`,
+        );
+      } catch (error) {
+        log(`  Prometheus figures unavailable: ${(error as Error).message}`);
+      }
+    }
   }
 
   let query: QueryResult | undefined;
@@ -145,6 +176,15 @@ try {
       'p99 <= 250 ms',
       freshness.latencyMs.p99 <= 250,
     ]);
+    if (serverFreshness !== undefined) {
+      const { p50, p99 } = serverFreshness.ratio;
+      rows.push([
+        'freshness, Prometheus (gateway histogram, same window), p50 / p99',
+        `${serverFreshness.p50Ms} / ${serverFreshness.p99Ms} ms (x${p50} / x${p99} of the bench's)`,
+        'within 20% of the bench',
+        [p50, p99].every((r) => r >= 0.8 && r <= 1.2),
+      ]);
+    }
   }
   if (query !== undefined) {
     rows.push(['query via gateway, p50 / p99', `${query.gatewayMs.p50} / ${query.gatewayMs.p99} ms`, 'p99 <= 50 ms', query.gatewayMs.p99 <= 50]);
@@ -179,6 +219,23 @@ try {
   if (freshness !== undefined) {
     console.log('\nfreshness, where the time goes (ms, p50 / p99; see FreshnessResult.stagesMs):');
     for (const [stage, summary] of Object.entries(freshness.stagesMs)) console.log(`  ${stage.padEnd(24)} ${summary.p50} / ${summary.p99}  (n ${summary.n})`);
+  }
+  if (freshness !== undefined && serverFreshness !== undefined) {
+    console.log(
+      [
+        `\nfreshness, bench vs Prometheus (same ${serverFreshness.windowSeconds} s window; ${freshness.measured} deliveries measured by the bench, ${serverFreshness.deliveries} counted by the gateway):`,
+        `  bench (client): p50 ${freshness.latencyMs.p50} ms, p99 ${freshness.latencyMs.p99} ms, from the trackEvent answer arriving to the subscription message arriving`,
+        `  Prometheus:     p50 ${serverFreshness.p50Ms} ms, p99 ${serverFreshness.p99Ms} ms, recs_freshness_delivered_seconds{field="recommendationsChanged"}: from the event's receivedAt`,
+        `                  (before the mutation answers) to the result handed to the socket (before the client reads it);`,
+        `                  the oldest event behind a change, where the bench takes the latest; quantiles interpolated`,
+        `                  linearly inside the histogram's buckets (shared/src/metrics.ts FRESHNESS_BUCKETS), so only as exact as those.`,
+        `  ratio (Prometheus / bench): p50 x${serverFreshness.ratio.p50}, p99 x${serverFreshness.ratio.p99}`,
+        `  bench from trackEvent sent (as the server, before the answer; includes the bench's own socket-pool wait): p50 ${freshness.fromSentMs.p50} ms, p99 ${freshness.fromSentMs.p99} ms (Prometheus x${serverFreshness.ratio.fromSentP50} / x${serverFreshness.ratio.fromSentP99} of it);`,
+        `  bench's samples through the same buckets (the interpolation error alone): p50 ${freshness.bucketedMs.p50} ms, p99 ${freshness.bucketedMs.p99} ms;`,
+        `  messages that arrived before their event's trackEvent answer (bench: 0 ms): ${freshness.beforeAnswer} of ${freshness.measured}; trackEvent answer p50 ${freshness.stagesMs.trackEventAnswer.p50} ms, p99 ${freshness.stagesMs.trackEventAnswer.p99} ms`,
+        `  ${serverFreshness.queries.p99}  @ ${new Date(serverFreshness.endMs).toISOString()}`,
+      ].join('\n'),
+    );
   }
   if (applied !== undefined) {
     console.log(
@@ -216,6 +273,7 @@ try {
         ingest,
         applied,
         freshness,
+        freshnessPrometheus: serverFreshness,
         query,
         fanout,
         cpu,
@@ -228,5 +286,7 @@ try {
   console.log(`results: ${file}`);
 } finally {
   await mongo.close();
+  // before the services: their stop() removes the folder Prometheus writes in
+  await prometheus?.stop();
   await system.stop();
 }

@@ -24,6 +24,25 @@ export function summarize(samples: readonly number[]): Summary {
   };
 }
 
+/**
+ * p50 / p99 of millisecond samples as Prometheus's histogram_quantile would give them from a
+ * histogram with these upper bounds (seconds): linear interpolation inside the bucket holding the
+ * rank, the lower bound of the first bucket taken as 0, the largest finite bound beyond the last.
+ */
+export function bucketed(samples: readonly number[], bounds: readonly number[]): { p50: number; p99: number } {
+  const counts = bounds.map((bound) => samples.filter((ms) => ms / 1_000 <= bound).length);
+  const quantile = (q: number): number => {
+    if (samples.length === 0) return Number.NaN;
+    const rank = q * samples.length;
+    const i = counts.findIndex((count) => count >= rank);
+    if (i === -1) return bounds.at(-1)! * 1_000;
+    const [lower, below] = i === 0 ? [0, 0] : [bounds[i - 1]!, counts[i - 1]!];
+    const seconds = lower + (bounds[i]! - lower) * ((rank - below) / (counts[i]! - below));
+    return Math.round(seconds * 10_000) / 10;
+  };
+  return { p50: quantile(0.5), p99: quantile(0.99) };
+}
+
 /** Runs `task` over `items` with at most `concurrency` in flight. */
 export async function pool<T>(items: readonly T[], concurrency: number, task: (item: T) => Promise<void>): Promise<void> {
   let next = 0;

@@ -15,6 +15,10 @@ export interface BenchSystem {
   readonly recommendationsUrl: string;
   readonly secret: string;
   readonly children: Map<string, Child>;
+  /** The HTTP port of each process (its /metrics too): gateway, the subgraphs, workers (WORKERS_PORT). */
+  readonly ports: Readonly<Record<'products' | 'events' | 'recommendations' | 'gateway' | 'workers', number>>;
+  /** This run's folder under .data/, removed by stop(). */
+  readonly dataDir: string;
   serviceToken: string;
   startWorkers(onLine: (line: string) => void): Promise<Child>;
   /** Calls `listener` with every log line of the workers (debug level) until the returned function is called. */
@@ -33,7 +37,8 @@ export interface BenchSystem {
 
 /** The whole system as separate processes, like npm start, on fresh local services. */
 export async function startBenchSystem(log: (message: string) => void): Promise<BenchSystem> {
-  const services = await provisionServices({ dataDir: join(ROOT, '.data', `bench-${process.pid}`), ephemeral: true, log });
+  const dataDir = join(ROOT, '.data', `bench-${process.pid}`);
+  const services = await provisionServices({ dataDir, ephemeral: true, log });
   const secret = randomBytes(32).toString('hex');
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -120,6 +125,8 @@ export async function startBenchSystem(log: (message: string) => void): Promise<
     recommendationsUrl: `http://127.0.0.1:${ports.recommendations}/graphql`,
     secret,
     children,
+    ports,
+    dataDir,
     serviceToken,
     async startWorkers(onLine) {
       let leading: () => void = () => undefined;

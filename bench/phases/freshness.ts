@@ -1,8 +1,8 @@
-import { COLLECTIONS, connectRedis, createLogger, IDENTITY_HEADER, liveChannel, RedisNames, signInternalIdentity } from '@recs/shared';
+import { COLLECTIONS, connectRedis, FRESHNESS_BUCKETS, createLogger, IDENTITY_HEADER, liveChannel, RedisNames, signInternalIdentity } from '@recs/shared';
 import { MongoClient } from 'mongodb';
 import type { ClickstreamSimulator, SimulatedEvent } from '@recs/devkit';
 import type { Client } from 'graphql-ws';
-import { sleep, summarize, type Summary } from '../lib/stats.ts';
+import { bucketed, sleep, summarize, type Summary } from '../lib/stats.ts';
 import type { BenchSystem } from '../lib/system.ts';
 
 export interface FreshnessResult {
@@ -19,6 +19,20 @@ export interface FreshnessResult {
   /** Messages that arrived before the trackEvent answer of their event (counted as 0 ms). */
   readonly beforeAnswer: number;
   readonly latencyMs: Summary;
+  /** latencyMs's samples through the gateway histogram's buckets and Prometheus's interpolation: the bucket error alone. */
+  readonly bucketedMs: { readonly p50: number; readonly p99: number };
+  /**
+   * The same messages from their event's trackEvent being sent rather than answered: the span the
+   * gateway's recs_freshness_delivered_seconds starts earlier too (at the event's receivedAt).
+   * Includes the wait for a socket in the bench's own connection pool, so on a saturated system it
+   * runs long.
+   */
+  readonly fromSentMs: Summary;
+  /**
+   * The measured window, epoch milliseconds: from the end of the warm-up to the end of the
+   * 2 s drain after the last answer (the deliveries measured fall in it), for Prometheus.
+   */
+  readonly window: { readonly startMs: number; readonly endMs: number };
   /**
    * Where the time goes, per stage (milliseconds): from the trackEvent answer to the change
    * message on Redis (workers), and from that message to the WebSocket delivery (gateway
@@ -27,6 +41,8 @@ export interface FreshnessResult {
    * list jobs waited and how long list batches took.
    */
   readonly stagesMs: {
+    /** trackEvent sent → its answer, the part of the server's span the client's latencyMs leaves out. */
+    readonly trackEventAnswer: Summary;
     readonly answerToPublish: Summary;
     readonly publishToDelivery: Summary;
     readonly oldestEventAgeAtCommit: Summary;
@@ -155,6 +171,7 @@ export async function measureFreshness(
   // the same load for a warm-up first (connections, caches, every user's first list), unmeasured
   let count = 0;
   let warm = true;
+  let windowStart = Date.now();
   let probed: Promise<void> | undefined;
   const inFlight: Promise<void>[] = [];
   const tick = 50;
@@ -165,6 +182,7 @@ export async function measureFreshness(
     if (warm && tickStarted - started >= warmupSeconds * 1000) {
       warm = false;
       recording = true;
+      windowStart = Date.now();
       probed = probe();
     }
     credit += rate * (tick / 1000);
@@ -192,12 +210,18 @@ export async function measureFreshness(
   await mongo.close();
   await Promise.all(inFlight);
   await sleep(2_000);
+  const windowEnd = Date.now();
   recording = false;
   stopListening();
   await subscriber.close();
   await redis.close();
 
   const latencies: number[] = [];
+  const fromSent: number[] = [];
+  const answers = [...sent.values()]
+    .flat()
+    .filter((e) => !e.warm && !Number.isNaN(e.answered))
+    .map((e) => e.answered - e.sent);
   const toPublish: number[] = [];
   const toDelivery: number[] = [];
   let beforeAnswer = 0;
@@ -212,6 +236,7 @@ export async function measureFreshness(
       const latency = arrived - latest.answered;
       if (latency < 0) beforeAnswer++;
       latencies.push(Math.max(0, latency));
+      fromSent.push(arrived - latest.sent);
       // the change message this delivery answered: the last one published before it arrived
       const message = messages.filter((at) => at <= arrived).at(-1);
       if (message !== undefined && message >= latest.sent) {
@@ -230,7 +255,11 @@ export async function measureFreshness(
     measured: latencies.length,
     beforeAnswer,
     latencyMs: summarize(latencies),
+    fromSentMs: summarize(fromSent),
+    bucketedMs: bucketed(latencies, FRESHNESS_BUCKETS),
+    window: { startMs: windowStart, endMs: windowEnd },
     stagesMs: {
+      trackEventAnswer: summarize(answers),
       answerToPublish: summarize(toPublish),
       publishToDelivery: summarize(toDelivery),
       oldestEventAgeAtCommit: summarize(flushes.map((f) => f.oldestEventAgeMs)),
