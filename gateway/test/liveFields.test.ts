@@ -20,7 +20,30 @@ describe('LIVE_FIELDS', () => {
       expect(String(twin!.type)).toBe(String(subscription.type));
       const signature = (args: readonly { name: string; type: unknown; defaultValue: unknown }[]) =>
         args.map((arg) => `${arg.name}: ${String(arg.type)} = ${JSON.stringify(arg.defaultValue)}`);
-      expect(signature(twin!.args)).toEqual(signature(subscription.args));
+      // the resume argument is the subscription's own: liveOperation takes it out of the twin query
+      const resume = subscription.args.find((arg) => arg.name === field.resume.argument);
+      expect(resume, `${name}'s resume argument ${field.resume.argument}`).toBeDefined();
+      expect(String(resume!.type)).not.toMatch(/!$/);
+      expect(signature(twin!.args)).toEqual(signature(subscription.args.filter((arg) => arg !== resume)));
+    }
+  });
+
+  it('reads the resume argument and the result’s marker in the messages’ unit, refusing a bad date with BAD_USER_INPUT', () => {
+    const { recommendationsChanged: recommendations, bestSellersChanged: bestSellers } = LIVE_FIELDS;
+    expect(recommendations.resume.since(4)).toBe(4);
+    expect(recommendations.resume.since(null)).toBeUndefined();
+    expect(recommendations.resume.read(7)).toBe(7);
+    expect(bestSellers.resume.since('2026-01-02T00:00:00.000Z')).toBe(Date.parse('2026-01-02T00:00:00Z'));
+    expect(bestSellers.resume.since(undefined)).toBeUndefined();
+    expect(bestSellers.resume.read('2026-01-02T00:00:00.005Z')).toBe(Date.parse('2026-01-02T00:00:00Z') + 5);
+    expect(bestSellers.resume.read(null)).toBeUndefined();
+    for (const bad of ['yesterday', 12]) {
+      try {
+        bestSellers.resume.since(bad);
+        expect.unreachable();
+      } catch (error) {
+        expect((error as GraphQLError).extensions['code']).toBe('BAD_USER_INPUT');
+      }
     }
   });
 

@@ -1,9 +1,10 @@
 import { Supergraph } from '@apollo/federation-internals';
 import { supergraphSdl } from '@recs/schema';
-import { parse, print, validate } from 'graphql';
+import { type GraphQLError, parse, print, validate } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { LatestResult } from '../src/subscriptions/latest.ts';
 import { liveOperation } from '../src/subscriptions/liveOperation.ts';
+import { RESUME_MARKER_KEY } from '../src/subscriptions/resume.ts';
 
 const schema = Supergraph.build(supergraphSdl()).apiSchema().toGraphQLJSSchema();
 
@@ -66,5 +67,50 @@ describe('LatestResult', () => {
     await stream.return();
     expect(closed).toBe(true);
     expect(await stream.next()).toEqual({ value: undefined, done: true });
+  });
+});
+
+describe('liveOperation for a resuming subscriber', () => {
+  const resuming = parse(`
+    subscription Live($me: ID!, $since: Int) {
+      recommendationsChanged(userId: $me, sinceVersion: $since) { items { score } }
+    }
+  `);
+
+  it('takes the resume argument and its variable out of the twin query, and reads the marker in its first query', () => {
+    const live = liveOperation(schema, resuming, 'Live', { me: 'u1', since: 4 });
+    expect(live.args).toEqual({ userId: 'u1', limit: 10, sinceVersion: 4 });
+    expect(live.variables).toEqual({ me: 'u1' });
+    expect(print(live.query)).toBe(print(parse(`query Live($me: ID!) { recommendationsChanged: recommendations(userId: $me) { items { score } } }`)));
+    expect(live.resume?.since).toBe(4);
+    expect(live.resume?.responseKey).toBe('recommendationsChanged');
+    expect(print(live.resume!.query)).toBe(
+      print(parse(`query Live($me: ID!) { recommendationsChanged: recommendations(userId: $me) { items { score } ${RESUME_MARKER_KEY}: version } }`)),
+    );
+    for (const query of [live.query, live.resume!.query]) expect(validate(schema, query)).toEqual([]);
+  });
+
+  it('groups a resuming subscriber with the others of the same selection', () => {
+    const resumer = liveOperation(schema, resuming, 'Live', { me: 'u1', since: 4 });
+    const live = liveOperation(schema, resuming, 'Live', { me: 'u1', since: null });
+    const plain = liveOperation(schema, parse(`subscription Live($me: ID!) { recommendationsChanged(userId: $me) { items { score } } }`), 'Live', { me: 'u1' });
+    expect(live.resume).toBeUndefined();
+    expect(plain.resume).toBeUndefined();
+    expect(resumer.key).toBe(live.key);
+    expect(resumer.key).toBe(plain.key);
+  });
+
+  it('resumes best sellers from a literal date, reading changedAt, and refuses a bad date with BAD_USER_INPUT', () => {
+    const live = liveOperation(schema, parse(`subscription { bestSellersChanged(sinceChangedAt: "2026-01-02T00:00:00Z") { items { rank } } }`), undefined);
+    expect(live.resume?.since).toBe(Date.parse('2026-01-02T00:00:00Z'));
+    expect(print(live.query)).not.toContain('sinceChangedAt');
+    expect(print(live.resume!.query)).toContain(`${RESUME_MARKER_KEY}: changedAt`);
+    expect(validate(schema, live.resume!.query)).toEqual([]);
+    try {
+      liveOperation(schema, parse(`subscription { bestSellersChanged(sinceChangedAt: "soon") { items { rank } } }`), undefined);
+      expect.unreachable();
+    } catch (error) {
+      expect((error as GraphQLError).extensions['code']).toBe('BAD_USER_INPUT');
+    }
   });
 });

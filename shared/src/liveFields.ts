@@ -1,6 +1,6 @@
 import type { GraphQLError } from 'graphql';
 import { canAccessUser, type Identity } from './auth.ts';
-import { forbidden, unauthenticated } from './errors.ts';
+import { badUserInput, forbidden, unauthenticated } from './errors.ts';
 import { optionalId, requireId } from './ids.ts';
 import type { RedisNames } from './redis.ts';
 
@@ -28,6 +28,32 @@ export interface LiveField<Stream extends object, Marker extends string> {
   deny(identity: Identity, stream: Stream): GraphQLError | undefined;
   /** The message property that orders the stream's changes: a number that only grows. */
   readonly marker: Marker;
+  /** How a subscriber resumes from the last value it saw. */
+  readonly resume: LiveResume;
+}
+
+/**
+ * A subscription argument that names the last marker a subscriber saw (a widget that reconnects
+ * or loads late): the gateway sends the current value at once when it is newer, then the live
+ * changes. The twin does not take it (liveOperation removes it from the twin query), and it
+ * reads the value's marker from a field of the result.
+ */
+export interface LiveResume {
+  /** The subscription argument, e.g. sinceVersion. */
+  readonly argument: string;
+  /** The result's field that carries the marker, e.g. version. */
+  readonly field: string;
+  /** The argument's coerced value as a marker; undefined when not given; a bad one: BAD_USER_INPUT. */
+  since(value: unknown): number | undefined;
+  /** The marker in the result's `field` (as it was serialized), or undefined. */
+  read(value: unknown): number | undefined;
+}
+
+/** A DateTime (RFC 3339 text, as the API serializes it) as epoch ms, the markers' unit. */
+function epochMs(value: unknown): number | undefined {
+  if (typeof value !== 'string') return undefined;
+  const ms = Date.parse(value);
+  return Number.isNaN(ms) ? undefined : ms;
 }
 
 /** A field of the table, when its stream and marker do not matter (the gateway's generic paths). */
@@ -49,6 +75,12 @@ export const LIVE_FIELDS = {
     },
     // the list's version: saved lists count up per user
     marker: 'version',
+    resume: {
+      argument: 'sinceVersion',
+      field: 'version',
+      since: (value) => (typeof value === 'number' ? value : undefined),
+      read: (value) => (typeof value === 'number' ? value : undefined),
+    },
   }),
   bestSellersChanged: liveField({
     twin: 'bestSellersSnapshot',
@@ -60,6 +92,17 @@ export const LIVE_FIELDS = {
     deny: () => undefined,
     // when the ranking changed (epoch ms)
     marker: 'changedAt',
+    resume: {
+      argument: 'sinceChangedAt',
+      field: 'changedAt',
+      since: (value) => {
+        if (value == null) return undefined;
+        const ms = epochMs(value);
+        if (ms === undefined) throw badUserInput('sinceChangedAt must be a date-time, e.g. 2026-01-02T03:04:05.678Z', { argument: 'sinceChangedAt' });
+        return ms;
+      },
+      read: epochMs,
+    },
   }),
 };
 

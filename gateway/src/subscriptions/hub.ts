@@ -5,6 +5,7 @@ import { GatewayMetrics, type HydrationOutcome } from '../metrics.ts';
 import { DEFAULT_RETRY, isTransientFailure, retryDelay, type RetryPolicy } from './hydration.ts';
 import { earliest, LatestResult, type ChangeTimes } from './latest.ts';
 import type { LiveOperation } from './liveOperation.ts';
+import { withoutMarker } from './resume.ts';
 
 /** Runs a hydration query through the gateway. */
 export type Hydrate = (query: DocumentNode, variables: Readonly<Record<string, unknown>>) => Promise<ExecutionResult>;
@@ -14,6 +15,11 @@ class Group {
   readonly subscribers = new Set<LatestResult>();
   /** The newest change marker seen (the field's marker, see LIVE_FIELDS). */
   seen = -Infinity;
+  /**
+   * Per resuming subscriber, the newest marker it has (its resume argument, then what it was
+   * sent): it is never sent a value at or below it. Others have no entry and get every change.
+   */
+  readonly floors = new Map<LatestResult, number>();
   /** The last result delivered, to skip an identical one (a change outside this selection). */
   last: string | undefined;
   running = false;
@@ -145,11 +151,66 @@ export class LiveHub extends EventEmitter<{ subscribed: [channel: string]; hydra
     this.metrics.subscribed(field);
     // the subscriber now receives every change published from here on
     this.emit('subscribed', channel);
+    if (live.resume !== undefined) {
+      group.floors.set(stream, live.resume.since);
+      void this.catchUp(target, stream, live.resume);
+    }
     return stream;
+  }
+
+  /**
+   * A resuming subscriber's first result: the current value, sent when it is newer than the
+   * subscriber's marker (a live change may have got there first). A transient failure is retried
+   * as a change's hydration is; the next change answers it after that.
+   */
+  private async catchUp(group: Group, stream: LatestResult, resume: NonNullable<LiveOperation['resume']>): Promise<void> {
+    const { field } = group.live;
+    for (let failures = 0; group.subscribers.has(stream); ) {
+      await this.slot();
+      this.hydrations++;
+      const started = performance.now();
+      let result: ExecutionResult | undefined;
+      let problem: string | undefined;
+      try {
+        result = await this.hydrate(resume.query, group.live.variables);
+        if (isTransientFailure(result)) problem = result.errors!.map((error) => error.message).join('; ');
+      } catch (error) {
+        problem = (error as Error).message;
+      } finally {
+        this.release();
+      }
+      const seconds = secondsSince(started);
+      if (problem !== undefined) {
+        this.metrics.hydrated(field, 'transient_error', seconds);
+        this.failedHydrations++;
+        failures++;
+        this.logger[failures === 1 ? 'warn' : 'debug']({ err: problem, field, failures }, 'reading the current value for a resuming subscriber failed');
+        this.emit('hydrationFailed', field);
+        if (failures > this.retryPolicy.attempts) return;
+        await new Promise((resolve) => setTimeout(resolve, retryDelay(this.retryPolicy, failures)).unref());
+        continue;
+      }
+      const { value, marker } = withoutMarker(result!, resume.responseKey, group.live.descriptor.resume.read);
+      const floor = group.floors.get(stream);
+      if (!group.subscribers.has(stream) || floor === undefined) return;
+      // an error has no marker: the subscriber learns of it
+      const fresh = marker === undefined || marker > floor;
+      this.metrics.hydrated(field, (value.errors?.length ?? 0) > 0 ? 'permanent_error' : fresh ? 'delivered' : 'unchanged', seconds);
+      if (!fresh) return;
+      group.floors.set(stream, marker ?? floor);
+      stream.push(value);
+      this.delivered++;
+      // every subscriber of the group has this value: an older change message needs no hydration
+      if (marker !== undefined && marker > group.seen && group.subscribers.size === group.floors.size && [...group.floors.values()].every((f) => f >= marker)) {
+        group.seen = marker;
+      }
+      return;
+    }
   }
 
   private leave(channel: string, group: Group, stream: LatestResult): void {
     group.subscribers.delete(stream);
+    group.floors.delete(stream);
     this.metrics.unsubscribed(group.live.field);
     if (group.subscribers.size > 0) return;
     clearTimeout(group.retry);
@@ -207,6 +268,8 @@ export class LiveHub extends EventEmitter<{ subscribed: [channel: string]; hydra
         // changes that arrived while waiting for the slot are covered by this hydration
         group.again = false;
         this.hydrations++;
+        // what this hydration reads is at least as new as the newest change heard of
+        const marker = group.seen;
         const times = group.times;
         group.times = undefined;
         const started = performance.now();
@@ -244,8 +307,16 @@ export class LiveHub extends EventEmitter<{ subscribed: [channel: string]; hydra
         group.failures = 0;
         if (text === group.last) continue;
         group.last = text;
-        for (const stream of group.subscribers) stream.push(result!, times);
-        this.delivered += group.subscribers.size;
+        for (const stream of group.subscribers) {
+          const floor = group.floors.get(stream);
+          if (floor !== undefined) {
+            // a resuming subscriber already has this change, or a newer one
+            if (marker <= floor) continue;
+            group.floors.set(stream, marker);
+          }
+          stream.push(result!, times);
+          this.delivered++;
+        }
         if (this.logger.isLevelEnabled('debug')) {
           const now = Date.now();
           this.logger.debug(

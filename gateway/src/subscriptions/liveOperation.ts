@@ -1,10 +1,12 @@
 import { liveFieldOf, type AnyLiveField } from '@recs/shared';
+import { withMarker } from './resume.ts';
 import {
   getArgumentValues,
   getOperationAST,
   GraphQLError,
   Kind,
   print,
+  visit,
   type DocumentNode,
   type FieldNode,
   type FragmentDefinitionNode,
@@ -33,6 +35,12 @@ export interface LiveOperation {
   readonly variables: Readonly<Record<string, unknown>>;
   /** Subscribers with the same key get the same result: it is computed once per change. */
   readonly key: string;
+  /**
+   * The marker the subscriber resumes from (its resume argument, see LiveResume), and the query
+   * that reads the current value with its marker (under RESUME_MARKER_KEY, which the hub removes
+   * before delivery); undefined when the subscriber did not ask to resume.
+   */
+  readonly resume: { readonly since: number; readonly query: DocumentNode; readonly responseKey: string } | undefined;
 }
 
 function stableJson(value: unknown): string {
@@ -82,23 +90,55 @@ export function liveOperation(
   // a bad id is refused here, before it names a channel or a hub entry
   const stream = descriptor.stream(args);
 
+  const since = descriptor.resume.since(args[descriptor.resume.argument]);
+
+  // the twin has no resume argument: it goes, and so do the variables only it used (the key then
+  // groups resuming subscribers with the others of the same selection)
+  const responseKey = field.alias ?? { kind: Kind.NAME, value: name };
+  const twinField: FieldNode = {
+    ...field,
+    name: { kind: Kind.NAME, value: descriptor.twin },
+    alias: responseKey,
+    arguments: (field.arguments ?? []).filter((argument) => argument.name.value !== descriptor.resume.argument),
+  };
   const subscriptionType = schema.getSubscriptionType()!.name;
-  const query: DocumentNode = {
+  const otherFragments = [...fragments.values()].filter((fragment) => fragment.typeCondition.name.value !== subscriptionType);
+  const build = (root: FieldNode, keep: ReadonlySet<string> | undefined): DocumentNode => ({
     kind: Kind.DOCUMENT,
     definitions: [
       {
         kind: Kind.OPERATION_DEFINITION,
         operation: 'query' as never,
         ...(operation.name === undefined ? {} : { name: operation.name }),
-        variableDefinitions: operation.variableDefinitions ?? [],
+        variableDefinitions: (operation.variableDefinitions ?? []).filter((definition) => keep === undefined || keep.has(definition.variable.name.value)),
         directives: [],
-        selectionSet: {
-          kind: Kind.SELECTION_SET,
-          selections: [{ ...field, name: { kind: Kind.NAME, value: descriptor.twin }, alias: field.alias ?? { kind: Kind.NAME, value: name } }],
-        },
+        selectionSet: { kind: Kind.SELECTION_SET, selections: [root] },
       },
-      ...[...fragments.values()].filter((fragment) => fragment.typeCondition.name.value !== subscriptionType),
+      ...otherFragments,
     ],
-  };
-  return { field: name, descriptor, args, stream, query, variables, key: `${print(query)}\n${stableJson(variables)}` };
+  });
+  const used = usedVariables(build(twinField, undefined));
+  const query = build(twinField, used);
+  const twinVariables = Object.fromEntries(Object.entries(variables).filter(([variable]) => used.has(variable)));
+  const resume =
+    since === undefined
+      ? undefined
+      : {
+          since,
+          responseKey: responseKey.value,
+          query: build(withMarker(twinField, descriptor.resume.field), used),
+        };
+  return { field: name, descriptor, args, stream, query, variables: twinVariables, key: `${print(query)}\n${stableJson(twinVariables)}`, resume };
+}
+
+/** The variables a document's selections and directives use (not those it only defines). */
+function usedVariables(document: DocumentNode): Set<string> {
+  const used = new Set<string>();
+  visit(document, {
+    VariableDefinition: () => false,
+    Variable: (node) => {
+      used.add(node.name.value);
+    },
+  });
+  return used;
 }

@@ -162,10 +162,17 @@ export type Subscription = {
   readonly __typename?: 'Subscription';
   /**
    * The 30-day best sellers (of one category, or overall when categoryId is null) each time
-   * their ranking changes.
+   * their ranking changes. With `sinceChangedAt` (the last `changedAt` the client saw), the
+   * current ranking comes at once when it changed after it; a ranking changed at or before
+   * `sinceChangedAt` is never sent.
    */
   readonly bestSellersChanged: BestSellersUpdate;
-  /** The user's list each time it changes. Users may subscribe only to their own list. */
+  /**
+   * The user's list each time it changes. Users may subscribe only to their own list.
+   * With `sinceVersion` (the last `version` the client saw), the current list comes at once when
+   * it is newer, so a widget that reconnects or loads late misses no change; a list at or below
+   * `sinceVersion` is never sent.
+   */
   readonly recommendationsChanged: RecommendationList;
 };
 
@@ -173,11 +180,13 @@ export type Subscription = {
 export type SubscriptionBestSellersChangedArgs = {
   categoryId?: InputMaybe<Scalars['ID']['input']>;
   limit?: InputMaybe<Scalars['Int']['input']>;
+  sinceChangedAt?: InputMaybe<Scalars['DateTime']['input']>;
 };
 
 
 export type SubscriptionRecommendationsChangedArgs = {
   limit?: InputMaybe<Scalars['Int']['input']>;
+  sinceVersion?: InputMaybe<Scalars['Int']['input']>;
   userId: Scalars['ID']['input'];
 };
 
