@@ -38,36 +38,68 @@ export function parseDate(text: string): number {
   return new Date(ms).getUTCDate() === Number(d) ? ms : Number.NaN;
 }
 
+/** One purchase line of an Online Retail file, as the evaluation protocol reads it. */
+export interface PurchaseLine {
+  /** The row's line in the file (the header is line 1). */
+  readonly line: number;
+  readonly invoiceNo: string;
+  readonly stockCode: string;
+  /** CustomerID without the `.0` some exports add. */
+  readonly customerId: string;
+  /** InvoiceDate read as UTC, epoch ms; NaN when malformed (the caller decides what that means). */
+  readonly at: number;
+  readonly quantity: number;
+  /** UnitPrice; NaN when not a number. */
+  readonly price: number;
+}
+
 /**
- * The evaluation protocol's purchases: a row with a CustomerID, an InvoiceNo not starting with
- * `C`, Quantity > 0 and a StockCode starting with five digits. An invoice is the set of its
- * distinct products. Invoices come back in time order (ties by invoice number).
+ * The evaluation protocol's purchase lines, in file order: a row with a CustomerID, an InvoiceNo
+ * not starting with `C`, Quantity > 0 and a StockCode starting with five digits. `onRow` is told
+ * of every row read (purchase or not), for counts and progress.
  */
-export async function readInvoices(file: string): Promise<{ invoices: Invoice[]; rows: number; purchases: number }> {
+export async function* readPurchaseLines(file: string, onRow?: (rows: number) => void): AsyncGenerator<PurchaseLine> {
   if (!existsSync(file)) throw new DataFileError(`${file} does not exist (pass --data FILE: an Online Retail CSV, optionally .gz)`);
-  const byNumber = new Map<string, { customerId: string; at: number; products: string[]; seen: Set<string>; lines: [string, number, number][] }>();
   let rows = 0;
-  let purchases = 0;
   for await (const row of readCsvRows<RetailRow>(file)) {
     if (rows === 0) {
       const missing = RETAIL_COLUMNS.filter((column) => !(column in row));
       if (missing.length > 0) throw new DataFileError(`${file} is not an Online Retail CSV: no ${missing.join(', ')} column`);
     }
     rows++;
+    onRow?.(rows);
     const customer = row.CustomerID.trim();
     if (customer === '' || !isProductPurchase(row)) continue;
-    const at = parseDate(row.InvoiceDate);
-    if (Number.isNaN(at)) throw new DataFileError(`${file} row ${rows + 1}: InvoiceDate ${JSON.stringify(row.InvoiceDate)} is not YYYY-MM-DD HH:MM:SS`);
+    yield {
+      line: rows + 1,
+      invoiceNo: row.InvoiceNo,
+      stockCode: row.StockCode,
+      customerId: customer.replace(/\.0+$/, ''),
+      at: parseDate(row.InvoiceDate),
+      quantity: Number(row.Quantity),
+      price: Number(row.UnitPrice),
+    };
+  }
+}
+
+/**
+ * The evaluation protocol's purchases (readPurchaseLines) grouped by invoice: an invoice is the
+ * set of its distinct products. Invoices come back in time order (ties by invoice number).
+ */
+export async function readInvoices(file: string): Promise<{ invoices: Invoice[]; rows: number; purchases: number }> {
+  const byNumber = new Map<string, { customerId: string; at: number; products: string[]; seen: Set<string>; lines: [string, number, number][] }>();
+  let rows = 0;
+  let purchases = 0;
+  for await (const line of readPurchaseLines(file, (read) => (rows = read))) {
+    if (Number.isNaN(line.at)) throw new DataFileError(`${file} row ${line.line}: InvoiceDate is not YYYY-MM-DD HH:MM:SS`);
     purchases++;
-    const customerId = customer.replace(/\.0+$/, '');
-    let invoice = byNumber.get(row.InvoiceNo);
-    if (invoice === undefined) byNumber.set(row.InvoiceNo, (invoice = { customerId, at, products: [], seen: new Set(), lines: [] }));
-    if (!invoice.seen.has(row.StockCode)) {
-      invoice.seen.add(row.StockCode);
-      invoice.products.push(row.StockCode);
+    let invoice = byNumber.get(line.invoiceNo);
+    if (invoice === undefined) byNumber.set(line.invoiceNo, (invoice = { customerId: line.customerId, at: line.at, products: [], seen: new Set(), lines: [] }));
+    if (!invoice.seen.has(line.stockCode)) {
+      invoice.seen.add(line.stockCode);
+      invoice.products.push(line.stockCode);
     }
-    const price = Number(row.UnitPrice);
-    invoice.lines.push([row.StockCode, Number(row.Quantity), Number.isFinite(price) ? price : 0]);
+    invoice.lines.push([line.stockCode, line.quantity, Number.isFinite(line.price) ? line.price : 0]);
   }
   const invoices: Invoice[] = [...byNumber].map(([invoiceNo, { customerId, at, products, lines }]) => ({ invoiceNo, customerId, at, products, lines }));
   invoices.sort((a, b) => a.at - b.at || (a.invoiceNo < b.invoiceNo ? -1 : a.invoiceNo > b.invoiceNo ? 1 : 0));
