@@ -1,6 +1,8 @@
 /**
  * Sends a synthetic clickstream to a running gateway (see devkit/src/simulator.ts for the model):
- *   npm run simulate -- [--url URL] [--rate EVENTS_PER_S] [--users N] [--seed N] [--duration S]
+ *   npm run simulate -- [--url URL] [--rate EVENTS_PER_S] [--users N] [--seed N] [--duration S] [--user-ids A,B,...]
+ * --user-ids: real user ids that shop as well (npm start passes Online Retail CustomerIDs whose
+ * history it imported, so their buy-again lists show), each as active as a synthetic shopper.
  * It signs a development service token with JWT_SECRET (or the running `npm start`'s key).
  * One shopper, `--focus` (default shopper-1), browses every few seconds so a live subscription
  * to their recommendations shows changes soon; `--widget true` (the default) holds one such
@@ -24,6 +26,7 @@ const { values } = parseArgs({
     focus: { type: 'string', default: '1' },
     'focus-every': { type: 'string', default: '5' },
     widget: { type: 'string', default: 'true' },
+    'user-ids': { type: 'string', default: '' },
   },
 });
 const rate = Number(values.rate);
@@ -79,8 +82,14 @@ if (catalog.length === 0) {
   console.error('The catalog is empty: import one first (npm run import-catalog).');
   process.exit(1);
 }
-const simulator = new ClickstreamSimulator({ seed, users, products: catalog });
-console.log(`simulating ${users} shoppers over ${catalog.length} products at ~${rate} events/s (seed ${seed}); focus: ${simulator.userId(focus)}`);
+const userIds = values['user-ids']
+  .split(',')
+  .map((id) => id.trim())
+  .filter((id) => id !== '');
+const simulator = new ClickstreamSimulator({ seed, users, products: catalog, userIds });
+console.log(
+  `simulating ${users} shoppers${userIds.length > 0 ? ` and ${userIds.length} given customers` : ''} over ${catalog.length} products at ~${rate} events/s (seed ${seed}); focus: ${simulator.userId(focus)}`,
+);
 
 /** The focus shopper's open page: a live subscription to their recommendations, reconnecting as a widget does. */
 let deliveries = 0;
@@ -142,5 +151,8 @@ while (!stopping && (duration === 0 || Date.now() - started < duration * 1_000))
   }
   await new Promise((resolve) => setTimeout(resolve, Math.max(0, 250 - (Date.now() - tickStarted))));
 }
-await widget?.dispose();
 console.log(`stopped after ${sent} events (${accepted} accepted)`);
+// graphql-ws's dispose() waits for a connection attempt in flight, which may never settle: the
+// widget's socket must not keep the simulator alive (stdout to a pipe is written synchronously)
+void widget?.dispose();
+process.exit(0);

@@ -4,7 +4,9 @@
  *    in .data/dev between runs);
  * 2. type check (the build: Node runs the TypeScript sources) and supergraph check;
  * 3. the three subgraphs, the workers and the gateway, each its own process;
- * 4. the demo catalog (idempotent) and the clickstream simulator;
+ * 4. the demo catalog (idempotent), a year of the catalog's real purchases (Online Retail, shifted
+ *    to end now; once: skipped when already imported) and the clickstream simulator, whose
+ *    shoppers include some of the dataset's real customers;
  * 5. URLs and development tokens.
  * Ctrl-C stops everything this started, clients before the servers they use: the simulator, the
  * gateway, the workers, the subgraphs, then the data servers. Every child runs in a process group
@@ -14,13 +16,15 @@
  * Ports: GATEWAY_PORT (4000), PRODUCTS_PORT (4001), EVENTS_PORT (4002), RECOMMENDATIONS_PORT (4003),
  * WORKERS_PORT (4004: the workers' /metrics), PROMETHEUS_PORT (9090: a local Prometheus scraping them all).
  * SIMULATOR_RATE (events/s, default 10; 0 turns it off).
+ * RECS_IMPORT_HISTORY=0 skips importing the purchase history (tests of this script).
  * RECS_DATA_DIR: the folder of the data servers, the dev key and services.env (.data/dev).
  * RECS_SKIP_CHECKS=1 skips the type check and the supergraph check (tests of this script).
  */
 import { spawnSync } from 'node:child_process';
 import { join, relative } from 'node:path';
 import { portAnswers, provisionServices, startChild, waitReady, type Child, type ChildOptions, type Services } from '@recs/devkit';
-import { signClientToken } from '@recs/shared';
+import { COLLECTIONS, signClientToken } from '@recs/shared';
+import { MongoClient } from 'mongodb';
 import { clearDevEnv, DEV_DIR, devJwtSecret, ROOT, writeDevEnv } from './lib/devProfile.ts';
 import { startLocalPrometheus, type LocalPrometheus } from './lib/localPrometheus.ts';
 
@@ -35,6 +39,49 @@ const ports = {
 };
 const rate = Number(process.env['SIMULATOR_RATE'] ?? 10);
 const skipChecks = process.env['RECS_SKIP_CHECKS'] === '1';
+const importHistory = process.env['RECS_IMPORT_HISTORY'] !== '0';
+const HISTORY_FILE = join(ROOT, 'data/online-retail/online-retail-2010-12-to-2011-10.csv.gz');
+/** The raw event of the dataset's first purchase line: eventKey('17850', 'or-536365-85123A-1'), as import-events names it. */
+const HISTORY_MARKER = '17850\tor-536365-85123A-1';
+/** The dataset's most frequent buyers (CustomerID): the simulator makes them shop again, so buy-again shows. */
+const REAL_CUSTOMERS = [
+  '17841',
+  '14911',
+  '14096',
+  '12748',
+  '14606',
+  '15311',
+  '14646',
+  '13089',
+  '14298',
+  '13263',
+  '15039',
+  '14156',
+  '18118',
+  '14769',
+  '14159',
+  '15005',
+  '14796',
+  '14056',
+  '16033',
+  '15719',
+  '14527',
+  '17511',
+  '16931',
+  '13081',
+  '12415',
+  '15555',
+  '14456',
+  '17735',
+  '15547',
+  '16904',
+  '17811',
+  '15529',
+  '16686',
+  '12921',
+  '16729',
+  '17850',
+];
 /** Children do not see the terminal's Ctrl-C: stopAll stops them in order. */
 const OWN_GROUP: ChildOptions = { ownProcessGroup: true };
 
@@ -90,6 +137,40 @@ process.on('exit', () => {
 });
 
 class Interrupted extends Error {}
+
+/**
+ * The Online Retail purchases, once: the import is idempotent, but a re-run still reads the file,
+ * so a marker (the dataset's first purchase, as the import names it) says it is done.
+ */
+async function importPurchaseHistory(env: NodeJS.ProcessEnv): Promise<void> {
+  const client = await MongoClient.connect(env['MONGO_URL']!);
+  try {
+    const done = await client
+      .db(env['MONGO_DB'])
+      .collection(COLLECTIONS.events)
+      .findOne({ _id: HISTORY_MARKER as never }, { projection: { _id: 1 } });
+    if (done !== null) {
+      say('the Online Retail purchase history is imported already');
+      return;
+    }
+  } finally {
+    await client.close();
+  }
+  say('importing a year of real purchases (Online Retail, shifted to end now; once)');
+  const started = Date.now();
+  const result = spawnSync(
+    process.execPath,
+    [join(ROOT, 'workers/src/importEvents.ts'), '--file', HISTORY_FILE, '--format', 'online-retail', '--shift-to-now'],
+    {
+      cwd: ROOT,
+      stdio: 'inherit',
+      env,
+    },
+  );
+  if (result.signal !== null) throw new Interrupted('importing the purchase history');
+  if (result.status !== 0) throw new Error('importing the purchase history failed');
+  say(`purchase history imported in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
 
 function run(title: string, command: string, args: string[]): void {
   say(title);
@@ -165,6 +246,8 @@ try {
   const imported = spawnSync(process.execPath, [join(ROOT, 'subgraphs/products/import.ts')], { cwd: ROOT, stdio: 'inherit', env });
   if (imported.signal !== null) throw new Interrupted('importing the demo catalog');
   if (imported.status !== 0) throw new Error('importing the demo catalog failed');
+  if (importHistory) await importPurchaseHistory(env);
+  else say('RECS_IMPORT_HISTORY=0: not importing the purchase history');
 
   const url = `http://localhost:${ports.gateway}/graphql`;
   const admin = await signClientToken({ subject: 'dev-admin', role: 'admin', expiresIn: '12h' }, jwtSecret);
@@ -174,7 +257,7 @@ try {
       startChild(
         'simulator',
         join(ROOT, 'scripts/simulate.ts'),
-        ['--url', `http://127.0.0.1:${ports.gateway}/graphql`, '--rate', String(rate)],
+        ['--url', `http://127.0.0.1:${ports.gateway}/graphql`, '--rate', String(rate), ...(importHistory ? ['--user-ids', REAL_CUSTOMERS.join(',')] : [])],
         env,
         OWN_GROUP,
       ),

@@ -33,6 +33,12 @@ export interface SimulatorOptions {
   readonly products: readonly SimulatorProduct[];
   /** User ids are `${userPrefix}${n}`, n from 1. */
   readonly userPrefix?: string;
+  /**
+   * Given user ids that shop too (a store's real customers, e.g. CustomerIDs of imported
+   * history, so buy-again has their past orders): shoppers `users + 1` to `users + length`, each
+   * as likely as a synthetic one.
+   */
+  readonly userIds?: readonly string[];
 }
 
 export { seededRandom };
@@ -64,6 +70,7 @@ export class ClickstreamSimulator {
   private readonly favourites: number[][];
   private readonly prefix: string;
   private sessions = 0;
+  private readonly userIds: readonly string[];
   readonly users: number;
 
   constructor(options: SimulatorOptions) {
@@ -71,6 +78,7 @@ export class ClickstreamSimulator {
     this.random = seededRandom(options.seed);
     this.users = options.users;
     this.prefix = options.userPrefix ?? 'shopper-';
+    this.userIds = options.userIds ?? [];
     const byCategory = new Map<string, SimulatorProduct[]>();
     for (const product of [...options.products].sort((a, b) => (a.id < b.id ? -1 : 1))) {
       let list = byCategory.get(product.categoryId);
@@ -94,11 +102,11 @@ export class ClickstreamSimulator {
   }
 
   userId(n: number): string {
-    return `${this.prefix}${n}`;
+    return n > this.users && n <= this.users + this.userIds.length ? this.userIds[n - this.users - 1]! : `${this.prefix}${n}`;
   }
 
-  /** One browsing session of the given shopper (1-based), or of a random one. */
-  session(user = 1 + Math.floor(this.random() * this.users)): SimulatedEvent[] {
+  /** One browsing session of the given shopper (1-based, given user ids after the synthetic ones), or of a random one. */
+  session(user = 1 + Math.floor(this.random() * (this.users + this.userIds.length))): SimulatedEvent[] {
     const userId = this.userId(user);
     const sessionId = `sim-${++this.sessions}-${Math.floor(this.random() * 1e9).toString(36)}`;
     const favourite = this.favourites[(user - 1) % this.users]!;

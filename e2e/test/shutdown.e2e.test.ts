@@ -57,7 +57,14 @@ afterAll(async () => {
 
 describe('npm start', () => {
   it('stops cleanly on Ctrl-C: clients before the servers they use, the data servers last, no warning or stack trace', { timeout: 180_000 }, async () => {
-    const env: NodeJS.ProcessEnv = { ...process.env, RECS_DATA_DIR: dataDir, RECS_SKIP_CHECKS: '1', SIMULATOR_RATE: '40', LOG_LEVEL: 'info' };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      RECS_DATA_DIR: dataDir,
+      RECS_SKIP_CHECKS: '1',
+      RECS_IMPORT_HISTORY: '0',
+      SIMULATOR_RATE: '40',
+      LOG_LEVEL: 'info',
+    };
     // its own data servers, key and queues: nothing of the test run's
     for (const name of ['MONGO_URL', 'REDIS_URL', 'JWT_SECRET', 'QUEUE_PREFIX', 'MONGO_DB', 'FORCE_COLOR']) delete env[name];
     for (const name of ['GATEWAY_PORT', 'PRODUCTS_PORT', 'EVENTS_PORT', 'RECOMMENDATIONS_PORT', 'WORKERS_PORT', 'PROMETHEUS_PORT']) {
