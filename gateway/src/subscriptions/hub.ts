@@ -168,18 +168,7 @@ export class LiveHub extends EventEmitter<{ subscribed: [channel: string]; hydra
     for (let failures = 0; group.subscribers.has(stream); ) {
       await this.slot();
       this.hydrations++;
-      const started = performance.now();
-      let result: ExecutionResult | undefined;
-      let problem: string | undefined;
-      try {
-        result = await this.hydrate(resume.query, group.live.variables);
-        if (isTransientFailure(result)) problem = result.errors!.map((error) => error.message).join('; ');
-      } catch (error) {
-        problem = (error as Error).message;
-      } finally {
-        this.release();
-      }
-      const seconds = secondsSince(started);
+      const { result, problem, seconds } = await this.attempt(resume.query, group.live.variables);
       if (problem !== undefined) {
         this.metrics.hydrated(field, 'transient_error', seconds);
         this.failedHydrations++;
@@ -272,18 +261,7 @@ export class LiveHub extends EventEmitter<{ subscribed: [channel: string]; hydra
         const marker = group.seen;
         const times = group.times;
         group.times = undefined;
-        const started = performance.now();
-        let result: ExecutionResult | undefined;
-        let problem: string | undefined;
-        try {
-          result = await this.hydrate(group.live.query, group.live.variables);
-          if (isTransientFailure(result)) problem = result.errors!.map((error) => error.message).join('; ');
-        } catch (error) {
-          problem = (error as Error).message;
-        } finally {
-          this.release();
-        }
-        const seconds = secondsSince(started);
+        const { result, problem, seconds } = await this.attempt(group.live.query, group.live.variables);
         failed = problem !== undefined;
         const text = failed ? undefined : JSON.stringify(result);
         const outcome: HydrationOutcome = failed
@@ -351,6 +329,28 @@ export class LiveHub extends EventEmitter<{ subscribed: [channel: string]; hydra
       retryDelay(this.retryPolicy, group.failures),
     );
     group.retry.unref();
+  }
+
+  /**
+   * One hydration, in a slot the caller already holds (released here): its result, or why it
+   * failed for a passing reason (it threw, or every error is transient), and how long it took.
+   */
+  private async attempt(
+    query: DocumentNode,
+    variables: Readonly<Record<string, unknown>>,
+  ): Promise<{ result: ExecutionResult | undefined; problem: string | undefined; seconds: number }> {
+    const started = performance.now();
+    let result: ExecutionResult | undefined;
+    let problem: string | undefined;
+    try {
+      result = await this.hydrate(query, variables);
+      if (isTransientFailure(result)) problem = result.errors!.map((error) => error.message).join('; ');
+    } catch (error) {
+      problem = (error as Error).message;
+    } finally {
+      this.release();
+    }
+    return { result, problem, seconds: secondsSince(started) };
   }
 
   stats(): HubStats {
