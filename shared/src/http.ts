@@ -72,7 +72,22 @@ export function requestQuery(req: IncomingMessage): string | undefined {
   return queries.get(req);
 }
 
-function sendText(res: ServerResponse, status: number, text: string, headers: Readonly<Record<string, string>> = {}): void {
+/**
+ * GET /health (the process is alive) and GET /ready (its dependencies answer: 200 only while
+ * `ready` resolves true), for every HTTP service; true when `pathname` was one of them.
+ */
+export async function answerHealth(pathname: string, res: ServerResponse, ready?: () => Promise<boolean>): Promise<boolean> {
+  if (pathname === '/health') {
+    sendText(res, 200, 'ok');
+    return true;
+  }
+  if (pathname !== '/ready') return false;
+  const isReady = ready === undefined ? true : await ready().catch(() => false);
+  sendText(res, isReady ? 200 : 503, isReady ? 'ready' : 'not ready');
+  return true;
+}
+
+export function sendText(res: ServerResponse, status: number, text: string, headers: Readonly<Record<string, string>> = {}): void {
   res.writeHead(status, { ...headers, 'content-type': 'text/plain; charset=utf-8' });
   res.end(text);
 }
@@ -99,11 +114,7 @@ export function createGraphQLHttpServer<TContext extends BaseContext>(options: H
     if (responses !== undefined) res.once('finish', () => responses.inc({ status: String(res.statusCode) }));
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://localhost');
-      if (url.pathname === '/health') return sendText(res, 200, 'ok');
-      if (url.pathname === '/ready') {
-        const ready = options.ready === undefined ? true : await options.ready().catch(() => false);
-        return sendText(res, ready ? 200 : 503, ready ? 'ready' : 'not ready');
-      }
+      if (await answerHealth(url.pathname, res, options.ready)) return;
       const route = routeFor(options.routes, url.pathname);
       if (route !== undefined) return await route.handle(req, res);
       if (url.pathname === '/') {

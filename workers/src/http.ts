@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import { metricsRoute } from '@recs/shared';
+import { answerHealth, metricsRoute, sendText } from '@recs/shared';
 import type { Registry } from 'prom-client';
 
 export interface WorkersHttpOptions {
@@ -16,23 +16,15 @@ export interface WorkersHttpOptions {
 export function createWorkersHttpServer({ registry, ready }: WorkersHttpOptions): Server {
   const metrics = metricsRoute(registry);
   return createServer((req, res) => {
-    const text = (status: number, body: string) => {
-      res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' });
-      res.end(body);
-    };
     void (async () => {
       const { pathname } = new URL(req.url ?? '/', 'http://localhost');
-      if (req.method !== 'GET' && req.method !== 'HEAD') return text(405, 'method not allowed');
-      if (pathname === '/health') return text(200, 'ok');
-      if (pathname === '/ready') {
-        const isReady = await ready().catch(() => false);
-        return text(isReady ? 200 : 503, isReady ? 'ready' : 'not ready');
-      }
+      if (req.method !== 'GET' && req.method !== 'HEAD') return sendText(res, 405, 'method not allowed');
+      if (await answerHealth(pathname, res, ready)) return;
       if (pathname === '/metrics') return await metrics.handle(req, res);
-      text(404, 'not found');
+      sendText(res, 404, 'not found');
     })().catch(() => {
       if (res.headersSent) res.destroy();
-      else text(500, 'internal server error');
+      else sendText(res, 500, 'internal server error');
     });
   });
 }

@@ -4,6 +4,9 @@ import type { Db } from 'mongodb';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { FlushStats } from './aggregate/batcher.ts';
 
+/** Sub-second work inside the workers (flush stages, list batches): finer than LATENCY_BUCKETS at the low end. */
+const STAGE_BUCKETS: readonly number[] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
 /** The workers' queues by their `queue` label (RedisNames.queues has their Redis names). */
 export type QueueLabel = 'events' | 'lists' | 'maintenance';
 
@@ -101,7 +104,7 @@ export class WorkersMetrics {
       name: 'recs_aggregation_flush_seconds',
       help: 'Duration of aggregation flushes (stage="total") and of each stage.',
       labelNames: ['stage'],
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      buckets: [...STAGE_BUCKETS],
       registers,
     });
     new Gauge({
@@ -155,7 +158,7 @@ export class WorkersMetrics {
     this.listBatchDuration = new Histogram({
       name: 'recs_list_batch_duration_seconds',
       help: 'Time to compute, save and announce one batch of lists.',
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      buckets: [...STAGE_BUCKETS],
       registers,
     });
     this.listBatchSize = new Histogram({
