@@ -5,16 +5,18 @@
  * 2. type check (the build: Node runs the TypeScript sources) and supergraph check;
  * 3. the three subgraphs, the workers and the gateway, each its own process;
  * 4. the demo catalog (idempotent), a year of the catalog's real purchases (Online Retail, shifted
- *    to end now; once: skipped when already imported) and the clickstream simulator, whose
- *    shoppers include some of the dataset's real customers;
+ *    to end now; once: skipped when already imported), the demo storefront (its page calls the
+ *    gateway from the browser, so the gateway allows its origin: CORS_ORIGINS) and the clickstream
+ *    simulator, whose shoppers include some of the dataset's real customers;
  * 5. URLs and development tokens.
  * Ctrl-C stops everything this started, clients before the servers they use: the simulator, the
- * gateway, the workers, the subgraphs, then the data servers. Every child runs in a process group
+ * storefront, the gateway, the workers, the subgraphs, then the data servers. Every child runs in a process group
  * of its own so the terminal's SIGINT reaches only this script, which decides that order (when
  * the data servers went down with the services, the services logged lost connections while
  * draining). A second Ctrl-C (a second later; npm forwards the first one too) kills what is left.
  * Ports: GATEWAY_PORT (4000), PRODUCTS_PORT (4001), EVENTS_PORT (4002), RECOMMENDATIONS_PORT (4003),
- * WORKERS_PORT (4004: the workers' /metrics), PROMETHEUS_PORT (9090: a local Prometheus scraping them all).
+ * WORKERS_PORT (4004: the workers' /metrics), PROMETHEUS_PORT (9090: a local Prometheus scraping them all),
+ * STOREFRONT_PORT (3000: the demo shop).
  * SIMULATOR_RATE (events/s, default 10; 0 turns it off).
  * RECS_IMPORT_HISTORY=0 skips importing the purchase history (tests of this script).
  * RECS_DATA_DIR: the folder of the data servers, the dev key and services.env (.data/dev).
@@ -24,6 +26,7 @@ import { spawnSync } from 'node:child_process';
 import { join, relative } from 'node:path';
 import { portAnswers, provisionServices, startChild, waitReady, type Child, type ChildOptions, type Services } from '@recs/devkit';
 import { COLLECTIONS, signClientToken } from '@recs/shared';
+import { REAL_CUSTOMERS } from '@recs/storefront';
 import { MongoClient } from 'mongodb';
 import { clearDevEnv, DEV_DIR, devJwtSecret, ROOT, writeDevEnv } from './lib/devProfile.ts';
 import { startLocalPrometheus, type LocalPrometheus } from './lib/localPrometheus.ts';
@@ -36,6 +39,7 @@ const ports = {
   events: port('EVENTS_PORT', 4002),
   recommendations: port('RECOMMENDATIONS_PORT', 4003),
   workers: port('WORKERS_PORT', 4004),
+  storefront: port('STOREFRONT_PORT', 3000),
 };
 const rate = Number(process.env['SIMULATOR_RATE'] ?? 10);
 const skipChecks = process.env['RECS_SKIP_CHECKS'] === '1';
@@ -43,45 +47,6 @@ const importHistory = process.env['RECS_IMPORT_HISTORY'] !== '0';
 const HISTORY_FILE = join(ROOT, 'data/online-retail/online-retail-2010-12-to-2011-10.csv.gz');
 /** The raw event of the dataset's first purchase line: eventKey('17850', 'or-536365-85123A-1'), as import-events names it. */
 const HISTORY_MARKER = '17850\tor-536365-85123A-1';
-/** The dataset's most frequent buyers (CustomerID): the simulator makes them shop again, so buy-again shows. */
-const REAL_CUSTOMERS = [
-  '17841',
-  '14911',
-  '14096',
-  '12748',
-  '14606',
-  '15311',
-  '14646',
-  '13089',
-  '14298',
-  '13263',
-  '15039',
-  '14156',
-  '18118',
-  '14769',
-  '14159',
-  '15005',
-  '14796',
-  '14056',
-  '16033',
-  '15719',
-  '14527',
-  '17511',
-  '16931',
-  '13081',
-  '12415',
-  '15555',
-  '14456',
-  '17735',
-  '15547',
-  '16904',
-  '17811',
-  '15529',
-  '16686',
-  '12921',
-  '16729',
-  '17850',
-];
 /** Children do not see the terminal's Ctrl-C: stopAll stops them in order. */
 const OWN_GROUP: ChildOptions = { ownProcessGroup: true };
 
@@ -98,7 +63,7 @@ async function stopAll(code: number): Promise<void> {
   if (stopping) return;
   stopping = true;
   exitCode = code;
-  say('stopping: the simulator and the gateway, the workers, the subgraphs, then the data servers');
+  say('stopping: the simulator, the storefront and the gateway, the workers, the subgraphs, then the data servers');
   // Prometheus first: it scrapes the services
   await prometheus?.process.stop();
   for (const child of [...children].reverse()) await child.stop();
@@ -234,6 +199,7 @@ try {
         PRODUCTS_URL: `http://127.0.0.1:${ports.products}/graphql`,
         EVENTS_URL: `http://127.0.0.1:${ports.events}/graphql`,
         RECOMMENDATIONS_URL: `http://127.0.0.1:${ports.recommendations}/graphql`,
+        CORS_ORIGINS: [process.env['CORS_ORIGINS'], `http://localhost:${ports.storefront}`, `http://127.0.0.1:${ports.storefront}`].filter(Boolean).join(','),
       },
       OWN_GROUP,
     ),
@@ -250,6 +216,17 @@ try {
   else say('RECS_IMPORT_HISTORY=0: not importing the purchase history');
 
   const url = `http://localhost:${ports.gateway}/graphql`;
+  const shop = `http://localhost:${ports.storefront}/`;
+  const storefront = watch(
+    startChild(
+      'storefront',
+      join(ROOT, 'storefront/src/index.ts'),
+      [],
+      { ...env, STOREFRONT_PORT: String(ports.storefront), GATEWAY_PUBLIC_URL: url },
+      OWN_GROUP,
+    ),
+  );
+  await waitReady(`http://127.0.0.1:${ports.storefront}/health`, storefront);
   const admin = await signClientToken({ subject: 'dev-admin', role: 'admin', expiresIn: '12h' }, jwtSecret);
   const shopper = await signClientToken({ subject: 'shopper-1', role: 'user', expiresIn: '12h' }, jwtSecret);
   if (rate > 0) {
@@ -266,6 +243,7 @@ try {
 
   console.log(`
 \x1b[1mThe system is running.\x1b[0m
+  Storefront (live widgets; pick a customer at the top):  \x1b[1m${shop}\x1b[0m
   GraphQL (HTTP and WebSocket), with Apollo Sandbox:  ${url}
   Subgraphs: products :${ports.products}, events :${ports.events}, recommendations :${ports.recommendations}
 ${prometheus?.banner ?? '  Prometheus: not running (see "Prometheus skipped" above)'}

@@ -71,6 +71,11 @@ export interface System {
    * again on the same port, as a restarted process would.
    */
   subgraph(name: SubgraphName): { stop(): Promise<void>; start(): Promise<void> };
+  /**
+   * A gateway as a process restart would treat it: stop() stops it (its websockets close, its port
+   * refuses connections), start() starts a new one with the same settings on the same port.
+   */
+  gateway(index?: number): { stop(): Promise<void>; start(): Promise<void> };
   stop(): Promise<void>;
 }
 
@@ -208,9 +213,13 @@ export async function startSystem(options: SystemOptions): Promise<System> {
     events: subgraphUrls.EVENTS_URL.replace(/\/graphql$/, '/metrics'),
     recommendations: subgraphUrls.RECOMMENDATIONS_URL.replace(/\/graphql$/, '/metrics'),
   };
+  const gatewaySettings: Partial<GatewayConfig>[] = [];
+  const newGateway = (overrides: Partial<GatewayConfig>) =>
+    createGatewayServer({ config: { ...defaults, ...options.gateway, ...overrides }, logger, redis, metrics: createRegistry('gateway') });
   const addGateway = async (overrides: Partial<GatewayConfig>) => {
-    const server = await createGatewayServer({ config: { ...defaults, ...options.gateway, ...overrides }, logger, redis, metrics: createRegistry('gateway') });
+    const server = await newGateway(overrides);
     const url = await listenOnFreePort(server.http);
+    gatewaySettings.push(overrides);
     gateways.push({ url, ws: url.replace(/^http/, 'ws'), server });
     // the first is `gateway`, the next ones `gateway-1`, `gateway-2`...
     metricsUrls[gateways.length === 1 ? 'gateway' : `gateway-${gateways.length - 1}`] = url.replace(/\/graphql$/, '/metrics');
@@ -265,9 +274,24 @@ export async function startSystem(options: SystemOptions): Promise<System> {
         },
       };
     },
+    gateway(index = 0) {
+      return {
+        stop: async () => {
+          const { server } = gateways[index]!;
+          if (server.http.listening) await server.stop();
+        },
+        start: async () => {
+          const entry = gateways[index]!;
+          if (entry.server.http.listening) return;
+          const server = await newGateway(gatewaySettings[index]!);
+          await listen(server.http, Number(new URL(entry.url).port));
+          gateways[index] = { ...entry, server };
+        },
+      };
+    },
     async stop() {
       for (const client of clients) await client.dispose();
-      for (const gateway of gateways) await gateway.server.stop();
+      for (const gateway of gateways) if (gateway.server.http.listening) await gateway.server.stop();
       if (workersHttp !== undefined) await closeServer(workersHttp);
       await listService?.stop();
       await aggregation?.stop();

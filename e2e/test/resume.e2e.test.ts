@@ -1,8 +1,8 @@
-import { once } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import { encodeChange } from '@recs/shared';
 import type { Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSystem, type System } from '../src/system.ts';
+import { nextResult, startSystem, type System } from '../src/system.ts';
 
 /**
  * Resumable subscriptions through the whole system: a widget that loads late or reconnects
@@ -203,5 +203,63 @@ describe('bestSellersChanged with sinceChangedAt', () => {
     await expect(results.next()).rejects.toSatisfy(
       (errors: unknown) => (errors as { extensions?: { code?: string } }[])[0]?.extensions?.code === 'BAD_USER_INPUT',
     );
+  });
+});
+
+describe('a gateway restart', () => {
+  it('closes the sockets as going away (1001), never completes a subscription, and a retrying widget resumes with what it missed', async () => {
+    const { token, version } = await shopperWithList('restart');
+    const other = await system.addGateway({});
+    const closes: number[] = [];
+    const client = system.wsClient(token, 0, {
+      retryAttempts: 20,
+      // the backoff between attempts while the gateway is down
+      retryWait: () => new Promise((resolve) => setTimeout(resolve, 100)),
+      on: { closed: (event) => closes.push((event as { code: number }).code) },
+    });
+    // as the storefront's widget does: the variables are sent again on each retry, with the last version seen
+    const variables = { user: 'restart', since: version };
+    const results = new EventEmitter<{ version: [number]; complete: [] }>();
+    const errors: unknown[] = [];
+    client.subscribe<List>(
+      { query: LIST, variables },
+      {
+        next: (result) => {
+          const seen = result.data!.recommendationsChanged.version;
+          variables.since = seen;
+          results.emit('version', seen);
+        },
+        error: (error) => errors.push(error),
+        complete: () => results.emit('complete'),
+      },
+    );
+    let completed = false;
+    results.on('complete', () => {
+      completed = true;
+    });
+    await once(system.gateways[0]!.server.hub, 'subscribed');
+
+    const closed = new Promise<void>((resolve) => client.on('closed', () => resolve()));
+    await system.gateway(0).stop();
+    await closed;
+    expect(closes).toEqual([1001]);
+    // a `complete` would have ended the subscription for good: graphql-ws does not retry it
+    expect(completed).toBe(false);
+    // the change happens while the gateway is down, through the other one (its watcher resumes
+    // from the same version, so it sees the change whether it subscribes before it lands or after)
+    const watcher = nextResult<List>(system.wsClient(storefront, other), LIST, { user: 'restart', since: version });
+    const e = [{ eventId: `resume-restart-${++seq}`, userId: 'restart', productId: 'candle', type: 'PURCHASE' }];
+    expect((await system.query(`mutation ($e: [TrackEventInput!]!) { trackEvents(inputs: $e) { accepted } }`, { e }, storefront, other)).data).toEqual({
+      trackEvents: { accepted: 1 },
+    });
+    const missed = (await watcher.result).data!.recommendationsChanged.version;
+    expect(missed).toBeGreaterThan(version);
+
+    const caughtUp = once(results, 'version');
+    await system.gateway(0).start();
+    expect(await caughtUp).toEqual([missed]);
+    expect(completed).toBe(false);
+    expect(errors).toEqual([]);
+    await client.dispose();
   });
 });

@@ -67,7 +67,7 @@ describe('npm start', () => {
     };
     // its own data servers, key and queues: nothing of the test run's
     for (const name of ['MONGO_URL', 'REDIS_URL', 'JWT_SECRET', 'QUEUE_PREFIX', 'MONGO_DB', 'FORCE_COLOR']) delete env[name];
-    for (const name of ['GATEWAY_PORT', 'PRODUCTS_PORT', 'EVENTS_PORT', 'RECOMMENDATIONS_PORT', 'WORKERS_PORT', 'PROMETHEUS_PORT']) {
+    for (const name of ['GATEWAY_PORT', 'PRODUCTS_PORT', 'EVENTS_PORT', 'RECOMMENDATIONS_PORT', 'WORKERS_PORT', 'PROMETHEUS_PORT', 'STOREFRONT_PORT']) {
       env[name] = String(await freePort());
     }
     // its own process group, as a terminal's foreground job: -pid signals all of it. Without the
@@ -106,14 +106,14 @@ describe('npm start', () => {
       shutdown.filter((line) => /\b(WARN|ERROR|FATAL)\b|unexpectedly|connection lost|killing/.test(line)),
       'warnings while stopping',
     ).toEqual([]);
-    // each client stopped before what it uses: the simulator, the gateway, the workers, the
+    // each client stopped before what it uses: the simulator, the storefront, the gateway, the workers, the
     // subgraphs (in reverse start order), then the data servers
     const order = shutdown.flatMap((line) => {
       const stopped = /^(\w+)\s+(?:\S+ info\s+stopped$|stopped after)/.exec(line);
       // start.ts says "stopped" once the data servers have
       return stopped === null ? (/\[recs\].* stopped$/.test(line) ? ['data servers'] : []) : [stopped[1]];
     });
-    expect(order).toEqual(['simulator', 'gateway', 'workers', 'recommendations', 'events', 'products', 'data servers']);
+    expect(order).toEqual(['simulator', 'storefront', 'gateway', 'workers', 'recommendations', 'events', 'products', 'data servers']);
     expect(await portAnswers(Number(mongoPort))).toBe(false);
     expect(await portAnswers(Number(redisPort))).toBe(false);
     expect(dataServerPids()).toEqual([]);

@@ -15,3 +15,4 @@ export * from './aggregator.ts';
 export * from './lru.ts';
 export * from './history.ts';
 export * from './random.ts';
+export * from './serving.ts';

@@ -82,6 +82,22 @@ export function gatewayConfig(env: NodeJS.ProcessEnv = process.env) {
       RATE_LIMIT_ADMIN_EVENTS: int(600_000, 0, 1e12),
       /** Bull Board at /admin/queues may retry, clean and otherwise change jobs (default: read-only). */
       BULL_BOARD_WRITE: optionalFlag.transform((v) => v ?? false),
+      /**
+       * Web origins whose pages may call /graphql from the browser (CORS), comma-separated, e.g.
+       * `https://shop.example.com,http://localhost:3000`; default none (only same-origin pages and
+       * non-browser clients). The websocket needs no CORS: its token travels in connectionParams,
+       * not in a cookie, so a foreign page cannot borrow a visitor's session.
+       */
+      CORS_ORIGINS: z
+        .string()
+        .default('')
+        .transform((v) =>
+          v
+            .split(',')
+            .map((origin) => origin.trim())
+            .filter((origin) => origin !== ''),
+        )
+        .pipe(z.array(z.string().regex(/^https?:\/\/[^/?#\s]+$/, 'each origin is scheme://host[:port], without a path'))),
     },
     env,
   );

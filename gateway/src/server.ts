@@ -1,9 +1,10 @@
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
+import cors from 'cors';
 import { supergraphSdl } from '@recs/schema';
 import {
   closeServer,
@@ -150,12 +151,27 @@ export async function createGatewayServer({ config, logger, redis, supergraph, m
     logger,
   });
   const identityContext = httpContext(config.JWT_SECRET, policy);
+  // browsers' cross-origin calls (a storefront on its own origin): preflights answered here, the
+  // headers added to every /graphql answer for the origins configured, none for any other
+  const allowOrigins = cors({
+    origin: config.CORS_ORIGINS,
+    methods: ['GET', 'POST'],
+    allowedHeaders: ['content-type', 'authorization', 'apollo-require-preflight'],
+    maxAge: 600,
+  });
+  const corsFor = (req: IncomingMessage, res: ServerResponse) =>
+    new Promise<boolean>((resolve) => {
+      allowOrigins(req, res, () => resolve(false));
+      // a preflight is answered (204) without calling next
+      if (res.writableEnded) resolve(true);
+    });
   const http = createGraphQLHttpServer({
     server: apollo,
     path: GRAPHQL_PATH,
     context: async (req) => ({ ...(await identityContext(req)), clientIp: clientIp(req, config.TRUSTED_PROXY_HOPS) }),
     routes: [board.route, metricsRoute(metrics.registry)],
     metrics: metrics.registry,
+    ...(config.CORS_ORIGINS.length === 0 ? {} : { beforeGraphQL: corsFor }),
     ready: async () => apiSchema !== undefined && redis.isReady && subscriber.isReady,
   });
   const ws = attachWebSocketServer({
@@ -189,8 +205,11 @@ export async function createGatewayServer({ config, logger, redis, supergraph, m
     hub,
     metrics: metrics.registry,
     async stop() {
-      await hub.close();
+      // the sockets first, closed with 1001 Going Away: clients reconnect (to another replica, or
+      // this one restarted) and resume. Ending the streams first would send each subscription a
+      // `complete`, which tells a client the stream is over for good.
       await ws.close();
+      await hub.close();
       await closeServer(http);
       await apollo.stop();
       await board.close();

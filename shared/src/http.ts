@@ -19,6 +19,11 @@ export interface HttpOptions<TContext extends BaseContext> {
   readonly routes?: readonly HttpRoute[];
   /** The process's registry: every response is counted in recs_http_responses_total{status}. */
   readonly metrics?: Registry;
+  /**
+   * Runs before GraphQL on its path (the gateway's CORS); resolves true when it answered the
+   * request itself (a preflight), false to go on.
+   */
+  readonly beforeGraphQL?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
 }
 
 export interface HttpRoute {
@@ -122,6 +127,7 @@ export function createGraphQLHttpServer<TContext extends BaseContext>(options: H
         return res.end();
       }
       if (url.pathname !== path) return sendText(res, 404, 'not found');
+      if (options.beforeGraphQL !== undefined && (await options.beforeGraphQL(req, res))) return;
 
       const headers = new HeaderMap();
       for (const [key, value] of Object.entries(req.headers)) {

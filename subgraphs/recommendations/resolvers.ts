@@ -1,8 +1,9 @@
-import { KIND_CODE, type EngineConfig, type Neighbour, type RecommendationItem, type SimilarityKind } from '@recs/engine';
+import { KIND_CODE, type CatalogProduct, type EngineConfig, type Neighbour, type RecommendationItem, type SimilarityKind } from '@recs/engine';
 import { badUserInput, coocDocId, optionalId, requireId, requireUserAccess, type StoredList, type SubgraphContext } from '@recs/shared';
 import DataLoader from 'dataloader';
 import { GraphQLError } from 'graphql';
 import type { Resolvers } from './generated/resolvers.ts';
+import { controlledItems, servingControls, type ControlArgs } from './servingControls.ts';
 import type { RecommendationStore } from './store.ts';
 
 export interface RecommendationsContext extends SubgraphContext {
@@ -10,13 +11,19 @@ export interface RecommendationsContext extends SubgraphContext {
   readonly engine: EngineConfig;
   /** Neighbour lists by co-occurrence id, batched per request. */
   readonly neighbours: DataLoader<string, readonly Neighbour[]>;
+  /** Category and stock by product id (null: not in the catalog), batched per request (serving controls). */
+  readonly catalog: DataLoader<string, CatalogProduct | null>;
 }
 
-export function createLoaders(store: RecommendationStore): Pick<RecommendationsContext, 'neighbours'> {
+export function createLoaders(store: RecommendationStore): Pick<RecommendationsContext, 'neighbours' | 'catalog'> {
   return {
     neighbours: new DataLoader(async (ids: readonly string[]) => {
       const found = await store.neighbours(ids);
       return ids.map((id) => found.get(id) ?? []);
+    }),
+    catalog: new DataLoader(async (ids: readonly string[]) => {
+      const found = await store.catalog(ids);
+      return ids.map((id) => found.get(id) ?? null);
     }),
   };
 }
@@ -36,22 +43,28 @@ function ranked(items: readonly (readonly [string, number])[], limit: number) {
   return items.slice(0, limit).map(([id, score], i) => ({ product: productRef(id), rank: i + 1, score }));
 }
 
-/** A user's list, or (never computed: no history yet) the overall best sellers. */
-async function recommendationList(userId: string, limit: number, ctx: RecommendationsContext) {
+/**
+ * A user's list, or (never computed: no history yet) the overall best sellers; under the serving
+ * controls the arguments ask for (see servingControls.ts), checked before anything is read.
+ */
+async function recommendationList(userId: string, limit: number, args: ControlArgs, ctx: RecommendationsContext) {
   requireUserAccess(ctx.identity, userId);
   checkLimit(limit, ctx.engine.listSize);
+  const controls = servingControls(args, limit);
   let list: StoredList | undefined = await ctx.store.list(userId);
+  const coldStart = list === undefined;
   if (list === undefined) {
     const popular = await ctx.store.bestSellers(null, ctx.engine.defaultWindowDays);
     const items: RecommendationItem[] = popular.items.map(([productId, buyers]) => ({ productId, score: buyers, reasons: ['POPULAR'] }));
     list = { userId, items, strategy: 'BEST_SELLERS', generatedAt: popular.changedAt, version: 0 };
   }
+  const items = controls === undefined ? list.items.slice(0, limit) : await controlledItems(list, coldStart, controls, limit, ctx);
   return {
     userId,
     strategy: list.strategy,
     generatedAt: new Date(list.generatedAt),
     version: list.version,
-    items: list.items.slice(0, limit).map((item) => ({ product: productRef(item.productId), score: item.score, reasons: item.reasons })),
+    items: items.map((item) => ({ product: productRef(item.productId), score: item.score, reasons: item.reasons })),
   };
 }
 
@@ -74,7 +87,7 @@ const servedByGateway = () => {
 
 export const resolvers = {
   Query: {
-    recommendations: (_, { userId, limit }, ctx) => recommendationList(requireId(userId, 'userId'), limit, ctx),
+    recommendations: (_, { userId, limit, ...controls }, ctx) => recommendationList(requireId(userId, 'userId'), limit, controls, ctx),
     bestSellers: async (_, { categoryId, limit, windowDays }, ctx) =>
       ranked((await bestSellers(optionalId(categoryId, 'categoryId') ?? null, limit, windowDays, ctx)).items, limit),
     similarProducts: (_, { productId, kind, limit }, ctx) => similar(requireId(productId, 'productId'), kind, limit, ctx),
@@ -89,7 +102,7 @@ export const resolvers = {
   },
   User: {
     __resolveReference: (ref) => ({ id: ref.id }),
-    recommendations: (user, { limit }, ctx) => recommendationList(user.id, limit, ctx),
+    recommendations: (user, { limit, ...controls }, ctx) => recommendationList(user.id, limit, controls, ctx),
   },
   Product: {
     __resolveReference: (ref) => ({ id: ref.id }),

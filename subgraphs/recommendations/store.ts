@@ -1,4 +1,4 @@
-import { dayOf, WindowRanker, type BestSellersList, type Neighbour, type Ranked } from '@recs/engine';
+import { dayOf, WindowRanker, type BestSellersList, type CatalogProduct, type Neighbour, type Ranked, type UserState } from '@recs/engine';
 import {
   bestSellersDocId,
   buyerDaysFromDoc,
@@ -6,6 +6,7 @@ import {
   ExpiringCache,
   fromBestSellersDoc,
   fromListDoc,
+  fromUserStateDoc,
   neighboursFromDoc,
   rateLimited,
   type BestSellersDoc,
@@ -13,6 +14,7 @@ import {
   type CoocDoc,
   type ListDoc,
   type StoredList,
+  type UserStateDoc,
 } from '@recs/shared';
 import type { Db } from 'mongodb';
 
@@ -60,6 +62,26 @@ export class RecommendationStore {
   async list(userId: string): Promise<StoredList | undefined> {
     const doc = await this.db.collection<ListDoc>(COLLECTIONS.lists).findOne({ _id: userId });
     return doc === null ? undefined : fromListDoc(doc);
+  }
+
+  /** Category and stock of products, in one query; a product not in the catalog has no entry. */
+  async catalog(ids: readonly string[]): Promise<Map<string, CatalogProduct>> {
+    const docs = await this.db
+      .collection<{ _id: string; categoryId?: string; inStock?: boolean }>(COLLECTIONS.products)
+      .find({ _id: { $in: [...ids] } }, { projection: { categoryId: 1, inStock: 1 } })
+      .toArray();
+    return new Map(
+      docs.map((doc): [string, CatalogProduct] => [
+        doc._id,
+        doc.categoryId === undefined ? { inStock: doc.inStock ?? true } : { categoryId: doc.categoryId, inStock: doc.inStock ?? true },
+      ]),
+    );
+  }
+
+  /** A user's recent events and removed history (what decides their cart and what they hid), or undefined; purchase days are not read (empty). */
+  async userState(userId: string): Promise<UserState | undefined> {
+    const doc = await this.db.collection<UserStateDoc>(COLLECTIONS.users).findOne({ _id: userId }, { projection: { ev: 1, hd: 1, cl: 1, v: 1 } });
+    return doc === null ? undefined : fromUserStateDoc(doc);
   }
 
   /** Neighbour lists by co-occurrence document id (`v:<product>` / `b:<product>`), in one query. */

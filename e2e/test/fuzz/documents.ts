@@ -119,12 +119,14 @@ const fields: fc.Arbitrary<Field> = fc.oneof(
     .tuple(
       idArg('userId', true),
       optional(limitArg('limit', 0, 50)),
-      optional(fc.constant<Arg>({ name: 'exclude', type: '[ID!]', value: ['p1'], verdict: 'unknown-arg' })),
-      optional(fc.constant<Arg>({ name: 'categoryId', type: 'ID', value: 'c1', verdict: 'unknown-arg' })),
+      optional(fc.constant<Arg>({ name: 'exclude', type: '[ID!]', value: ['p1'], verdict: 'ok' })),
+      optional(idArg('categoryId', false)),
+      // an unknown argument still fails validation
+      optional(fc.constant<Arg>({ name: 'excludeCategories', type: '[ID!]', value: ['c1'], verdict: 'unknown-arg' })),
     )
-    .map(([userId, limit, exclude, categoryId]) => ({
+    .map(([userId, limit, exclude, categoryId, unknown]) => ({
       field: 'recommendations',
-      args: [userId, limit, exclude, categoryId].filter((a): a is Arg => a !== undefined),
+      args: [userId, limit, exclude, categoryId, unknown].filter((a): a is Arg => a !== undefined),
       selection: '{ userId strategy version generatedAt items { score reasons product { id name } } }',
       user: userId.value,
     })),

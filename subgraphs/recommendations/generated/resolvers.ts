@@ -66,6 +66,15 @@ export type Query = {
   /**
    * A user's personalized list (users may read only their own). Users without history get the
    * overall best sellers, with `strategy: BEST_SELLERS`.
+   *
+   * Serving controls (`exclude`, `categoryId`, `maxPerCategory`) apply after ranking, to the list
+   * as stored (for a user without one, the cold-start best sellers). A stored list keeps 50 items
+   * whatever `limit` is, so a product left out is replaced by the next one of the stored list, and
+   * past its end by the 30-day best sellers (of `categoryId` when given, else overall) that are in
+   * stock and not in the user's cart or removed from their history. The order stays the
+   * ranking's; filled best sellers come after every stored item. When fewer products than `limit`
+   * pass the controls, the list is that much shorter: it is never padded with products that break
+   * them. `version` and `generatedAt` stay the stored list's.
    */
   readonly recommendations: RecommendationList;
   /**
@@ -90,7 +99,10 @@ export type QueryBestSellersSnapshotArgs = {
 
 
 export type QueryRecommendationsArgs = {
+  categoryId?: InputMaybe<Scalars['ID']['input']>;
+  exclude?: InputMaybe<ReadonlyArray<Scalars['ID']['input']>>;
   limit?: InputMaybe<Scalars['Int']['input']>;
+  maxPerCategory?: InputMaybe<Scalars['Int']['input']>;
   userId: Scalars['ID']['input'];
 };
 
@@ -171,7 +183,9 @@ export type Subscription = {
    * The user's list each time it changes. Users may subscribe only to their own list.
    * With `sinceVersion` (the last `version` the client saw), the current list comes at once when
    * it is newer, so a widget that reconnects or loads late misses no change; a list at or below
-   * `sinceVersion` is never sent.
+   * `sinceVersion` is never sent. `exclude`, `categoryId` and `maxPerCategory` shape each list sent
+   * as they shape Query.recommendations; a change is announced when the stored list changes, not
+   * when only the best sellers that fill a controlled list do.
    */
   readonly recommendationsChanged: RecommendationList;
 };
@@ -185,7 +199,10 @@ export type SubscriptionBestSellersChangedArgs = {
 
 
 export type SubscriptionRecommendationsChangedArgs = {
+  categoryId?: InputMaybe<Scalars['ID']['input']>;
+  exclude?: InputMaybe<ReadonlyArray<Scalars['ID']['input']>>;
   limit?: InputMaybe<Scalars['Int']['input']>;
+  maxPerCategory?: InputMaybe<Scalars['Int']['input']>;
   sinceVersion?: InputMaybe<Scalars['Int']['input']>;
   userId: Scalars['ID']['input'];
 };
@@ -194,13 +211,16 @@ export type User = {
   readonly __typename?: 'User';
   /** The user's id. */
   readonly id: Scalars['ID']['output'];
-  /** The user's personalized list (see Query.recommendations). */
+  /** The user's personalized list (see Query.recommendations, and its serving controls). */
   readonly recommendations: RecommendationList;
 };
 
 
 export type UserRecommendationsArgs = {
+  categoryId?: InputMaybe<Scalars['ID']['input']>;
+  exclude?: InputMaybe<ReadonlyArray<Scalars['ID']['input']>>;
   limit?: InputMaybe<Scalars['Int']['input']>;
+  maxPerCategory?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
