@@ -1,9 +1,10 @@
 /**
  * Offline recommendation quality on real purchases, every strategy side by side:
  *   npm run evaluate -- [--data FILE] [--split YYYY-MM-DD] [--until YYYY-MM-DD] [--k 10]
- *                       [--json OUT.json] [--html OUT.html] [--strategies a,b,...]
+ *                       [--json OUT.json] [--html OUT.html] [--strategies a,b,...] [--help]
  * Defaults: the Online Retail file in data/online-retail, split 2011-09-01, k 10, output in
- * evaluation/out/. Prints a table; writes the JSON results and a self-contained HTML report.
+ * evaluation/out/. Prints a table (the strongest baseline of each segment marked) and served's
+ * lead or gap against it; writes the JSON results and a self-contained HTML report.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -11,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { defaultDataFile, DataFileError } from './src/data.ts';
 import { evaluate, EvaluationInputError, loadDataset, type Progress } from './src/evaluate.ts';
-import { formatTable, toHtml, toJson } from './src/report.ts';
+import { formatLeads, formatTable, STRONGEST_MARK, toHtml, toJson } from './src/report.ts';
 import { STRATEGY_NAMES, type StrategyName } from './src/strategies.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -32,10 +33,28 @@ try {
       json: { type: 'string', default: join(here, 'out', 'results.json') },
       html: { type: 'string' },
       strategies: { type: 'string', default: STRATEGY_NAMES.join(',') },
+      help: { type: 'boolean', short: 'h', default: false },
     },
   }));
 } catch (error) {
   fail((error as Error).message);
+}
+
+if (values.help) {
+  console.log(`npm run evaluate -- [options]: offline recommendation quality on real purchases, every strategy side by side
+
+  --data FILE          an Online Retail CSV, optionally .gz (default: ${defaultDataFile()})
+  --split YYYY-MM-DD   purchases before it train, invoices from it on are scored (default: 2011-09-01)
+  --until YYYY-MM-DD   score invoices before this day only (default: to the end of the data)
+  --k N                list length scored, 1-100 (default: 10)
+  --json OUT.json      results file (default: evaluation/out/results.json)
+  --html OUT.html      report (default: the JSON file's name with .html)
+  --strategies a,b     strategies to score, comma-separated (default: all: ${STRATEGY_NAMES.join(', ')})
+  -h, --help           this text
+
+Prints a table per segment (warm: bought before the split; cold: did not), marks the strongest baseline
+of each segment (${STRONGEST_MARK}: the highest Recall@k of the baselines) and states served's lead or gap against it.`);
+  process.exit(0);
 }
 
 const strategies = values.strategies.split(',').map((name) => name.trim()) as StrategyName[];
@@ -69,6 +88,8 @@ try {
   });
   if (process.stderr.isTTY) process.stderr.write('\n');
   console.log(formatTable(result));
+  const leads = formatLeads(result);
+  if (leads !== '') console.log(`\n${leads}`);
   console.log(
     `\nk=${result.k}, split ${result.split}${result.until ? `, until ${result.until}` : ''}: ${result.customers.warm} warm and ${result.customers.cold} cold customers, catalog ${result.catalogSize} products`,
   );

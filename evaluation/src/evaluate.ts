@@ -61,6 +61,8 @@ export interface EvaluationResult {
   readonly replay: { readonly events: number; readonly seconds: number; readonly eventsPerSecond: number };
   readonly seconds: number;
   readonly strategies: Readonly<Record<string, string>>;
+  /** The strategies scored that are references to beat (every one but `served` and its variants). */
+  readonly baselines: readonly string[];
 }
 
 export class EvaluationInputError extends Error {
@@ -110,7 +112,8 @@ export async function evaluate(dataset: Dataset, options: EvaluationOptions): Pr
   const aggregator = new Aggregator(new MemoryStore(), dataset.catalog, config);
   await aggregator.start();
   const history = new PurchaseHistory();
-  const context = { aggregator, catalog: dataset.catalog, history, config };
+  let appliedAt = Number.NEGATIVE_INFINITY;
+  const context = { aggregator, catalog: dataset.catalog, history, config, split, appliedAt: () => appliedAt };
   const strategies: Record<string, Strategy> = createStrategies(context);
   for (const [name, variant] of Object.entries(options.variants ?? {})) strategies[name] = servedStrategy(context, variant, name);
   const names: string[] = [...(options.strategies ?? STRATEGY_NAMES), ...Object.keys(options.variants ?? {})];
@@ -139,6 +142,7 @@ export async function evaluate(dataset: Dataset, options: EvaluationOptions): Pr
       last = invoice.at;
     }
     await aggregator.apply(batch, last);
+    appliedAt = last;
     applied += batch.length;
     report('train');
   }
@@ -180,6 +184,7 @@ export async function evaluate(dataset: Dataset, options: EvaluationOptions): Pr
     scored++;
     const events = eventsOf(invoice);
     await aggregator.apply(events, invoice.at);
+    appliedAt = invoice.at;
     history.add(invoice.customerId, invoice.products, invoice.at);
     applied += events.length;
     report('test');
@@ -202,5 +207,6 @@ export async function evaluate(dataset: Dataset, options: EvaluationOptions): Pr
     replay: { events: trainingEvents, seconds: trainingSeconds, eventsPerSecond: trainingEvents / Math.max(trainingSeconds, 1e-9) },
     seconds: (performance.now() - started) / 1000,
     strategies: Object.fromEntries(names.map((name) => [name, strategies[name]!.describe])),
+    baselines: names.filter((name) => strategies[name]!.baseline),
   };
 }

@@ -1,4 +1,5 @@
-import type { EvaluationResult, ResultRow } from './evaluate.ts';
+import type { EvaluationResult, ResultRow, Segment } from './evaluate.ts';
+import { leadsOverBaselines, strongestBaseline, type LeadMetric } from './leads.ts';
 
 export const METRICS = [
   ['precision', 'Precision@k'],
@@ -12,15 +13,57 @@ export const METRICS = [
 
 const label = (name: string, k: number) => name.replace('@k', `@${k}`);
 
-/** The results as a fixed-width table, one line per strategy and segment. */
+/** Marks the strongest baseline of its segment in the table. */
+export const STRONGEST_MARK = '*';
+
+/** The results as a fixed-width table, one line per strategy and segment; the strongest baseline of each segment marked. */
 export function formatTable(result: EvaluationResult): string {
   const header = ['segment', 'strategy', ...METRICS.map(([, name]) => label(name, result.k)), 'n'];
+  const strongest = new Map<string, string | undefined>();
+  const isStrongest = (row: ResultRow) => {
+    if (!strongest.has(row.segment)) strongest.set(row.segment, strongestBaseline(result, row.segment));
+    return strongest.get(row.segment) === row.strategy;
+  };
   const rows = [...result.results]
     .sort((a, b) => (a.segment === b.segment ? 0 : a.segment < b.segment ? 1 : -1))
-    .map((row) => [row.segment, row.strategy, ...METRICS.map(([key]) => row[key].toFixed(key === 'novelty' ? 2 : 4)), String(row.n)]);
+    .map((row) => [
+      row.segment,
+      isStrongest(row) ? `${row.strategy} ${STRONGEST_MARK}` : row.strategy,
+      ...METRICS.map(([key]) => row[key].toFixed(key === 'novelty' ? 2 : 4)),
+      String(row.n),
+    ]);
   const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: string[]) => cells.map((cell, i) => (i < 2 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+const METRIC_LABELS: Record<LeadMetric, string> = { recall: 'Recall@k', ndcg: 'NDCG@k' };
+const percent = (lift: number) => (Number.isNaN(lift) ? 'n/a' : `${lift >= 0 ? '+' : '−'}${Math.abs(100 * lift).toFixed(1)}%`);
+
+/**
+ * What the mark means and, per segment, how each non-baseline strategy (`served`) did against the
+ * strongest baseline: its lead (or gap) in Recall@k and NDCG@k, each against the baseline best on
+ * that metric. Empty when no baseline or no other strategy was scored.
+ */
+export function formatLeads(result: EvaluationResult): string {
+  const leads = leadsOverBaselines(result);
+  if (leads.length === 0) return '';
+  const lines = [
+    `${STRONGEST_MARK} strongest baseline of its segment: the highest ${label('Recall@k', result.k)} of the baselines (${result.baselines.join(', ')})`,
+  ];
+  const segments = [...new Set(leads.map((lead) => lead.segment))] as Segment[];
+  const width = Math.max(...segments.map((segment) => segment.length));
+  for (const strategy of new Set(leads.map((lead) => lead.strategy))) {
+    lines.push(`${strategy} against the strongest baseline (on each metric, the baseline best on it):`);
+    for (const lead of leads.filter((l) => l.strategy === strategy)) {
+      const parts = (Object.entries(lead.metrics) as [LeadMetric, (typeof lead.metrics)[LeadMetric]][]).map(
+        ([metric, { value, baseline, best, lift }]) =>
+          `${label(METRIC_LABELS[metric], result.k)} ${value.toFixed(4)} vs ${best.toFixed(4)} ${baseline}: ${percent(lift)} (${lift > 0 ? 'ahead' : lift < 0 ? 'behind' : 'level'})`,
+      );
+      lines.push(`  ${lead.segment.padEnd(width)}  ${parts.join('; ')}`);
+    }
+  }
+  return lines.join('\n');
 }
 
 /** The JSON file's shape: `{ k, split, results: [...] }` and how the figures were made. */
@@ -47,6 +90,15 @@ export function toJson(result: EvaluationResult): string {
       catalogSize: result.catalogSize,
       customers: result.customers,
       strategies: result.strategies,
+      baselines: result.baselines,
+      leads: leadsOverBaselines(result).map(({ strategy, segment, strongest, metrics }) => ({
+        strategy,
+        segment,
+        strongest,
+        ...Object.fromEntries(
+          Object.entries(metrics).map(([metric, lead]) => [metric, { ...lead, best: round(lead.best), value: round(lead.value), lift: round(lead.lift) }]),
+        ),
+      })),
       replay: { events: result.replay.events, seconds: round(result.replay.seconds), eventsPerSecond: Math.round(result.replay.eventsPerSecond) },
       seconds: round(result.seconds),
     },
@@ -112,7 +164,7 @@ Data: Online Retail, UCI Machine Learning Repository (Daqing Chen, 2015), CC BY 
 <ul class="legend">${legend}</ul>
 ${METRICS.map(([key, title]) => chart(result, key, title)).join('\n')}
 <h2>Table</h2>
-<pre>${escapeHtml(formatTable(result))}</pre>
+<pre>${escapeHtml([formatTable(result), formatLeads(result)].filter((text) => text !== '').join('\n\n'))}</pre>
 </body></html>
 `;
 }

@@ -1,18 +1,27 @@
-import { hiddenOf, recommend, type Aggregator, type CatalogView, type EngineConfig } from '@recs/engine';
+import { buyersInWindow, dayOf, decay, hiddenOf, recommend, type Aggregator, type CatalogView, type EngineConfig } from '@recs/engine';
 
-/** What one customer bought so far: per product, in how many invoices and when last. */
+/** One product in a customer's purchases: in how many invoices, when last, and when each. */
+export interface BoughtProduct {
+  readonly invoices: number;
+  readonly last: number;
+  /** The time of every invoice with it, in the order they were added. */
+  readonly times: readonly number[];
+}
+
+/** What one customer bought so far: per product, in how many invoices and when. */
 export class PurchaseHistory {
-  private readonly customers = new Map<string, Map<string, { invoices: number; last: number }>>();
+  private readonly customers = new Map<string, Map<string, { invoices: number; last: number; times: number[] }>>();
 
   add(customerId: string, products: readonly string[], at: number): void {
     let bought = this.customers.get(customerId);
     if (bought === undefined) this.customers.set(customerId, (bought = new Map()));
     for (const productId of products) {
       const entry = bought.get(productId);
-      if (entry === undefined) bought.set(productId, { invoices: 1, last: at });
+      if (entry === undefined) bought.set(productId, { invoices: 1, last: at, times: [at] });
       else {
         entry.invoices++;
         entry.last = Math.max(entry.last, at);
+        entry.times.push(at);
       }
     }
   }
@@ -21,7 +30,7 @@ export class PurchaseHistory {
     return this.customers.has(customerId);
   }
 
-  of(customerId: string): ReadonlyMap<string, { readonly invoices: number; readonly last: number }> {
+  of(customerId: string): ReadonlyMap<string, BoughtProduct> {
     return this.customers.get(customerId) ?? new Map();
   }
 }
@@ -32,16 +41,22 @@ export interface StrategyContext {
   readonly catalog: CatalogView;
   readonly history: PurchaseHistory;
   readonly config: EngineConfig;
+  /** The split (epoch ms): where the test period starts. */
+  readonly split: number;
+  /** The `now` of the latest batch applied to the aggregator: its best-seller windows end on that day. */
+  readonly appliedAt: () => number;
 }
 
 export interface Strategy {
   readonly name: string;
   readonly describe: string;
+  /** A reference to beat (true), or the system's own lists (false: `served` and its tuning variants). */
+  readonly baseline: boolean;
   /** The customer's top `k` product ids just before an invoice at `now`. */
   recommend(customerId: string, now: number, k: number): readonly string[];
 }
 
-export const STRATEGY_NAMES = ['best-sellers', 'category-best-sellers', 'buy-again', 'also-bought', 'served'] as const;
+export const STRATEGY_NAMES = ['best-sellers', 'category-best-sellers', 'buy-again', 'buy-again-decayed', 'also-bought', 'served'] as const;
 export type StrategyName = (typeof STRATEGY_NAMES)[number];
 
 function topIds(scores: Map<string, number>, k: number, exclude?: ReadonlySet<string> | ReadonlyMap<string, unknown>): string[] {
@@ -52,23 +67,57 @@ function topIds(scores: Map<string, number>, k: number, exclude?: ReadonlySet<st
     .map(([id]) => id);
 }
 
+/** The trailing window, in days, of every best-seller count the baselines use. */
+export const BEST_SELLER_DAYS = 30;
+/** buy-again-decayed: a purchase counts half after this many days (age at the split). */
+export const DECAY_HALF_LIFE_DAYS = 180;
+/** buy-again-decayed: the weight of the product's recent buyers, relative to the top best seller's. */
+export const DECAYED_POPULARITY_WEIGHT = 2;
+
+/** `list` (at most `k` ids) filled up to `k` with `fill`'s ids not already in it, in order. */
+export function fillTo(list: readonly string[], fill: readonly string[], k: number): string[] {
+  const result = list.slice(0, k);
+  const taken = new Set(result);
+  for (const id of fill) {
+    if (result.length >= k) break;
+    if (taken.has(id)) continue;
+    taken.add(id);
+    result.push(id);
+  }
+  return result;
+}
+
 export function createStrategies(ctx: StrategyContext): Record<StrategyName, Strategy> {
-  const { aggregator, catalog, history, config } = ctx;
+  const { aggregator, catalog, history, config, split } = ctx;
   const bestSellerIds = (categoryId: string | null, k: number) =>
     aggregator
-      .bestSellers(categoryId, 30)
+      .bestSellers(categoryId, BEST_SELLER_DAYS)
       .slice(0, k)
       .map(([id]) => id);
+  /** Distinct buyers of the product over the same 30 days as the best-seller ranking. */
+  const recentBuyers = (productId: string) => buyersInWindow(aggregator.buyerDaysOf(productId), dayOf(ctx.appliedAt()), BEST_SELLER_DAYS);
+  /** The customer's own products by `score`, ties by recent buyers (then id), filled to k with best sellers. */
+  const ownProducts = (customerId: string, k: number, score: (productId: string, bought: BoughtProduct) => number) => {
+    const ranked = [...history.of(customerId)].map(([productId, bought]) => [productId, score(productId, bought), recentBuyers(productId)] as const);
+    ranked.sort((a, b) => b[1] - a[1] || b[2] - a[2] || (a[0] < b[0] ? -1 : 1));
+    return fillTo(
+      ranked.slice(0, k).map(([id]) => id),
+      bestSellerIds(null, 2 * k),
+      k,
+    );
+  };
 
   return {
     'best-sellers': {
       name: 'best-sellers',
       describe: 'most distinct buyers over the trailing 30 days',
+      baseline: true,
       recommend: (_customerId, _now, k) => bestSellerIds(null, k),
     },
     'category-best-sellers': {
       name: 'category-best-sellers',
       describe: "best sellers (30 days) of the categories of the customer's purchases, most bought category first; else overall best sellers",
+      baseline: true,
       recommend(customerId, _now, k) {
         const perCategory = new Map<string, number>();
         for (const [productId, { invoices }] of history.of(customerId)) {
@@ -87,7 +136,9 @@ export function createStrategies(ctx: StrategyContext): Record<StrategyName, Str
           }
         };
         // interleave the categories' rankings by buyers, the strongest category winning ties
-        const ranked = categories.flatMap(([categoryId], order) => aggregator.bestSellers(categoryId, 30).map(([id, buyers]) => [id, buyers, order] as const));
+        const ranked = categories.flatMap(([categoryId], order) =>
+          aggregator.bestSellers(categoryId, BEST_SELLER_DAYS).map(([id, buyers]) => [id, buyers, order] as const),
+        );
         ranked.sort((a, b) => b[1] - a[1] || a[2] - b[2] || (a[0] < b[0] ? -1 : 1));
         push(ranked.map(([id]) => id));
         push(bestSellerIds(null, k * 2));
@@ -96,17 +147,27 @@ export function createStrategies(ctx: StrategyContext): Record<StrategyName, Str
     },
     'buy-again': {
       name: 'buy-again',
-      describe: 'the customer’s own products, most invoices first, then most recent',
+      describe: 'the customer’s own products, most invoices first, ties by distinct buyers over the trailing 30 days; filled to k with the 30-day best sellers',
+      baseline: true,
+      recommend: (customerId, _now, k) => ownProducts(customerId, k, (_productId, { invoices }) => invoices),
+    },
+    'buy-again-decayed': {
+      name: 'buy-again-decayed',
+      describe: `the customer’s own products by Σ 0.5^(age / ${DECAY_HALF_LIFE_DAYS} d) over the invoices with it (age at the split, none below 0) + ${DECAYED_POPULARITY_WEIGHT} × its 30-day buyers ÷ the top best seller’s, ties by 30-day buyers; filled to k with the 30-day best sellers`,
+      baseline: true,
       recommend(customerId, _now, k) {
-        return [...history.of(customerId)]
-          .sort((a, b) => b[1].invoices - a[1].invoices || b[1].last - a[1].last || (a[0] < b[0] ? -1 : 1))
-          .slice(0, k)
-          .map(([id]) => id);
+        const top = aggregator.bestSellers(null, BEST_SELLER_DAYS)[0]?.[1] ?? 0;
+        return ownProducts(customerId, k, (productId, { times }) => {
+          let score = 0;
+          for (const at of times) score += decay(split - at, DECAY_HALF_LIFE_DAYS);
+          return top > 0 ? score + (DECAYED_POPULARITY_WEIGHT * recentBuyers(productId)) / top : score;
+        });
       },
     },
     'also-bought': {
       name: 'also-bought',
       describe: "LLR co-purchase neighbours (the alsoBought lists) of the customer's 20 most recent products, not bought before",
+      baseline: true,
       recommend(customerId, _now, k) {
         const bought = history.of(customerId);
         const anchors = [...bought].sort((a, b) => b[1].last - a[1].last || b[1].invoices - a[1].invoices).slice(0, 20);
@@ -130,6 +191,7 @@ export function servedStrategy(ctx: StrategyContext, config: EngineConfig, name 
   return {
     name,
     describe: 'what the recommendations query returns: the engine’s blended list with its production defaults',
+    baseline: false,
     recommend(customerId, now, k) {
       const state = aggregator.userState(customerId);
       // a customer the engine has never seen has no list; the query answers with best sellers

@@ -63,8 +63,10 @@ describe('evaluate', () => {
     // customer 1 bought 10001 in two invoices and 10002 in one: buy-again ranks 10002 second, a hit
     expect(row('buy-again', 'warm')).toMatchObject({ precision: 0.5, recall: 1, hitRate: 1, userCoverage: 1 });
     expect(row('buy-again', 'warm').ndcg).toBeCloseTo(1 / Math.log2(3), 12);
-    // customer 9 has nothing to buy again before 201, then 10003 (learnt from 201) before 202
-    expect(row('buy-again', 'cold')).toMatchObject({ precision: 0.25, recall: 0.5, ndcg: 0.5, hitRate: 0.5, userCoverage: 0 });
+    // customer 9 has nothing to buy again before 201: the best sellers [10001, 10002], a miss; then
+    // 10003 (learnt from 201) before 202, a hit, filled with 10001: every list full
+    expect(row('buy-again', 'cold')).toMatchObject({ precision: 0.25, recall: 0.5, ndcg: 0.5, hitRate: 0.5, userCoverage: 1 });
+    expect(row('buy-again-decayed', 'cold')).toMatchObject({ precision: 0.25, recall: 0.5, ndcg: 0.5, hitRate: 0.5, userCoverage: 1 });
     // best sellers: before 201 [10001 (2 buyers), 10002 (1, id before 10003)]: a miss;
     // before 202, 10003 has 2 buyers too: [10001, 10003], a hit at rank 2
     expect(row('best-sellers', 'cold').recall).toBe(0.5);
@@ -75,7 +77,13 @@ describe('evaluate', () => {
   it('writes the JSON results and a report that needs no network', () => {
     const json = JSON.parse(toJson(result));
     expect(json).toMatchObject({ k: 2, split: '2011-01-10' });
-    expect(json.results).toHaveLength(5 * 3);
+    expect(json.results).toHaveLength(6 * 3);
+    expect(json.baselines).toEqual(['best-sellers', 'category-best-sellers', 'buy-again', 'buy-again-decayed', 'also-bought']);
+    expect(json.leads.map((lead: { strategy: string; segment: string }) => `${lead.strategy}/${lead.segment}`)).toEqual([
+      'served/warm',
+      'served/cold',
+      'served/all',
+    ]);
     expect(Object.keys(json.results[0]).sort()).toEqual(
       ['strategy', 'segment', 'precision', 'recall', 'ndcg', 'hitRate', 'novelty', 'itemCoverage', 'userCoverage', 'n'].sort(),
     );
