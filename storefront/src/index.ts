@@ -16,7 +16,10 @@ try {
     JWT_ISSUER: z.string().min(1).optional(),
     JWT_AUDIENCE: z.string().min(1).optional(),
     /** Lifetime of a shopper's token; the page fetches a new one before it ends. */
-    STOREFRONT_TOKEN_LIFETIME: z.string().regex(/^\d+(s|m|h)$/, 'must be a duration such as 30m or 1h').default('1h'),
+    STOREFRONT_TOKEN_LIFETIME: z
+      .string()
+      .regex(/^\d+(s|m|h)$/, 'must be a duration such as 30m or 1h')
+      .default('1h'),
     GATEWAY_PUBLIC_URL: httpUrl.default('http://localhost:4000/graphql'),
     STOREFRONT_PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
     HOST: host,

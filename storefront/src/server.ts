@@ -82,11 +82,7 @@ export async function createStorefrontServer(options: StorefrontOptions): Promis
   const gateway = new URL(options.gatewayUrl);
   const wsOrigin = `${gateway.protocol === 'https:' ? 'wss:' : 'ws:'}//${gateway.host}`;
   const config: PageConfig = { gatewayUrl: gateway.href, customers };
-  const [{ script, map }, template, styles] = await Promise.all([
-    bundle(),
-    readFile(join(WEB, 'index.html'), 'utf8'),
-    readFile(join(WEB, 'styles.css')),
-  ]);
+  const [{ script, map }, template, styles] = await Promise.all([bundle(), readFile(join(WEB, 'index.html'), 'utf8'), readFile(join(WEB, 'styles.css'))]);
   const page = asset(template.replace('{{CONFIG}}', escapeJsonForHtml(config)), 'text/html; charset=utf-8');
   const assets = new Map<string, Asset>([
     ['/', page],

@@ -27,7 +27,10 @@ describe('the storefront server', () => {
     const page = await fetch(`${base}/`);
     expect(page.status).toBe(200);
     const html = await page.text();
-    const config = JSON.parse(/<script type="application\/json" id="storefront-config">(.*?)<\/script>/s.exec(html)![1]!) as { gatewayUrl: string; customers: unknown[] };
+    const config = JSON.parse(/<script type="application\/json" id="storefront-config">(.*?)<\/script>/s.exec(html)![1]!) as {
+      gatewayUrl: string;
+      customers: unknown[];
+    };
     expect(config).toEqual({ gatewayUrl: 'http://127.0.0.1:4999/graphql', customers: [{ id: '17850', label: 'Customer 17850' }] });
     expect(page.headers.get('content-security-policy')).toContain("connect-src 'self' http://127.0.0.1:4999 ws://127.0.0.1:4999;");
     expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");

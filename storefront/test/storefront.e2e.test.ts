@@ -72,11 +72,10 @@ async function recommended(page: Page): Promise<{ version: number; ids: string[]
 }
 
 async function waitForVersionAbove(page: Page, version: number, timeout: number): Promise<void> {
-  await page.waitForFunction(
-    (v) => Number(document.querySelector<HTMLElement>('[data-testid="recommended"]')?.dataset['version'] ?? -1) > v,
-    version,
-    { timeout, polling: 'raf' },
-  );
+  await page.waitForFunction((v) => Number(document.querySelector<HTMLElement>('[data-testid="recommended"]')?.dataset['version'] ?? -1) > v, version, {
+    timeout,
+    polling: 'raf',
+  });
 }
 
 async function openProduct(page: Page, id: string): Promise<void> {
@@ -85,7 +84,7 @@ async function openProduct(page: Page, id: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  if (CHROMIUM === undefined) throw new Error('no Chromium found: install Debian\'s chromium (apt-get install chromium) or set CHROMIUM_PATH');
+  if (CHROMIUM === undefined) throw new Error("no Chromium found: install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH");
   const port = await freePort();
   origin = `http://127.0.0.1:${port}`;
   // two gateways: the page uses the first; the second carries the backend's events while the first restarts
@@ -109,7 +108,9 @@ beforeAll(async () => {
   // the shopper bought two lights before
   await track(SHOPPER, ['l1', 'l2'], 'PURCHASE');
   // the workers have made the shopper's list (sinceVersion 0: it comes at once if it is there already)
-  const listed = nextResult(system.wsClient(backend), `subscription ($u: ID!) { recommendationsChanged(userId: $u, sinceVersion: 0) { version } }`, { u: SHOPPER });
+  const listed = nextResult(system.wsClient(backend), `subscription ($u: ID!) { recommendationsChanged(userId: $u, sinceVersion: 0) { version } }`, {
+    u: SHOPPER,
+  });
   expect((await listed.result).errors).toBeUndefined();
 
   storefront = await createStorefrontServer({

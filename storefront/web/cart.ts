@@ -36,7 +36,8 @@ export class Cart {
   add(product: { id: string; name: string; price: number | null; currency: string }): void {
     const line = this.lines.find((l) => l.productId === product.id);
     if (line !== undefined) line.quantity = Math.min(line.quantity + 1, MAX_QUANTITY);
-    else if (this.lines.length < MAX_LINES) this.lines.push({ productId: product.id, name: product.name, price: product.price, currency: product.currency, quantity: 1 });
+    else if (this.lines.length < MAX_LINES)
+      this.lines.push({ productId: product.id, name: product.name, price: product.price, currency: product.currency, quantity: 1 });
     else return;
     this.tracker.track({ productId: product.id, type: 'ADD_TO_CART', quantity: 1, ...(product.price === null ? {} : { price: product.price }) });
     this.notice = '';

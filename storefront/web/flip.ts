@@ -18,7 +18,14 @@ export function replaceAnimated(list: HTMLElement, items: readonly HTMLElement[]
     if (top === undefined) {
       if (before.size > 0) {
         item.dataset['change'] = 'entered';
-        if (!reduced) item.animate([{ opacity: 0, transform: 'translateX(1rem)' }, { opacity: 1, transform: 'none' }], { duration: 450, easing: 'ease-out' });
+        if (!reduced)
+          item.animate(
+            [
+              { opacity: 0, transform: 'translateX(1rem)' },
+              { opacity: 1, transform: 'none' },
+            ],
+            { duration: 450, easing: 'ease-out' },
+          );
       }
       return;
     }

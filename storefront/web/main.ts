@@ -87,7 +87,9 @@ async function loadCategories(current: Shop): Promise<void> {
   for (const category of list) current.names.rememberCategory(category.id, category.name);
   categories.replaceChildren(
     h('li', {}, h('a', { href: '#/', 'data-category': '' }, 'All products')),
-    ...list.map((category) => h('li', {}, h('a', { href: catalogHash({ categoryId: category.id, search: '', after: null }), 'data-category': category.id }, category.name))),
+    ...list.map((category) =>
+      h('li', {}, h('a', { href: catalogHash({ categoryId: category.id, search: '', after: null }), 'data-category': category.id }, category.name)),
+    ),
   );
   markCategory(parseCatalogHash(location.hash).categoryId);
 }

@@ -51,10 +51,20 @@ function related(title: string, testId: string, source: string, items: readonly 
 }
 
 /** A product's page with "also bought" and "also viewed"; resolves to the product (null: not in the catalog). */
-export async function renderProduct(main: HTMLElement, api: Api, names: NameBook, id: string, addToCart: (product: ProductPage) => void): Promise<ProductPage | null> {
+export async function renderProduct(
+  main: HTMLElement,
+  api: Api,
+  names: NameBook,
+  id: string,
+  addToCart: (product: ProductPage) => void,
+): Promise<ProductPage | null> {
   const { product } = await api.query<{ product: ProductPage | null }>(QUERY, { id });
   if (product === null) {
-    main.replaceChildren(h('h1', {}, 'Not found'), h('p', { class: 'muted' }, 'This product is not in the catalog.'), h('a', { href: '#/' }, 'Back to the shop'));
+    main.replaceChildren(
+      h('h1', {}, 'Not found'),
+      h('p', { class: 'muted' }, 'This product is not in the catalog.'),
+      h('a', { href: '#/' }, 'Back to the shop'),
+    );
     return null;
   }
   names.rememberProduct(product);

@@ -77,7 +77,12 @@ export class RecommendedWidget {
   private async show(list: RecommendationList): Promise<void> {
     // the query and the subscription race at start; a reconnection never sends an older list either
     if (list.version <= this.shown) return;
-    await this.names.ensure(this.api, list.items.flatMap((item) => reasonProductIds(item.reasons))).catch(() => undefined);
+    await this.names
+      .ensure(
+        this.api,
+        list.items.flatMap((item) => reasonProductIds(item.reasons)),
+      )
+      .catch(() => undefined);
     if (list.version <= this.shown) return;
     this.shown = list.version;
     if (list.version > 0) this.updates++;
