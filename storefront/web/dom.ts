@@ -38,8 +38,11 @@ export function formatPrice(price: number | null | undefined, currency: string):
 
 /** A product's picture: the dataset has none, so a tile coloured by its category with the name's initials. */
 export function tile(name: string, categoryId: string | undefined, large = false): HTMLElement {
-  let hash = 0;
-  for (const char of categoryId ?? name) hash = (hash * 31 + char.charCodeAt(0)) >>> 0;
+  const hash = (text: string) => {
+    let h = 0;
+    for (const char of text) h = (h * 31 + char.charCodeAt(0)) >>> 0;
+    return h;
+  };
   const initials = name
     .split(/\s+/)
     .filter((word) => /^[A-Za-z]/.test(word))
@@ -47,7 +50,8 @@ export function tile(name: string, categoryId: string | undefined, large = false
     .map((word) => word[0]!.toUpperCase())
     .join('');
   const element = h('div', { class: large ? 'tile large' : 'tile', 'aria-hidden': 'true' }, initials);
-  element.style.background = `hsl(${hash % 360} 45% 48%)`;
+  // a hue per category, a shade per product
+  element.style.background = `hsl(${hash(categoryId ?? name) % 360} ${40 + (hash(name) % 25)}% ${38 + (hash(name) % 17)}%)`;
   return element;
 }
 

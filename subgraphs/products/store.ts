@@ -88,6 +88,15 @@ export class ProductStore {
    */
   private readonly productCache = new ExpiringCache<ProductDoc | null>({ max: 100_000, maxBytes: 64 * 1024 * 1024, sizeOf: approximateBytes });
   private readonly categoryCache = new ExpiringCache<CategoryDoc | null>({ max: 10_000, maxBytes: 4 * 1024 * 1024, sizeOf: approximateBytes });
+  /**
+   * Pages of the catalog read within the TTL, by query: a storefront's first pages of each
+   * category and its common searches are most of its catalog traffic, and counting the matches
+   * costs a pass over them. Emptied with the other caches; bounded in entries and bytes, as
+   * clients choose the queries.
+   */
+  private readonly pageCache = new ExpiringCache<ProductPage>({ max: 5_000, maxBytes: 16 * 1024 * 1024, sizeOf: approximateBytes });
+  /** Bumped by invalidate(): a page read that started before a change is not cached after it. */
+  private generation = 0;
   private readonly cacheTtlMs: number;
 
   constructor(db: Db, options: ProductStoreOptions = {}) {
@@ -100,13 +109,18 @@ export class ProductStore {
 
   /** What the caches hold (diagnostics and tests). */
   cacheStats(): { readonly entries: number; readonly bytes: number } {
-    return { entries: this.productCache.size + this.categoryCache.size, bytes: this.productCache.bytes + this.categoryCache.bytes };
+    return {
+      entries: this.productCache.size + this.categoryCache.size + this.pageCache.size,
+      bytes: this.productCache.bytes + this.categoryCache.bytes + this.pageCache.bytes,
+    };
   }
 
   /** Forgets cached products and categories (after a catalog change anywhere). */
   invalidate(): void {
+    this.generation++;
     this.productCache.clear();
     this.categoryCache.clear();
+    this.pageCache.clear();
   }
 
   /** One query for any number of ids (DataLoader batches), cached ones left out. */
@@ -144,7 +158,18 @@ export class ProductStore {
     return this.categoryCollection.find().sort({ name: 1, _id: 1 }).toArray();
   }
 
-  async page(query: ProductQuery): Promise<ProductPage> {
+  async page(query: ProductQuery, now = Date.now()): Promise<ProductPage> {
+    if (this.cacheTtlMs <= 0) return this.readPage(query);
+    const key = JSON.stringify([query.ids ?? null, query.categoryId ?? null, query.search ?? null, query.first, query.after ?? null]);
+    const cached = this.pageCache.get(key, now);
+    if (cached !== undefined) return cached;
+    const generation = this.generation;
+    const page = await this.readPage(query);
+    if (generation === this.generation) this.pageCache.set(key, page, now + this.cacheTtlMs);
+    return page;
+  }
+
+  private async readPage(query: ProductQuery): Promise<ProductPage> {
     const filter: Filter<ProductDoc> = {};
     if (query.ids !== undefined) filter._id = { $in: [...query.ids] };
     if (query.categoryId !== undefined) filter.categoryId = query.categoryId;

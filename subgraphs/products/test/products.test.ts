@@ -47,6 +47,8 @@ afterAll(async () => {
 beforeEach(async () => {
   await database.db.collection('products').deleteMany({});
   await database.db.collection('categories').deleteMany({});
+  // written behind the store's back: as a catalog change message would, empty its caches
+  store.invalidate();
 });
 
 describe('upsertProducts', () => {
@@ -182,6 +184,40 @@ describe('entity cache', () => {
     expect(commands.filter((c) => c.commandName === 'find' && c.command['find'] === 'products')).toHaveLength(1);
     await gql(UPSERT, { products: [{ id: 'k1', name: 'Steel kettle', categoryId: 'kitchen' }] }, admin);
     expect((await gql(lookup)).data?.['_entities']).toEqual([{ name: 'Steel kettle' }]);
+  });
+});
+
+describe('page cache', () => {
+  const pageQueries = () =>
+    commands.filter((c) => (c.commandName === 'find' || c.commandName === 'aggregate') && c.command[c.commandName] === 'products').length;
+
+  it('serves a repeated page from memory, a different one from MongoDB, and forgets them all when the catalog changes', async () => {
+    await gql(
+      UPSERT,
+      {
+        products: [
+          { id: 'k1', name: 'Kettle', categoryId: 'kitchen' },
+          { id: 'k2', name: 'Teapot', categoryId: 'kitchen' },
+        ],
+      },
+      admin,
+    );
+    const page = `query ($c: ID, $q: String) { products(categoryId: $c, search: $q, first: 1) { totalCount edges { node { id name } } pageInfo { hasNextPage } } }`;
+    commands.length = 0;
+    const first = await gql(page, { c: 'kitchen' });
+    const read = pageQueries();
+    expect(read).toBeGreaterThan(0);
+    expect(await gql(page, { c: 'kitchen' })).toEqual(first);
+    expect(pageQueries()).toBe(read);
+    // another filter is another page
+    expect((await gql(page, { c: 'kitchen', q: 'tea' })).data).toEqual({
+      products: { totalCount: 1, edges: [{ node: { id: 'k2', name: 'Teapot' } }], pageInfo: { hasNextPage: false } },
+    });
+    expect(pageQueries()).toBeGreaterThan(read);
+    await gql(UPSERT, { products: [{ id: 'k0', name: 'Bread bin', categoryId: 'kitchen' }] }, admin);
+    expect((await gql(page, { c: 'kitchen' })).data).toEqual({
+      products: { totalCount: 3, edges: [{ node: { id: 'k0', name: 'Bread bin' } }], pageInfo: { hasNextPage: true } },
+    });
   });
 });
 
