@@ -45,11 +45,17 @@ for (const [name, value] of Object.entries({ rate, users, seed, duration, focus 
 const secret = process.env['JWT_SECRET'] ?? readDevEnv()?.['JWT_SECRET'] ?? devJwtSecret();
 const token = await signClientToken({ subject: 'clickstream-simulator', role: 'service', expiresIn: '30d' }, secret);
 
+/** Aborted by SIGINT / SIGTERM: the request in flight and the wait between ticks end at once, so the simulator stops promptly however slow the gateway is. */
+const stop = new AbortController();
+process.on('SIGINT', () => stop.abort());
+process.on('SIGTERM', () => stop.abort());
+
 async function graphql<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
   const response = await fetch(values.url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
     body: JSON.stringify({ query, variables }),
+    signal: stop.signal,
   });
   const body = (await response.json()) as { data?: T; errors?: { message: string }[] };
   if (body.errors !== undefined && body.errors.length > 0) throw new Error(body.errors.map((e) => e.message).join('; '));
@@ -77,7 +83,11 @@ async function loadCatalog(): Promise<SimulatorProduct[]> {
   }
 }
 
-const catalog = await loadCatalog();
+const catalog = await loadCatalog().catch((error: unknown) => {
+  // stopped while it was still reading the catalog
+  if (stop.signal.aborted) process.exit(0);
+  throw error;
+});
 if (catalog.length === 0) {
   console.error('The catalog is empty: import one first (npm run import-catalog).');
   process.exit(1);
@@ -120,11 +130,7 @@ let buffer: SimulatedEvent[] = [];
 let lastFocus = 0;
 let lastReport = Date.now();
 const started = Date.now();
-let stopping = false;
-process.on('SIGINT', () => (stopping = true));
-process.on('SIGTERM', () => (stopping = true));
-
-while (!stopping && (duration === 0 || Date.now() - started < duration * 1_000)) {
+while (!stop.signal.aborted && (duration === 0 || Date.now() - started < duration * 1_000)) {
   const tickStarted = Date.now();
   if (focus > 0 && tickStarted - lastFocus >= focusEvery) {
     buffer.push(...simulator.session(focus));
@@ -141,6 +147,8 @@ while (!stopping && (duration === 0 || Date.now() - started < duration * 1_000))
     sent += batch.length;
     accepted += result.trackEvents.accepted;
   } catch (error) {
+    // stopped mid-request: the batch may or may not have been stored, as for any client that goes away
+    if (stop.signal.aborted) break;
     console.error(`trackEvents failed: ${(error as Error).message}`);
   }
   if (Date.now() - lastReport >= 15_000) {
@@ -149,7 +157,17 @@ while (!stopping && (duration === 0 || Date.now() - started < duration * 1_000))
     );
     lastReport = Date.now();
   }
-  await new Promise((resolve) => setTimeout(resolve, Math.max(0, 250 - (Date.now() - tickStarted))));
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, Math.max(0, 250 - (Date.now() - tickStarted)));
+    stop.signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
+  });
 }
 console.log(`stopped after ${sent} events (${accepted} accepted)`);
 // graphql-ws's dispose() waits for a connection attempt in flight, which may never settle: the

@@ -206,14 +206,24 @@ describe('bestSellersChanged with sinceChangedAt', () => {
   });
 });
 
+/** `promise`, or a failure naming the step that did not happen within `ms`. */
+function within<T>(promise: Promise<T>, ms: number, step: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${step}: not within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
 describe('a gateway restart', () => {
   it('closes the sockets as going away (1001), never completes a subscription, and a retrying widget resumes with what it missed', async () => {
     const { token, version } = await shopperWithList('restart');
     const other = await system.addGateway({});
     const closes: number[] = [];
     const client = system.wsClient(token, 0, {
-      retryAttempts: 20,
-      // the backoff between attempts while the gateway is down
+      // as a widget does: it keeps trying while the gateway is down (however long its restart takes)
+      retryAttempts: Number.POSITIVE_INFINITY,
+      shouldRetry: () => true,
       retryWait: () => new Promise((resolve) => setTimeout(resolve, 100)),
       on: { closed: (event) => closes.push((event as { code: number }).code) },
     });
@@ -237,11 +247,11 @@ describe('a gateway restart', () => {
     results.on('complete', () => {
       completed = true;
     });
-    await once(system.gateways[0]!.server.hub, 'subscribed');
+    await within(once(system.gateways[0]!.server.hub, 'subscribed'), 10_000, 'the widget subscribes');
 
     const closed = new Promise<void>((resolve) => client.on('closed', () => resolve()));
-    await system.gateway(0).stop();
-    await closed;
+    await within(system.gateway(0).stop(), 10_000, 'the gateway stops');
+    await within(closed, 10_000, 'the widget sees its socket close');
     expect(closes).toEqual([1001]);
     // a `complete` would have ended the subscription for good: graphql-ws does not retry it
     expect(completed).toBe(false);
@@ -252,12 +262,12 @@ describe('a gateway restart', () => {
     expect((await system.query(`mutation ($e: [TrackEventInput!]!) { trackEvents(inputs: $e) { accepted } }`, { e }, storefront, other)).data).toEqual({
       trackEvents: { accepted: 1 },
     });
-    const missed = (await watcher.result).data!.recommendationsChanged.version;
+    const missed = (await within(watcher.result, 15_000, 'the change is seen through the other gateway')).data!.recommendationsChanged.version;
     expect(missed).toBeGreaterThan(version);
 
     const caughtUp = once(results, 'version');
-    await system.gateway(0).start();
-    expect(await caughtUp).toEqual([missed]);
+    await within(system.gateway(0).start(), 15_000, 'the gateway starts again');
+    expect(await within(caughtUp, 15_000, `the widget catches up (errors: ${JSON.stringify(errors)})`)).toEqual([missed]);
     expect(completed).toBe(false);
     expect(errors).toEqual([]);
     await client.dispose();
