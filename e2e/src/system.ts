@@ -10,6 +10,7 @@ import { createGatewayServer, gatewayConfig, type GatewayConfig, type GatewaySer
 import { createProductsServer } from '@recs/products';
 import { ProductStore } from '@recs/products/store';
 import { createRecommendationsServer } from '@recs/recommendations';
+import { ListCache } from '@recs/recommendations/listCache';
 import { RecommendationStore } from '@recs/recommendations/store';
 import {
   closeServer,
@@ -133,10 +134,16 @@ export async function startSystem(options: SystemOptions): Promise<System> {
     store: eventStore,
     ingestor: new Ingestor({ store: eventStore, queue: events, logger, metrics: new IngestMetrics(registries.events) }),
   });
+  // hot lists in memory, as the recommendations process keeps them (dropped on change messages)
+  const listCache = new ListCache();
+  const listSubscriber = redis.duplicate();
+  listSubscriber.on('error', redisErrorListener(logger, 'list change subscriber'));
+  await listSubscriber.connect();
+  await listCache.follow(listSubscriber, names, logger);
   const recommendations = await createRecommendationsServer({
     ...common,
     metrics: registries.recommendations,
-    store: new RecommendationStore(db.db, engine.bestSellerWindows),
+    store: new RecommendationStore(db.db, engine.bestSellerWindows, undefined, { lists: listCache }),
     engine,
   });
   const subgraphUrls = {
@@ -306,6 +313,7 @@ export async function startSystem(options: SystemOptions): Promise<System> {
       await events.close();
       await lists.close();
       await maintenance.close();
+      await listSubscriber.close();
       await redis.close();
       await db.drop();
     },

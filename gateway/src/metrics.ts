@@ -15,7 +15,7 @@ import type { ChangeTimes } from './subscriptions/latest.ts';
 import { LimitCloseCode } from './subscriptions/limits.ts';
 
 /** How a hydration ended (recs_hydrations_total's outcome). */
-export const HYDRATION_OUTCOMES = ['delivered', 'unchanged', 'transient_error', 'permanent_error'] as const;
+export const HYDRATION_OUTCOMES = ['delivered', 'unchanged', 'behind', 'transient_error', 'permanent_error'] as const;
 export type HydrationOutcome = (typeof HYDRATION_OUTCOMES)[number];
 
 /**
@@ -78,7 +78,7 @@ export class GatewayMetrics {
     });
     this.hydrations = counterOn<'field' | 'outcome'>(registry, {
       name: `${METRIC_PREFIX}hydrations_total`,
-      help: 'Hydrations of a change (one per selection and variables), by field and outcome: delivered, unchanged, transient_error, permanent_error.',
+      help: 'Hydrations of a change (one per selection and variables), by field and outcome: delivered, unchanged, behind (read older than the change announced; read again), transient_error, permanent_error.',
       labelNames: ['field', 'outcome'],
     });
     this.hydrationDuration = histogramOn<'field'>(registry, {

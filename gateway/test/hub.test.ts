@@ -150,3 +150,49 @@ describe('LiveHub when hydrations fail', () => {
     expect(hub.stats()).toMatchObject({ groups: 0, retrying: 0 });
   });
 });
+
+describe('LiveHub when a read is behind the change announced', () => {
+  const ranking = (changedAt: number, rank: number) =>
+    ({ data: { bestSellersChanged: { items: [{ rank }], _recsResumeMarker: new Date(changedAt).toISOString() } } }) as ExecutionResult;
+
+  it('reads again until it sees the change, and delivers that read without the marker it added', async () => {
+    const names = new RedisNames(uniqueName('hub'));
+    const reads = [ranking(1_000, 1), ranking(1_000, 1), ranking(2_000, 2)];
+    let calls = 0;
+    const hub = new LiveHub(subscriber, names, async () => reads[Math.min(calls++, reads.length - 1)]!, logger, 4, RETRY);
+    const live = liveOperation(schema, parse(`subscription { bestSellersChanged { items { rank } } }`), undefined);
+    const stream = await hub.subscribe(live);
+    // announced at 2,000 ms; the first two reads still see the ranking of 1,000 ms (a cache catching up)
+    await redis.publish(liveChannel(names, 'bestSellersChanged', { categoryId: null }), JSON.stringify({ changedAt: 2_000 }));
+    expect((await stream.next()).value).toEqual({ data: { bestSellersChanged: { items: [{ rank: 2 }] } } });
+    expect(calls).toBe(3);
+    expect(hub.stats()).toMatchObject({ delivered: 1, failedHydrations: 0 });
+    await stream.return();
+  });
+
+  it('counts a read that stays behind as a failed hydration, delivering nothing older than announced', async () => {
+    const names = new RedisNames(uniqueName('hub'));
+    let calls = 0;
+    const hub = new LiveHub(
+      subscriber,
+      names,
+      async () => {
+        calls++;
+        return ranking(1_000, 1);
+      },
+      logger,
+      4,
+      { ...RETRY, attempts: 0 },
+    );
+    const live = liveOperation(schema, parse(`subscription { bestSellersChanged { items { rank } } }`), undefined);
+    const stream = await hub.subscribe(live);
+    const failed = new Promise<void>((resolve) => hub.once('hydrationFailed', () => resolve()));
+    await redis.publish(liveChannel(names, 'bestSellersChanged', { categoryId: null }), JSON.stringify({ changedAt: 2_000 }));
+    await failed;
+    // the first read and four more, spaced 5, 10, 20, 40 ms
+    expect(calls).toBe(5);
+    expect(hub.stats()).toMatchObject({ delivered: 0, failedHydrations: 1 });
+    await stream.return();
+    await hub.close();
+  });
+});

@@ -17,6 +17,7 @@ import {
   type UserStateDoc,
 } from '@recs/shared';
 import type { Db } from 'mongodb';
+import type { ListCache } from './listCache.ts';
 
 /** Best sellers kept per computed ranking, as the workers keep per materialized one. */
 const RANKING_SIZE = 100;
@@ -52,16 +53,23 @@ export class RecommendationStore {
   /** Scans of the catalog's buyer days done so far (diagnostics and tests). */
   scans = 0;
 
+  /** Lists in memory, dropped when the workers announce newer ones (see ListCache); none: every read goes to MongoDB. */
+  private readonly lists: ListCache | undefined;
+
   /** `materializedWindows` are kept current by the workers; other windows are computed here. */
-  constructor(db: Db, materializedWindows: readonly number[], computedTtlMs = 60_000) {
+  constructor(db: Db, materializedWindows: readonly number[], computedTtlMs = 60_000, options: { readonly lists?: ListCache } = {}) {
     this.db = db;
+    this.lists = options.lists;
     this.materialized = new Set(materializedWindows);
     this.computedTtlMs = computedTtlMs;
   }
 
   async list(userId: string): Promise<StoredList | undefined> {
-    const doc = await this.db.collection<ListDoc>(COLLECTIONS.lists).findOne({ _id: userId });
-    return doc === null ? undefined : fromListDoc(doc);
+    const read = async () => {
+      const doc = await this.db.collection<ListDoc>(COLLECTIONS.lists).findOne({ _id: userId });
+      return doc === null ? undefined : fromListDoc(doc);
+    };
+    return this.lists === undefined ? read() : this.lists.get(userId, read);
   }
 
   /** Category and stock of products, in one query; a product not in the catalog has no entry. */

@@ -10,6 +10,10 @@ import { withoutMarker } from './resume.ts';
 /** Runs a hydration query through the gateway. */
 export type Hydrate = (query: DocumentNode, variables: Readonly<Record<string, unknown>>) => Promise<ExecutionResult>;
 
+/** A read older than the change announced is read again after 5, 10, 20, 40 ms, then counted a failure. */
+const BEHIND_RETRIES = 4;
+const BEHIND_FIRST_DELAY_MS = 5;
+
 /** Subscribers that share a selection (and variables) on one channel: one hydration serves them all. */
 class Group {
   readonly subscribers = new Set<LatestResult>();
@@ -35,6 +39,10 @@ class Group {
   failures = 0;
   /** The retry of a failed hydration, waiting for its turn. */
   retry: NodeJS.Timeout | undefined;
+  /** The newest marker a change message carried (messages without one order by arrival, in `seen`). */
+  announced = -Infinity;
+  /** Reads in a row older than the change announced. */
+  behind = 0;
   readonly live: LiveOperation;
 
   constructor(live: LiveOperation) {
@@ -224,6 +232,7 @@ export class LiveHub extends EventEmitter<{ subscribed: [channel: string]; hydra
     const marker = change.marker ?? Date.now();
     const times: ChangeTimes = { acceptedAt: change.acceptedAt, publishedAt: change.publishedAt };
     for (const group of this.channels.get(channel)?.values() ?? []) {
+      if (change.marker !== undefined && change.marker > group.announced) group.announced = change.marker;
       if (marker <= group.seen) continue;
       group.seen = marker;
       group.times = earliest(group.times, times);
@@ -261,8 +270,37 @@ export class LiveHub extends EventEmitter<{ subscribed: [channel: string]; hydra
         const marker = group.seen;
         const times = group.times;
         group.times = undefined;
-        const { result, problem, seconds } = await this.attempt(group.live.query, group.live.variables);
+        const attempt = await this.attempt(group.live.marked.query, group.live.variables);
+        const { problem, seconds } = attempt;
         failed = problem !== undefined;
+        // the marker the read saw, off the result the subscribers get
+        const { value: result, marker: read } =
+          attempt.result === undefined
+            ? { value: undefined, marker: undefined }
+            : withoutMarker(attempt.result, group.live.marked.responseKey, group.live.descriptor.resume.read);
+        const behind = !failed && read !== undefined && read < group.announced && (result?.errors?.length ?? 0) === 0;
+        if (behind) {
+          // what was read is older than the change announced: a cache or replica catching up.
+          // Read again shortly; past a few tries it is a failure like any other (retried later)
+          this.metrics.hydrated(group.live.field, 'behind', seconds);
+          group.times = earliest(times, group.times);
+          if (++group.behind <= BEHIND_RETRIES) {
+            await new Promise((resolve) => setTimeout(resolve, BEHIND_FIRST_DELAY_MS * 2 ** (group.behind - 1)).unref());
+            group.again = true;
+            continue;
+          }
+          group.behind = 0;
+          failed = true;
+          this.failedHydrations++;
+          group.failures++;
+          this.logger.warn(
+            { field: group.live.field, read, announced: group.announced },
+            'hydration keeps reading a value older than the change announced; retrying later',
+          );
+          this.emit('hydrationFailed', group.live.field);
+          continue;
+        }
+        group.behind = 0;
         const text = failed ? undefined : JSON.stringify(result);
         const outcome: HydrationOutcome = failed
           ? 'transient_error'
@@ -285,12 +323,14 @@ export class LiveHub extends EventEmitter<{ subscribed: [channel: string]; hydra
         group.failures = 0;
         if (text === group.last) continue;
         group.last = text;
+        // the value delivered carries its own marker (at least the change announced)
+        const delivered = read ?? marker;
         for (const stream of group.subscribers) {
           const floor = group.floors.get(stream);
           if (floor !== undefined) {
             // a resuming subscriber already has this change, or a newer one
-            if (marker <= floor) continue;
-            group.floors.set(stream, marker);
+            if (delivered <= floor) continue;
+            group.floors.set(stream, delivered);
           }
           stream.push(result!, times);
           this.delivered++;

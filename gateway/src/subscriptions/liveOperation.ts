@@ -41,6 +41,12 @@ export interface LiveOperation {
    * before delivery); undefined when the subscriber did not ask to resume.
    */
   readonly resume: { readonly since: number; readonly query: DocumentNode; readonly responseKey: string } | undefined;
+  /**
+   * The twin query that also reads the value's marker (under RESUME_MARKER_KEY, removed before
+   * delivery): what a change's hydration runs, so a read older than the change announced (a
+   * cache or a replica that has not caught up yet) is told apart and not delivered.
+   */
+  readonly marked: { readonly query: DocumentNode; readonly responseKey: string };
 }
 
 function stableJson(value: unknown): string {
@@ -120,15 +126,9 @@ export function liveOperation(
   const used = usedVariables(build(twinField, undefined));
   const query = build(twinField, used);
   const twinVariables = Object.fromEntries(Object.entries(variables).filter(([variable]) => used.has(variable)));
-  const resume =
-    since === undefined
-      ? undefined
-      : {
-          since,
-          responseKey: responseKey.value,
-          query: build(withMarker(twinField, descriptor.resume.field), used),
-        };
-  return { field: name, descriptor, args, stream, query, variables: twinVariables, key: `${print(query)}\n${stableJson(twinVariables)}`, resume };
+  const marked = { responseKey: responseKey.value, query: build(withMarker(twinField, descriptor.resume.field), used) };
+  const resume = since === undefined ? undefined : { since, ...marked };
+  return { field: name, descriptor, args, stream, query, marked, variables: twinVariables, key: `${print(query)}\n${stableJson(twinVariables)}`, resume };
 }
 
 /** The variables a document's selections and directives use (not those it only defines). */

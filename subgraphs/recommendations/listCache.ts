@@ -1,0 +1,111 @@
+import { EventEmitter } from 'node:events';
+import { ExpiringCache, type Logger, type RedisClient, type RedisNames, type StoredList } from '@recs/shared';
+
+export interface ListCacheOptions {
+  /** Approximate bytes of lists kept at most (default 64 MiB). */
+  readonly maxBytes?: number;
+  /** Lists kept at most (default 200,000). */
+  readonly maxEntries?: number;
+  /**
+   * A cached list is read again after this long even without a change message (default 60 s):
+   * the bound on how stale a list can be should a message be lost.
+   */
+  readonly ttlMs?: number;
+}
+
+/** How long the newest version announced for a user is remembered: far longer than a read takes. */
+const ANNOUNCED_TTL_MS = 10 * 60_000;
+
+/** Bytes of a stored list, roughly: its ids, reasons and numbers. */
+function listBytes(list: StoredList | null): number {
+  if (list === null) return 16;
+  let bytes = 96 + list.userId.length;
+  for (const item of list.items) {
+    bytes += 48 + item.productId.length;
+    for (const reason of item.reasons) bytes += 16 + reason.length;
+  }
+  return bytes;
+}
+
+/**
+ * The lists this replica read lately, in memory: a storefront asks for the same shopper's list
+ * on every page, and the workers announce each new version on the list's channel, which every
+ * replica hears (a pattern subscription). A cached list is dropped when a newer version is
+ * announced; a read that started before an announcement and returns an older version is not
+ * cached (the newest version announced per user is kept, bounded). A gateway's hydration that
+ * still reads the older list (the announcement reached it first) sees an older `version` than
+ * the change and reads again. Bounded in entries and bytes; a lost message costs at most the TTL.
+ */
+export class ListCache extends EventEmitter<{ announced: [userId: string, version: number] }> {
+  private readonly lists: ExpiringCache<StoredList | null>;
+  /**
+   * The newest version announced per user (the floor a read must reach to be cached), kept far
+   * longer than any read takes.
+   */
+  private readonly announced: ExpiringCache<number>;
+  private readonly ttlMs: number;
+  private subscriber: RedisClient | undefined;
+  /** Reads answered from memory and from the store (diagnostics and tests). */
+  hits = 0;
+  misses = 0;
+
+  constructor(options: ListCacheOptions = {}) {
+    super();
+    const maxEntries = options.maxEntries ?? 200_000;
+    this.lists = new ExpiringCache({ max: maxEntries, maxBytes: options.maxBytes ?? 64 * 1024 * 1024, sizeOf: listBytes });
+    this.announced = new ExpiringCache({ max: maxEntries, maxBytes: maxEntries * 160, sizeOf: () => 8 });
+    this.ttlMs = options.ttlMs ?? 60_000;
+  }
+
+  /** The user's list from memory, else from `read` (cached when no newer version was announced meanwhile). */
+  async get(userId: string, read: () => Promise<StoredList | undefined>, now = Date.now()): Promise<StoredList | undefined> {
+    const cached = this.lists.get(userId, now);
+    if (cached !== undefined) {
+      this.hits++;
+      return cached ?? undefined;
+    }
+    this.misses++;
+    const list = await read();
+    const floor = this.announced.get(userId, now);
+    // only while this replica hears the announcements: without them nothing would drop the entry
+    if (this.subscriber?.isReady === true && (floor === undefined || (list !== undefined && list.version >= floor))) {
+      this.lists.set(userId, list ?? null, now + this.ttlMs);
+    }
+    return list;
+  }
+
+  /** A newer version of the user's list was saved: forget an older one. */
+  announce(userId: string, version: number, now = Date.now()): void {
+    const floor = this.announced.get(userId, now);
+    if (floor === undefined || version > floor) this.announced.set(userId, version, now + ANNOUNCED_TTL_MS);
+    const cached = this.lists.get(userId, now);
+    if (cached === undefined) return;
+    if (cached === null || cached.version < version) this.lists.delete(userId);
+  }
+
+  /**
+   * Hears every list change on `subscriber` (a connection of its own). While it is not connected
+   * nothing is cached, and what was cached is dropped when it reconnects (messages may have been
+   * missed meanwhile).
+   */
+  async follow(subscriber: RedisClient, names: RedisNames, logger: Logger): Promise<void> {
+    this.subscriber = subscriber;
+    subscriber.on('ready', () => this.lists.clear());
+    await subscriber.pSubscribe(names.liveChannel('recommendations', '*'), (text) => {
+      try {
+        const message = JSON.parse(text) as { userId?: unknown; version?: unknown };
+        if (typeof message.userId === 'string' && typeof message.version === 'number') {
+          this.announce(message.userId, message.version);
+          this.emit('announced', message.userId, message.version);
+        }
+      } catch {
+        logger.warn('ignoring a malformed list change message');
+      }
+    });
+  }
+
+  /** What the cache holds (diagnostics and tests). */
+  stats(): { readonly entries: number; readonly bytes: number; readonly hits: number; readonly misses: number } {
+    return { entries: this.lists.size, bytes: this.lists.bytes, hits: this.hits, misses: this.misses };
+  }
+}
