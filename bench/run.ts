@@ -1,13 +1,15 @@
 /**
  * npm run bench: starts the system on local services (fresh ones, each service its own process)
- * and measures ingestion, application, freshness, query latency and subscription fan-out.
- * Prints a table (with the CPU each process used in each phase) and writes
- * bench/results/bench-<time>.json. A real Prometheus scrapes every process during the run (when
- * the binary is there), and the freshness phase reports the gateway histogram's p50 / p99 over
- * the same window next to the bench's own client-side figures.
- *   npm run bench -- [--events 50000] [--users 1000] [--rate 200] [--seconds 30] [--warmup 5]
- *                    [--requests 3000] [--concurrency 32] [--subscribers 2000] [--rounds 5]
- *                    [--phases ingest,applied,freshness,query,fanout]
+ * and measures ingestion, application, freshness at two rates, query latency, subscription
+ * fan-out and the replay of the whole Online Retail file. Prints the figures of each phase, the
+ * CPU every process used in each phase and per event, and last one row per target (measured,
+ * target, met / MISSED), and writes all of it to bench/results/bench-<time>.json. A real
+ * Prometheus scrapes every process during the run (when the binary is there), and the freshness
+ * phases report the gateway histogram's p50 / p99 over the same window next to the bench's own
+ * client-side figures.
+ *   npm run bench -- [--events 50000] [--users 1000] [--rate 200] [--rate2 500] [--seconds 30]
+ *                    [--warmup 5] [--requests 3000] [--concurrency 32] [--subscribers 10000]
+ *                    [--rounds 5] [--phases ingest,applied,freshness,freshness500,query,fanout,replay]
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -16,32 +18,47 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ClickstreamSimulator, type SimulatedEvent } from '@recs/devkit';
 import { MongoClient } from 'mongodb';
-import { CpuMeter } from './lib/cpu.ts';
-import { startBenchPrometheus, type PrometheusFreshness } from './lib/prometheus.ts';
+import { CpuMeter, type CpuUsage } from './lib/cpu.ts';
+import { readEvaluatorReplay } from './lib/evaluatorReplay.ts';
+import { startBenchPrometheus } from './lib/prometheus.ts';
+import { formatCpu, formatFanout, formatFreshness, formatReplay, msPerEvent, type FreshnessRun, type PhaseEvents, type ServerFreshness } from './lib/report.ts';
 import { sleep } from './lib/stats.ts';
 import { startBenchSystem } from './lib/system.ts';
+import { assessTargets, formatTargets } from './lib/targets.ts';
 import { measureFanout, type FanoutResult } from './phases/fanout.ts';
 import { measureFreshness, type FreshnessResult } from './phases/freshness.ts';
 import { measureApplied, measureIngest, type AppliedResult, type IngestResult } from './phases/ingest.ts';
 import { measureQuery, type QueryResult } from './phases/query.ts';
+import { measureReplay, onlineRetailFile, type ReplayResult } from './phases/replay.ts';
+
+const PHASES = ['ingest', 'applied', 'freshness', 'freshness500', 'query', 'fanout', 'replay'] as const;
+const NUMBERS = ['events', 'users', 'rate', 'rate2', 'seconds', 'warmup', 'requests', 'concurrency', 'subscribers', 'rounds', 'ingest-concurrency'] as const;
 
 const { values } = parseArgs({
   options: {
     events: { type: 'string', default: '50000' },
     users: { type: 'string', default: '1000' },
     rate: { type: 'string', default: '200' },
+    rate2: { type: 'string', default: '500' },
     seconds: { type: 'string', default: '30' },
     warmup: { type: 'string', default: '5' },
     requests: { type: 'string', default: '3000' },
     concurrency: { type: 'string', default: '32' },
-    subscribers: { type: 'string', default: '2000' },
+    subscribers: { type: 'string', default: '10000' },
     rounds: { type: 'string', default: '5' },
     'ingest-concurrency': { type: 'string', default: '8' },
-    phases: { type: 'string', default: 'ingest,applied,freshness,query,fanout' },
+    phases: { type: 'string', default: PHASES.join(',') },
   },
 });
-const n = (name: keyof typeof values) => Number(values[name]);
 const phases = new Set(values.phases.split(','));
+const unknown = [...phases].filter((phase) => !(PHASES as readonly string[]).includes(phase));
+const badNumbers = NUMBERS.filter((name) => !/^\d+$/.test(values[name]) || (Number(values[name]) === 0 && name !== 'warmup'));
+if (unknown.length > 0 || badNumbers.length > 0) {
+  if (unknown.length > 0) console.error(`unknown phase ${unknown.join(', ')}: the phases are ${PHASES.join(', ')}`);
+  for (const name of badNumbers) console.error(`--${name} ${values[name]}: a whole number above 0 (--warmup: 0 or more)`);
+  process.exit(2);
+}
+const n = (name: (typeof NUMBERS)[number]) => Number(values[name]);
 const log = (message: string) => console.log(`[bench] ${message}`);
 
 function version(command: string, args: string[]): string {
@@ -66,13 +83,11 @@ try {
   }));
   log(`catalog: ${products.length} products`);
   const users = Array.from({ length: n('users') }, (_, i) => `user-${i + 1}`);
-  const cpu: Record<string, Record<string, number>> = {};
-  const meter = () =>
-    new CpuMeter({
-      ...Object.fromEntries([...system.children].map(([name, child]) => [name, child.process.pid!])),
-      ...system.services.pids,
-      bench: process.pid,
-    });
+  const cpu: Record<string, CpuUsage> = {};
+  /** What each phase's CPU is divided by. */
+  const handled: Record<string, PhaseEvents> = {};
+  // the processes are read when a phase starts and when it ends: the workers start in one
+  const meter = () => new CpuMeter(() => system.pids());
   const measured = async <T>(phase: string, run: () => Promise<T>): Promise<T> => {
     const m = meter();
     m.begin();
@@ -96,6 +111,7 @@ try {
     for (let i = 0; i < n('events'); i += 100) batches.push(events.slice(i, i + 100).map((e, j) => ({ ...e, eventId: `bench-${i + j}` })));
     log(`ingest: ${n('events')} events in trackEvents batches of 100, ${n('ingest-concurrency')} clients, workers stopped`);
     ingest = await measured('ingest', () => measureIngest(system, batches, n('ingest-concurrency')));
+    handled['ingest'] = { events: ingest.events, what: 'accepted' };
     log(`  ${ingest.acceptedPerSecond} events/s accepted`);
   }
   log('applied: starting the workers on the backlog');
@@ -103,48 +119,55 @@ try {
   const appliedRun = await measured('applied', () => measureApplied(system, eventsToApply, mongo));
   if (phases.has('ingest')) {
     applied = appliedRun;
+    handled['applied'] = { events: applied.events, what: 'applied' };
     log(`  ${applied.appliedPerSecond} events/s applied (${applied.flushes} flushes)`);
   }
 
-  let freshness: FreshnessResult | undefined;
-  let serverFreshness: (PrometheusFreshness & { ratio: { p50: number; p99: number; fromSentP50: number; fromSentP99: number } }) | undefined;
-  if (phases.has('freshness')) {
+  const freshnessRuns: FreshnessRun[] = [];
+  const freshnessPhase = async (phase: 'freshness' | 'freshness500', rate: number, seed: number): Promise<FreshnessResult> => {
     await quiet();
-    log(`freshness: ${n('rate')} events/s over ${users.length} subscribed users, ${n('warmup')} s warm-up, then ${n('seconds')} s measured`);
-    const shoppers = new ClickstreamSimulator({ seed: 2027, users: n('users'), products, userPrefix: 'user-' });
-    freshness = await measured('freshness', () => measureFreshness(system, users, shoppers, n('rate'), n('seconds'), n('warmup')));
+    log(`${phase}: ${rate} events/s over ${users.length} subscribed users, ${n('warmup')} s warm-up, then ${n('seconds')} s measured`);
+    const shoppers = new ClickstreamSimulator({ seed, users: n('users'), products, userPrefix: 'user-' });
+    const result = await measured(phase, () => measureFreshness(system, users, shoppers, rate, n('seconds'), n('warmup')));
+    handled[phase] = { events: result.eventsAccepted, what: 'accepted' };
     log(
-      `  event mix: ${Object.entries(freshness.eventMix)
+      `  event mix: ${Object.entries(result.eventMix)
         .map(([type, count]) => `${type} ${count}`)
         .join(', ')}`,
     );
-    log(`  p50 ${freshness.latencyMs.p50} ms, p99 ${freshness.latencyMs.p99} ms (${freshness.measured} of ${freshness.eventsSent} events)`);
-    // a Prometheus that fails to answer costs its figures, not the run's
-    if (prometheus !== undefined) {
-      const client = freshness.latencyMs;
-      const { startMs, endMs } = freshness.window;
-      try {
-        const figures = await prometheus.freshness('recommendationsChanged', startMs, endMs);
-        const ratio = (server: number, own: number) => Math.round((server / own) * 100) / 100;
-        serverFreshness = {
-          ...figures,
-          ratio: {
-            p50: ratio(figures.p50Ms, client.p50),
-            p99: ratio(figures.p99Ms, client.p99),
-            // against the bench's span that starts where the server's does (trackEvent sent, not answered)
-            fromSentP50: ratio(figures.p50Ms, freshness.fromSentMs.p50),
-            fromSentP99: ratio(figures.p99Ms, freshness.fromSentMs.p99),
-          },
-        };
-        const health = Object.entries(await prometheus.targets()).map(([job, state]) => `${job} ${state}`);
-        log(
-          `  Prometheus, gateway histogram over the same ${figures.windowSeconds} s: p50 ${figures.p50Ms} ms, p99 ${figures.p99Ms} ms (${figures.deliveries} deliveries; targets: ${health.join(', ')})`,
-        );
-      } catch (error) {
-        log(`  Prometheus figures unavailable: ${(error as Error).message}`);
-      }
+    log(`  p50 ${result.latencyMs.p50} ms, p99 ${result.latencyMs.p99} ms (${result.measured} of ${result.eventsSent} events)`);
+    freshnessRuns.push({ phase, result, server: await serverSide(result), msPerEvent: msPerEvent(cpu[phase], result.eventsAccepted) ?? Number.NaN });
+    return result;
+  };
+  /** The gateway histogram over the phase's window; a Prometheus that fails to answer costs its figures, not the run's. */
+  const serverSide = async (result: FreshnessResult): Promise<ServerFreshness | undefined> => {
+    if (prometheus === undefined) return undefined;
+    const client = result.latencyMs;
+    try {
+      const figures = await prometheus.freshness('recommendationsChanged', result.window.startMs, result.window.endMs);
+      // NaN when the bench's figure is 0 (every message came before its answer)
+      const ratio = (server: number, own: number) => (own > 0 ? Math.round((server / own) * 100) / 100 : Number.NaN);
+      const health = Object.entries(await prometheus.targets()).map(([job, state]) => `${job} ${state}`);
+      log(
+        `  Prometheus, gateway histogram over the same ${figures.windowSeconds} s: p50 ${figures.p50Ms} ms, p99 ${figures.p99Ms} ms (${figures.deliveries} deliveries; targets: ${health.join(', ')})`,
+      );
+      return {
+        ...figures,
+        ratio: {
+          p50: ratio(figures.p50Ms, client.p50),
+          p99: ratio(figures.p99Ms, client.p99),
+          // against the bench's span that starts where the server's does (trackEvent sent, not answered)
+          fromSentP50: ratio(figures.p50Ms, result.fromSentMs.p50),
+          fromSentP99: ratio(figures.p99Ms, result.fromSentMs.p99),
+        },
+      };
+    } catch (error) {
+      log(`  Prometheus figures unavailable: ${(error as Error).message}`);
+      return undefined;
     }
-  }
+  };
+  const freshness = phases.has('freshness') ? await freshnessPhase('freshness', n('rate'), 2027) : undefined;
+  const freshness500 = phases.has('freshness500') ? await freshnessPhase('freshness500', n('rate2'), 2028) : undefined;
 
   let query: QueryResult | undefined;
   if (phases.has('query')) {
@@ -160,50 +183,35 @@ try {
     const top = await db.collection<{ items: string }>('best_sellers').findOne({ _id: '*:30' as never });
     const topProduct = top?.items.split('\n')[0]?.split('\t')[0] ?? products[0]!.id;
     log(`fan-out: ${n('subscribers')} WebSocket subscribers of bestSellersChanged, ${n('rounds')} rounds`);
-    fanout = await measured('fanout', () => measureFanout(system, topProduct, n('subscribers'), n('rounds')));
+    fanout = await measured('fanout', () => measureFanout(system, topProduct, n('subscribers'), n('rounds'), meter()));
+    // connecting the subscribers is no event's cost: per event is the rounds' CPU over their purchases
+    cpu['fanout.rounds'] = fanout.roundsCpu;
+    handled['fanout.rounds'] = { events: fanout.rounds, what: `accepted, each to ${fanout.subscribers}` };
     log(`  last delivery p50 ${fanout.lastDeliveryMs.p50} ms`);
   }
 
-  const rows: [string, string, string, boolean | undefined][] = [];
-  if (ingest !== undefined)
-    rows.push(['ingest: accepted through the gateway', `${ingest.acceptedPerSecond} events/s`, '>= 5,000 events/s', ingest.acceptedPerSecond >= 5_000]);
-  if (applied !== undefined)
-    rows.push(['ingest: applied by the workers', `${applied.appliedPerSecond} events/s`, '>= 2,000 events/s', applied.appliedPerSecond >= 2_000]);
-  if (freshness !== undefined) {
-    rows.push([
-      `freshness at ${freshness.ratePerSecond}/s, p50 / p95 / p99`,
-      `${freshness.latencyMs.p50} / ${freshness.latencyMs.p95} / ${freshness.latencyMs.p99} ms`,
-      'p99 <= 250 ms',
-      freshness.latencyMs.p99 <= 250,
-    ]);
-    if (serverFreshness !== undefined) {
-      const { p50, p99 } = serverFreshness.ratio;
-      rows.push([
-        'freshness, Prometheus (gateway histogram, same window), p50 / p99',
-        `${serverFreshness.p50Ms} / ${serverFreshness.p99Ms} ms (x${p50} / x${p99} of the bench's)`,
-        'within 20% of the bench',
-        [p50, p99].every((r) => r >= 0.8 && r <= 1.2),
-      ]);
-    }
+  let replay: ReplayResult | undefined;
+  if (phases.has('replay')) {
+    await quiet();
+    const file = onlineRetailFile();
+    log(`replay: npm run import-events -- --file ${file} --format online-retail --shift-to-now, then every list it queued`);
+    replay = await measured('replay', () => measureReplay(system, db, file));
+    handled['replay'] = { events: replay.events, what: 'imported' };
+    log(`  workers after: RSS ${replay.workersAfter.rssMiB} MiB, heap used ${replay.workersAfter.heapUsedMiB} MiB`);
   }
-  if (query !== undefined) {
-    rows.push(['query via gateway, p50 / p99', `${query.gatewayMs.p50} / ${query.gatewayMs.p99} ms`, 'p99 <= 50 ms', query.gatewayMs.p99 <= 50]);
-    rows.push([
-      'query, recommendations subgraph alone, p50 / p99',
-      `${query.subgraphMs.p50} / ${query.subgraphMs.p99} ms`,
-      `gateway x${query.overheadP50} at p50`,
-      undefined,
-    ]);
-  }
-  if (fanout !== undefined) {
-    rows.push([
-      `fan-out to ${fanout.subscribers}: last delivery, median (max) of ${fanout.rounds}`,
-      `${fanout.lastDeliveryMs.p50} (${fanout.lastDeliveryMs.max}) ms`,
-      '<= 500 ms',
-      fanout.lastDeliveryMs.p50 <= 500 && fanout.missed === 0,
-    ]);
-    const memory = fanout.gatewayMemoryMiB;
-    rows.push(['gateway memory: before / with subscribers / after', `${memory.before} / ${memory.withSubscribers} / ${memory.after} MiB`, '', undefined]);
+
+  const evaluator = readEvaluatorReplay();
+  const targets = assessTargets({ ingest, applied, freshness, freshness500, query, fanout, evaluator });
+  const cpuPerEvent = Object.fromEntries(
+    Object.entries(handled).map(([phase, { events, what }]) => [phase, { events, what, msPerEvent: msPerEvent(cpu[phase], events) ?? null }]),
+  );
+  if (cpu['ingest'] !== undefined && cpu['applied'] !== undefined && ingest !== undefined) {
+    // an event's whole cost: accepting it and applying it
+    cpuPerEvent['ingest+applied'] = {
+      events: ingest.events,
+      what: 'accepted and applied',
+      msPerEvent: msPerEvent({ ...cpu['ingest'], totalMs: cpu['ingest'].totalMs + cpu['applied'].totalMs }, ingest.events) ?? null,
+    };
   }
   const machine = {
     cpus: cpus().length,
@@ -214,51 +222,34 @@ try {
     redis: version('redis-server', ['--version']),
     note: 'everything on one machine: load generator, gateway, three subgraphs, workers, the MongoDB-wire server and Redis',
   };
-  console.log(`\n| measure | result | target | |\n| --- | --- | --- | --- |`);
-  for (const [name, result, target, ok] of rows) console.log(`| ${name} | ${result} | ${target} | ${ok === undefined ? '' : ok ? 'met' : 'MISSED'} |`);
-  if (freshness !== undefined) {
-    console.log('\nfreshness, where the time goes (ms, p50 / p99; see FreshnessResult.stagesMs):');
-    for (const [stage, summary] of Object.entries(freshness.stagesMs)) console.log(`  ${stage.padEnd(24)} ${summary.p50} / ${summary.p99}  (n ${summary.n})`);
-  }
-  if (freshness !== undefined && serverFreshness !== undefined) {
+
+  if (ingest !== undefined && applied !== undefined) {
     console.log(
-      [
-        `\nfreshness, bench vs Prometheus (same ${serverFreshness.windowSeconds} s window; ${freshness.measured} deliveries measured by the bench, ${serverFreshness.deliveries} counted by the gateway):`,
-        `  bench (client): p50 ${freshness.latencyMs.p50} ms, p99 ${freshness.latencyMs.p99} ms, from the trackEvent answer arriving to the subscription message arriving`,
-        `  Prometheus:     p50 ${serverFreshness.p50Ms} ms, p99 ${serverFreshness.p99Ms} ms, recs_freshness_delivered_seconds{field="recommendationsChanged"}: from the event's receivedAt`,
-        `                  (before the mutation answers) to the result handed to the socket (before the client reads it);`,
-        `                  the oldest event behind a change, where the bench takes the latest; quantiles interpolated`,
-        `                  linearly inside the histogram's buckets (shared/src/metrics.ts FRESHNESS_BUCKETS), so only as exact as those.`,
-        `  ratio (Prometheus / bench): p50 x${serverFreshness.ratio.p50}, p99 x${serverFreshness.ratio.p99}`,
-        `  bench from trackEvent sent (as the server, before the answer; includes the bench's own socket-pool wait): p50 ${freshness.fromSentMs.p50} ms, p99 ${freshness.fromSentMs.p99} ms (Prometheus x${serverFreshness.ratio.fromSentP50} / x${serverFreshness.ratio.fromSentP99} of it);`,
-        `  bench's samples through the same buckets (the interpolation error alone): p50 ${freshness.bucketedMs.p50} ms, p99 ${freshness.bucketedMs.p99} ms;`,
-        `  messages that arrived before their event's trackEvent answer (bench: 0 ms): ${freshness.beforeAnswer} of ${freshness.measured}; trackEvent answer p50 ${freshness.stagesMs.trackEventAnswer.p50} ms, p99 ${freshness.stagesMs.trackEventAnswer.p99} ms`,
-        `  ${serverFreshness.queries.p99}  @ ${new Date(serverFreshness.endMs).toISOString()}`,
-      ].join('\n'),
+      `\ningest: ${ingest.acceptedPerSecond} events/s accepted (trackEvents call p50 ${ingest.callLatencyMs.p50} ms, p99 ${ingest.callLatencyMs.p99} ms); applied: ${applied.appliedPerSecond} events/s`,
     );
-  }
-  if (applied !== undefined) {
-    console.log(
-      `\napplied: ${applied.flushes} flushes of ~${applied.eventsPerFlush} events, ${applied.documentWrites} documents changed; ms per stage, summed:`,
-    );
+    console.log(`  ${applied.flushes} flushes of ~${applied.eventsPerFlush} events, ${applied.documentWrites} documents changed; ms per stage, summed:`);
     console.log(
       `  ${Object.entries(applied.stagesMs)
         .map(([k, v]) => `${k} ${v}`)
         .join(', ')}`,
     );
   }
-  console.log('\nCPU per process (% of one core), per phase:');
-  for (const [phase, usage] of Object.entries(cpu)) {
+  if (freshnessRuns.length > 0) console.log(formatFreshness(freshnessRuns));
+  if (query !== undefined) {
     console.log(
-      `  ${phase.padEnd(10)} ${Object.entries(usage)
-        .sort((a, b) => b[1] - a[1])
-        .map(([k, v]) => `${k} ${v}`)
-        .join(', ')}`,
+      `\nquery, ${query.concurrency} clients, p50 / p95 / p99 ms: through the gateway ${query.gatewayMs.p50} / ${query.gatewayMs.p95} / ${query.gatewayMs.p99}; the recommendations subgraph alone ${query.subgraphMs.p50} / ${query.subgraphMs.p95} / ${query.subgraphMs.p99} (gateway x${query.overheadP50} at p50, x${query.overheadP99} at p99)`,
     );
   }
+  if (fanout !== undefined) console.log(formatFanout(fanout));
+  if (replay !== undefined) console.log(formatReplay(replay));
+  console.log(formatCpu(cpu, handled));
+  if (cpuPerEvent['ingest+applied'] !== undefined)
+    console.log(`  ingest + applied: ${cpuPerEvent['ingest+applied'].msPerEvent} ms CPU per event, accepted and applied`);
+  if (!evaluator.measured) console.log(`\nevaluator replay rate not measured: ${evaluator.why}`);
   console.log(
     `\nmachine: ${machine.cpus} cores (${machine.cpu}), ${machine.memoryGiB} GiB, Node ${machine.node}, MongoDB-wire: ${machine.mongo}, ${machine.redis}`,
   );
+  console.log(`\ntargets:\n${formatTargets(targets)}`);
 
   const out = join(import.meta.dirname, 'results');
   mkdirSync(out, { recursive: true });
@@ -273,11 +264,19 @@ try {
         ingest,
         applied,
         freshness,
-        freshnessPrometheus: serverFreshness,
+        freshnessPrometheus: freshnessRuns.find((run) => run.phase === 'freshness')?.server,
+        freshness500,
+        freshness500Prometheus: freshnessRuns.find((run) => run.phase === 'freshness500')?.server,
         query,
         fanout,
-        cpu,
-        targets: rows.map(([name, result, target, ok]) => ({ name, result, target, ok })),
+        replay,
+        evaluatorReplay: evaluator,
+        cpu: Object.fromEntries(Object.entries(cpu).map(([phase, usage]) => [phase, usage.percent])),
+        cpuMs: Object.fromEntries(
+          Object.entries(cpu).map(([phase, usage]) => [phase, { seconds: usage.seconds, totalMs: Math.round(usage.totalMs), ...usage.ms }]),
+        ),
+        cpuPerEvent,
+        targets,
       },
       null,
       2,

@@ -5,6 +5,7 @@ import { freePort, provisionServices, startChild, waitReady, type Child, type Se
 import { pooledFetch, signClientToken } from '@recs/shared';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
+import { parseMetrics, type Sample } from './scrape.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -32,7 +33,31 @@ export interface BenchSystem {
   ws(token?: string): Client;
   /** Resident memory of a child process, in MiB (from /proc). */
   rssMiB(name: string): number;
+  /** Peak resident memory of a child process since it started, in MiB (VmHWM, from /proc). */
+  peakRssMiB(name: string): number;
+  /** The soft limit on open files of a child process, or of this one (`bench`). */
+  openFilesLimit(name: string): number;
+  /** Every process to measure: the running children, the services and this one (`bench`), name -> pid. */
+  pids(): Record<string, number>;
+  /** The samples of a process's /metrics now. */
+  scrape(service: keyof BenchSystem['ports']): Promise<Sample[]>;
+  /**
+   * Runs `npm run import-events`'s script (workers/src/importEvents.ts) with `args` against the
+   * bench's services and database, as a child process, echoing its progress; resolves with its
+   * output lines once it exited with 0, rejects with the last of them otherwise.
+   */
+  importEvents(args: readonly string[]): Promise<string[]>;
   stop(): Promise<void>;
+}
+
+/** A `Vm…: N kB` line of /proc/<pid>/status, in KiB (0 when the process is gone). */
+function statusKiB(pid: number | undefined, field: 'VmRSS' | 'VmHWM'): number {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
 }
 
 /** The whole system as separate processes, like npm start, on fresh local services. */
@@ -48,11 +73,13 @@ export async function startBenchSystem(log: (message: string) => void): Promise<
     JWT_SECRET: secret,
     NODE_ENV: 'production',
     LOG_LEVEL: 'warn',
-    // every bench client connects from 127.0.0.1, thousands of subscribers over a few sockets
+    // every bench client connects from 127.0.0.1: the fan-out phase's 10,000 anonymous sockets
+    // (one per subscriber, as browsers hold them) and the freshness phases' thousand
+    // subscriptions over a few service sockets; 0 is no limit (the defaults are 200 and 20)
     MAX_CONNECTIONS_PER_IP: '0',
     MAX_CONNECTIONS_PER_IDENTITY: '0',
     MAX_SUBSCRIPTIONS_PER_CONNECTION: '100000',
-    // the fan-out phase's 2,000 anonymous subscribers stand for 2,000 browsers, not one client
+    // the fan-out phase's anonymous subscribers stand for 10,000 browsers, not one client
     RATE_LIMIT_ANONYMOUS_QUERIES: '0',
   };
   const ports = {
@@ -69,7 +96,7 @@ export async function startBenchSystem(log: (message: string) => void): Promise<
   // BENCH_LOG_DIR=dir: every process logs at debug level to dir/<name>.log
   const logDir = process.env['BENCH_LOG_DIR'];
   if (logDir !== undefined) mkdirSync(logDir, { recursive: true });
-  const start = (name: string, script: string, extra: NodeJS.ProcessEnv = {}, onLine?: (line: string) => void) => {
+  const start = (name: string, script: string, extra: NodeJS.ProcessEnv = {}, onLine?: (line: string) => void, args: readonly string[] = []) => {
     const profile = profiled.has(name)
       ? { NODE_OPTIONS: `${env['NODE_OPTIONS'] ?? ''} --cpu-prof --cpu-prof-dir=${profileDir} --cpu-prof-name=${name}-${Date.now()}.cpuprofile`.trim() }
       : {};
@@ -84,7 +111,7 @@ export async function startBenchSystem(log: (message: string) => void): Promise<
     const child = startChild(
       name,
       join(ROOT, script),
-      [],
+      args,
       { ...env, ...extra, ...profile, ...logging },
       { quiet: true, ...(lines === undefined ? {} : { onLine: lines }) },
     );
@@ -164,9 +191,50 @@ export async function startBenchSystem(log: (message: string) => void): Promise<
       return client;
     },
     rssMiB(name) {
-      const pid = children.get(name)?.process.pid;
-      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-      return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024);
+      return Math.round(statusKiB(children.get(name)?.process.pid, 'VmRSS') / 1024);
+    },
+    peakRssMiB(name) {
+      return Math.round(statusKiB(children.get(name)?.process.pid, 'VmHWM') / 1024);
+    },
+    openFilesLimit(name) {
+      const pid = name === 'bench' ? process.pid : children.get(name)?.process.pid;
+      const limits = readFileSync(`/proc/${pid}/limits`, 'utf8');
+      const soft = /^Max open files\s+(\S+)/m.exec(limits)?.[1];
+      return soft === 'unlimited' ? Number.POSITIVE_INFINITY : Number(soft);
+    },
+    pids() {
+      return {
+        // not those that ended (the catalog import): CpuMeter counts the CPU of one that ends within its interval
+        ...Object.fromEntries(
+          [...children]
+            .filter(([, child]) => child.process.exitCode === null && child.process.signalCode === null)
+            .map(([name, child]) => [name, child.process.pid!]),
+        ),
+        ...services.pids,
+        bench: process.pid,
+      };
+    },
+    async scrape(service) {
+      const response = await fetch(`http://127.0.0.1:${ports[service]}/metrics`);
+      if (!response.ok) throw new Error(`${service} /metrics answered ${response.status}`);
+      return parseMetrics(await response.text());
+    },
+    async importEvents(args) {
+      const lines: string[] = [];
+      const child = start(
+        'import-events',
+        'workers/src/importEvents.ts',
+        {},
+        (line) => {
+          lines.push(line);
+          // its progress and summary (its logs are JSON)
+          if (!line.startsWith('{')) log(`  import-events: ${line}`);
+        },
+        args,
+      );
+      const code = await child.exited;
+      if (code !== 0) throw new Error(`import-events exited with ${code}: ${lines.slice(-5).join(' | ')}`);
+      return lines;
     },
     async stop() {
       for (const client of sockets) await client.dispose();

@@ -1,81 +1,150 @@
-import { sleep, summarize, type Summary } from '../lib/stats.ts';
+import type { Client } from 'graphql-ws';
+import type { CpuMeter, CpuUsage } from '../lib/cpu.ts';
+import { sampleValue } from '../lib/scrape.ts';
+import { percentile, sleep, summarize, type Summary } from '../lib/stats.ts';
 import type { BenchSystem } from '../lib/system.ts';
 
 export interface FanoutResult {
   readonly subscribers: number;
   readonly rounds: number;
-  /** Per round: from the purchase's trackEvent answer to the last subscriber's message. */
+  /** Seconds to open every socket (in waves of CONNECT_WAVE) and see every subscription active on the gateway. */
+  readonly connectSeconds: number;
+  /**
+   * Per round, from the purchase's trackEvent answer to the first subscriber's message, to the
+   * median subscriber's and to the last one's; each a summary over the rounds.
+   */
+  readonly firstDeliveryMs: Summary;
+  readonly medianDeliveryMs: Summary;
   readonly lastDeliveryMs: Summary;
   /** Every delivery of every round, from the same start. */
   readonly deliveryMs: Summary;
+  /** Subscriber-rounds without a message within ROUND_TIMEOUT_MS. */
   readonly missed: number;
+  /** CPU of the delivery rounds alone (not of connecting): the cost of one change fanned out. */
+  readonly roundsCpu: CpuUsage;
   readonly gatewayMemoryMiB: { readonly before: number; readonly withSubscribers: number; readonly after: number };
+  /** This process's resident memory while it held every subscriber's socket. */
+  readonly benchMemoryMiB: number;
 }
 
 const LIVE = `subscription { bestSellersChanged { changedAt items { rank product { name } } } }`;
+const FIELD = 'bestSellersChanged';
+/** Sockets opened at once: a wave is connected before the next starts, so the gateway's accept queue never overflows. */
+const CONNECT_WAVE = 500;
+const ROUND_TIMEOUT_MS = 10_000;
+
+/** Opens one socket and resolves once graphql-ws says it is connected (acknowledged), or rejects when it closes first. */
+function connected(client: Client): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const offConnected = client.on('connected', () => {
+      offConnected();
+      offClosed();
+      resolve();
+    });
+    const offClosed = client.on('closed', (event) => {
+      offConnected();
+      offClosed();
+      reject(new Error(`a subscriber's socket closed while connecting (${(event as { code?: number }).code ?? 'no code'})`));
+    });
+  });
+}
 
 /**
- * `subscribers` WebSocket connections, each subscribed to the overall best sellers; each round
- * a new shopper buys the top product, which changes the ranking.
+ * `subscribers` WebSocket connections (one per subscriber, as browsers hold them), each
+ * subscribed to the overall best sellers; each round a new shopper buys the top product, which
+ * changes the ranking, and the round ends when every subscriber has its message.
  */
-export async function measureFanout(system: BenchSystem, topProduct: string, subscribers: number, rounds: number): Promise<FanoutResult> {
+export async function measureFanout(system: BenchSystem, topProduct: string, subscribers: number, rounds: number, meter: CpuMeter): Promise<FanoutResult> {
+  // each socket is a file descriptor here and one in the gateway
+  for (const name of ['bench', 'gateway']) {
+    const limit = system.openFilesLimit(name);
+    if (limit < subscribers + 1_000)
+      throw new Error(
+        `the ${name} process may open ${limit} files, too few for ${subscribers} subscribers' sockets: raise ulimit -n to ${subscribers + 1_000}`,
+      );
+  }
   const before = system.rssMiB('gateway');
-  const waiting: ((at: number) => void)[] = [];
-  const clients = Array.from({ length: subscribers }, () => system.ws());
-  for (const client of clients) {
+  const connectStarted = performance.now();
+  const activeBefore = sampleValue(await system.scrape('gateway'), 'subscriptions_active', { field: FIELD }) || 0;
+  // per round, when each subscriber's message arrived (NaN: not yet)
+  let arrivals: number[] = [];
+  let remaining = 0;
+  let roundDone: () => void = () => undefined;
+  const clients: Client[] = [];
+  for (let wave = 0; wave < subscribers; wave += CONNECT_WAVE) {
+    const opened = Array.from({ length: Math.min(CONNECT_WAVE, subscribers - wave) }, () => system.ws());
+    await Promise.all(opened.map(connected));
+    clients.push(...opened);
+  }
+  clients.forEach((client, i) => {
     client.subscribe(
       { query: LIVE },
       {
         next: () => {
-          const at = performance.now();
-          const slot = waiting.shift();
-          slot?.(at);
+          // one message per subscriber per round; a late one of a finished round is not counted
+          if (!Number.isNaN(arrivals[i] ?? 0)) return;
+          arrivals[i] = performance.now();
+          if (--remaining === 0) roundDone();
         },
         error: () => undefined,
         complete: () => undefined,
       },
     );
+  });
+  // every subscription must be active on the gateway before the first round (the gateway says so
+  // only through its gauge, so this polls)
+  const deadline = performance.now() + 60_000;
+  while (sampleValue(await system.scrape('gateway'), 'subscriptions_active', { field: FIELD }) - activeBefore < subscribers) {
+    if (performance.now() > deadline) throw new Error(`fewer than ${subscribers} ${FIELD} subscriptions active on the gateway after 60 s`);
+    await sleep(200);
   }
-  // let every subscription reach the gateway
-  await sleep(5_000);
+  const connectSeconds = Math.round((performance.now() - connectStarted) / 10) / 100;
   const withSubscribers = system.rssMiB('gateway');
+  const benchMemoryMiB = Math.round(process.memoryUsage().rss / 2 ** 20);
 
+  const first: number[] = [];
+  const median: number[] = [];
   const last: number[] = [];
   const all: number[] = [];
   let missed = 0;
+  meter.begin();
   for (let round = 0; round < rounds; round++) {
-    const deliveries: number[] = [];
-    const arrived = new Promise<void>((resolve) => {
-      let remaining = subscribers;
-      for (let i = 0; i < subscribers; i++) {
-        waiting.push((at) => {
-          deliveries.push(at);
-          if (--remaining === 0) resolve();
-        });
-      }
-    });
+    arrivals = Array.from({ length: subscribers }, () => Number.NaN);
+    remaining = subscribers;
+    const arrived = new Promise<void>((resolve) => (roundDone = resolve));
     const result = await system.post(system.gatewayUrl, `mutation ($i: TrackEventInput!) { trackEvent(input: $i) { duplicate } }`, {
       i: { userId: `fanout-${round}-${Date.now()}`, productId: topProduct, type: 'PURCHASE' },
     });
     if (result.errors !== undefined) throw new Error(result.errors[0]?.message);
     const answered = performance.now();
-    const timeout = sleep(10_000).then(() => 'timeout' as const);
-    if ((await Promise.race([arrived, timeout])) === 'timeout') {
-      missed += subscribers - deliveries.length;
-      waiting.length = 0;
+    const timeout = sleep(ROUND_TIMEOUT_MS).then(() => 'timeout' as const);
+    await Promise.race([arrived, timeout]);
+    // a message that came before the answer counts as 0 ms
+    const deliveries = arrivals.filter((at) => !Number.isNaN(at)).map((at) => Math.max(0, at - answered));
+    missed += subscribers - deliveries.length;
+    remaining = Number.POSITIVE_INFINITY;
+    if (deliveries.length > 0) {
+      first.push(Math.min(...deliveries));
+      median.push(percentile(deliveries, 50));
+      last.push(Math.max(...deliveries));
     }
-    if (deliveries.length > 0) last.push(Math.max(...deliveries) - answered);
-    for (const at of deliveries) all.push(Math.max(0, at - answered));
+    all.push(...deliveries);
     await sleep(1_000);
   }
+  const roundsCpu = meter.end();
   for (const client of clients) await client.dispose();
   await sleep(2_000);
   return {
     subscribers,
     rounds,
+    connectSeconds,
+    firstDeliveryMs: summarize(first),
+    medianDeliveryMs: summarize(median),
     lastDeliveryMs: summarize(last),
     deliveryMs: summarize(all),
     missed,
+    roundsCpu,
     gatewayMemoryMiB: { before, withSubscribers, after: system.rssMiB('gateway') },
+    benchMemoryMiB,
   };
 }
