@@ -1,7 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testDatabase, testServices, uniqueName, type TestDatabase } from '@recs/devkit';
 import { Aggregator, DEFAULT_ENGINE_CONFIG, NO_READS, ReadOutsideContract } from '@recs/engine';
-import { COLLECTIONS, connectRedis, createLogger, fromListDoc, liveChannel, RedisNames, type ListDoc, type RedisClient } from '@recs/shared';
+import {
+  COLLECTIONS,
+  connectRedis,
+  createLogger,
+  fromListDoc,
+  liveChannel,
+  listJob,
+  listsQueue,
+  RedisNames,
+  type ListDoc,
+  type RedisClient,
+} from '@recs/shared';
+import { QueueEvents } from 'bullmq';
 import { CatalogCache } from '../src/catalog.ts';
 import { ListService } from '../src/lists/service.ts';
 import { ListStore } from '../src/lists/store.ts';
@@ -166,5 +178,65 @@ describe('list batches', () => {
     expect((await storedList('u1'))?.version).toBe(u1.version + 1);
     expect(await storedList('u3')).toEqual(u3);
     expect((await storedList('u4'))?.version).toBe(1);
+  });
+});
+
+describe('hand-over from the aggregation leader', () => {
+  it('computes a flush’s users at once, without their queued jobs, which then find nothing left to do', async () => {
+    const prefix = uniqueName('q');
+    const queue = listsQueue(redis, prefix);
+    const queueEvents = new QueueEvents(RedisNames.queues.lists, { connection: redis.duplicate() as never, prefix });
+    await queueEvents.waitUntilReady();
+    const handed = new ListService({ store, catalog, engine, publisher: new Publisher(redis, names), logger, local: () => aggregator });
+    try {
+      // a flush changed u6, and queued its job (as the leader's afterFlush does)
+      await aggregator.apply([event('u6', 'mug', 'PURCHASE', 1)], Date.now());
+      const job = listJob('u6');
+      const queued = await queue.add(job.name, job.data, job.opts);
+      const before = published.length;
+      // no list worker runs yet: only the hand-over can make the list
+      await handed.recompute([{ userId: 'u6', acceptedAt: undefined }]);
+      await publishedCount(before + 1);
+      expect(published.at(-1)).toEqual({ userId: 'u6', version: 1 });
+      expect((await storedList('u6'))?.version).toBe(1);
+
+      handed.start(redis, prefix, 4);
+      await queued.waitUntilFinished(queueEvents);
+      expect(handed.coveredJobs).toBe(1);
+      // a job queued after the hand-over is done as usual
+      await aggregator.apply([event('u6', 'candle', 'PURCHASE', 1)], Date.now());
+      const later = await queue.add(job.name, job.data, job.opts);
+      await later.waitUntilFinished(queueEvents);
+      expect(handed.coveredJobs).toBe(1);
+      await publishedCount(before + 2);
+      expect(published.at(-1)).toEqual({ userId: 'u6', version: 2 });
+    } finally {
+      await handed.stop();
+      await queueEvents.close();
+      await queue.obliterate({ force: true });
+      await queue.close();
+    }
+  });
+
+  it('covers no queued job when the list was not computed on the leader’s state', async () => {
+    const prefix = uniqueName('q');
+    const queue = listsQueue(redis, prefix);
+    const queueEvents = new QueueEvents(RedisNames.queues.lists, { connection: redis.duplicate() as never, prefix });
+    await queueEvents.waitUntilReady();
+    // leadership lost: the list is built from MongoDB, which write-behind may not have reached
+    const follower = new ListService({ store, catalog, engine, publisher: new Publisher(redis, names), logger, local: () => undefined });
+    try {
+      const job = listJob('u7');
+      const queued = await queue.add(job.name, job.data, job.opts);
+      await follower.recompute([{ userId: 'u7', acceptedAt: undefined }]);
+      follower.start(redis, prefix, 4);
+      await queued.waitUntilFinished(queueEvents);
+      expect(follower.coveredJobs).toBe(0);
+    } finally {
+      await follower.stop();
+      await queueEvents.close();
+      await queue.obliterate({ force: true });
+      await queue.close();
+    }
   });
 });
