@@ -27,6 +27,7 @@ import {
   redisErrorListener,
   storesReady,
   signClientToken,
+  type ExperimentSetting,
   type Logger,
   type RedisClient,
   type Role,
@@ -92,6 +93,8 @@ export interface SystemOptions {
   readonly workers?: 'in-process' | 'none';
   /** Settings of every gateway that differ from the test defaults (e.g. lower limits). */
   readonly gateway?: Partial<GatewayConfig>;
+  /** The recommendations subgraph's online experiment (its RECS_EXPERIMENT); default none. */
+  readonly experiment?: ExperimentSetting;
 }
 
 export type SubgraphName = 'products' | 'events' | 'recommendations';
@@ -132,7 +135,7 @@ export async function startSystem(options: SystemOptions): Promise<System> {
     ...common,
     metrics: registries.events,
     store: eventStore,
-    ingestor: new Ingestor({ store: eventStore, queue: events, logger, metrics: new IngestMetrics(registries.events) }),
+    ingestor: new Ingestor({ store: eventStore, queue: events, logger, metrics: new IngestMetrics(registries.events), jwtSecret: TEST_JWT_SECRET }),
   });
   // hot lists in memory, as the recommendations process keeps them (dropped on change messages)
   const listCache = new ListCache();
@@ -145,6 +148,7 @@ export async function startSystem(options: SystemOptions): Promise<System> {
     metrics: registries.recommendations,
     store: new RecommendationStore(db.db, engine.bestSellerWindows, undefined, { lists: listCache }),
     engine,
+    experiment: options.experiment,
   });
   const subgraphUrls = {
     PRODUCTS_URL: await listenOnFreePort(products.http),
@@ -308,6 +312,7 @@ export async function startSystem(options: SystemOptions): Promise<System> {
         if (server.http.listening) await closeServer(server.http);
         await server.apollo.stop();
       }
+      await recommendations.experiments.close();
       await events.obliterate({ force: true }).catch(() => undefined);
       await lists.obliterate({ force: true }).catch(() => undefined);
       await maintenance.obliterate({ force: true }).catch(() => undefined);

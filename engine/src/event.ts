@@ -27,6 +27,12 @@ export interface TrackedEvent {
   readonly quantity: number;
   readonly price?: number;
   readonly metadata?: Readonly<Record<string, unknown>>;
+  /**
+   * The served list the event came from (a recommendationId the recommendations subgraph
+   * signed, checked by the events subgraph): kept with the raw event for attribution, never
+   * read by any aggregate.
+   */
+  readonly recommendationId?: string;
 }
 
 /** What a client sends (trackEvent's TrackEventInput), before validation. */
@@ -40,6 +46,8 @@ export interface EventInput {
   readonly quantity?: number | null;
   readonly price?: number | null;
   readonly metadata?: unknown;
+  /** Checked by the events subgraph (it holds the key), not by validateEvent. */
+  readonly recommendationId?: string | null;
 }
 
 export const EVENT_LIMITS = {

@@ -216,6 +216,8 @@ export interface RawEventDoc {
   quantity: number;
   price?: number;
   metadata?: Record<string, unknown>;
+  /** The served list the event came from, as sent (checked at ingestion); never read by the aggregates. */
+  recommendationId?: string;
 }
 
 export function toRawEventDoc(event: TrackedEvent): RawEventDoc {
@@ -230,6 +232,7 @@ export function toRawEventDoc(event: TrackedEvent): RawEventDoc {
     ...(event.sessionId === undefined ? {} : { sessionId: event.sessionId }),
     ...(event.price === undefined ? {} : { price: event.price }),
     ...(event.metadata === undefined ? {} : { metadata: { ...event.metadata } }),
+    ...(event.recommendationId === undefined ? {} : { recommendationId: event.recommendationId }),
   };
 }
 
@@ -243,7 +246,7 @@ export function rawEventKey(doc: Pick<RawEventDoc, '_id' | 'userId'>): string {
   return eventKey(doc.userId, eventIdOf(doc));
 }
 
-/** The event as the aggregates need it (metadata stays in MongoDB). */
+/** The event as the aggregates need it (metadata and recommendationId stay in MongoDB). */
 export function fromRawEventDoc(doc: RawEventDoc): TrackedEvent {
   return {
     eventId: eventIdOf(doc),
@@ -259,6 +262,6 @@ export function fromRawEventDoc(doc: RawEventDoc): TrackedEvent {
 }
 
 export function toQueuedEvent(event: TrackedEvent): QueuedEvent {
-  const { metadata: _metadata, ...queued } = event;
+  const { metadata: _metadata, recommendationId: _recommendationId, ...queued } = event;
   return queued;
 }

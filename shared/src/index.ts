@@ -22,3 +22,6 @@ export * from './metrics.ts';
 export * from './graphqlMetrics.ts';
 export * from './mongoMetrics.ts';
 export * from './redisMetrics.ts';
+export * from './recommendationId.ts';
+export * from './experimentSetting.ts';
+export * from './experimentTallies.ts';

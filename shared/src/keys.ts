@@ -40,3 +40,16 @@ export const UNIVERSE_ID = 'universe';
 export function leaseDocId(name: string): string {
   return `lease:${name}`;
 }
+
+/** experiment_tallies: one (experiment, variant)'s figures. Names hold no tab; its fields hold both parts. */
+export function experimentTallyDocId(experiment: string, variant: string): string {
+  return `${experiment}\t${variant}`;
+}
+
+/**
+ * experiment_users: that a user of an experiment was served a list, or did one attributed thing
+ * (`mark`), the first time; its fields hold the parts. Ids hold no control characters.
+ */
+export function experimentUserDocId(experiment: string, userId: string, mark: string): string {
+  return `${experiment}\t${mark}\t${userId}`;
+}

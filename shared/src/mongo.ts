@@ -21,6 +21,10 @@ export const COLLECTIONS = {
   aggregator: 'aggregator_state',
   plans: 'aggregator_plans',
   activeUsers: 'active_users',
+  /** Per experiment and variant: lists served, users, attributed events (recommendations and events subgraphs). */
+  experimentTallies: 'experiment_tallies',
+  /** Per experiment and user: served, clicked, added to cart, purchased, each recorded once (distinct users). */
+  experimentUsers: 'experiment_users',
 } as const;
 
 export interface MongoConnection {

@@ -3,8 +3,8 @@ import type { TrackedEvent } from '@recs/engine';
 import type { RedisClient } from './redis.ts';
 import { RedisNames } from './redis.ts';
 
-/** An accepted event as it travels to the workers (metadata is left in MongoDB). */
-export type QueuedEvent = Omit<TrackedEvent, 'metadata'>;
+/** An accepted event as it travels to the workers (metadata and recommendationId are left in MongoDB). */
+export type QueuedEvent = Omit<TrackedEvent, 'metadata' | 'recommendationId'>;
 
 export interface EventsJob {
   /** The ingestion batch (and its inbox entry); also the job id, so a batch is queued once. */

@@ -13,7 +13,7 @@ await runService('events', eventsConfig, async (context) => {
   const store = new EventStore(mongo.db);
   const server = await createEventsServer({
     store,
-    ingestor: new Ingestor({ store, queue, logger, metrics: new IngestMetrics(context.metrics) }),
+    ingestor: new Ingestor({ store, queue, logger, metrics: new IngestMetrics(context.metrics), jwtSecret: config.JWT_SECRET }),
     jwtSecret: config.JWT_SECRET,
     logger,
     production: config.NODE_ENV === 'production',

@@ -1,6 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { eventKey, validateEvent, type ControlType, type EventInput, type EventRejection, type TrackedEvent } from '@recs/engine';
-import { canAccessUser, JOB_NAMES, secondsSince, serviceUnavailable, toQueuedEvent, type EventsJob, type Identity, type Logger } from '@recs/shared';
+import {
+  canAccessUser,
+  isAttributable,
+  JOB_NAMES,
+  secondsSince,
+  serviceUnavailable,
+  toQueuedEvent,
+  verifyRecommendationId,
+  type EventsJob,
+  type Identity,
+  type Logger,
+  type ServedList,
+} from '@recs/shared';
 import type { Queue } from 'bullmq';
 import type { IngestMetrics } from './metrics.ts';
 import type { EventStore } from './store.ts';
@@ -9,8 +21,11 @@ export const MAX_BATCH = 1_000;
 
 export interface Rejected {
   readonly index: number;
-  /** NOT_STORED: valid, but MongoDB refused to store it (not accepted; the rest of the batch is). */
-  readonly code: EventRejection['code'] | 'FORBIDDEN' | 'NOT_STORED';
+  /**
+   * NOT_STORED: valid, but MongoDB refused to store it (not accepted; the rest of the batch is).
+   * INVALID_RECOMMENDATION_ID: a recommendationId on another type, or not one issued for the user.
+   */
+  readonly code: EventRejection['code'] | 'INVALID_RECOMMENDATION_ID' | 'FORBIDDEN' | 'NOT_STORED';
   readonly message: string;
 }
 
@@ -33,8 +48,19 @@ export interface IngestorOptions {
    * retry with the same event ids finds them as duplicates.
    */
   readonly storeTimeoutMs?: number;
-  /** Where accepted, duplicate and rejected events, batch sizes and times to durable are counted. */
+  /** Where accepted, duplicate, rejected and attributed events, batch sizes and times to durable are counted. */
   readonly metrics?: IngestMetrics;
+  /**
+   * JWT_SECRET: recommendationIds are checked with the key the recommendations subgraph signs
+   * them with, derived from it. Without it every recommendationId is refused.
+   */
+  readonly jwtSecret?: string;
+}
+
+/** An accepted event that follows from a served list. */
+export interface AttributedEvent {
+  readonly event: TrackedEvent;
+  readonly served: ServedList;
 }
 
 /** `work`, or a rejection made by `onTimeout` once `ms` have passed first. */
@@ -80,6 +106,8 @@ export class Ingestor {
     const valid: TrackedEvent[] = [];
     const indexOf = new Map<string, number>();
     const duplicates: string[] = [];
+    /** What each event with a recommendationId was served, by eventKey. */
+    const served = new Map<string, ServedList>();
     inputs.forEach((input, index) => {
       const result = validateEvent(input, { now, newId: randomUUID, position: { index, of: inputs.length } });
       if (!result.ok) {
@@ -90,6 +118,12 @@ export class Ingestor {
         rejected.push({ index, code: 'FORBIDDEN', message: `not allowed to track events for user ${result.event.userId}` });
         return;
       }
+      const recommendationId = input.recommendationId ?? undefined;
+      const check = recommendationId === undefined ? undefined : this.checkRecommendationId(recommendationId, result.event);
+      if (check?.ok === false) {
+        rejected.push({ index, code: 'INVALID_RECOMMENDATION_ID', message: check.message });
+        return;
+      }
       // an event is its user's: the same eventId for two users is two events (see eventKey)
       const key = eventKey(result.event.userId, result.event.eventId);
       if (indexOf.has(key)) {
@@ -97,7 +131,11 @@ export class Ingestor {
         return;
       }
       indexOf.set(key, index);
-      valid.push(result.event);
+      if (check === undefined) valid.push(result.event);
+      else {
+        valid.push({ ...result.event, recommendationId: recommendationId! });
+        served.set(key, check.served);
+      }
     });
     if (valid.length === 0) return { accepted: [], duplicates, rejected };
 
@@ -121,9 +159,36 @@ export class Ingestor {
         this.options.logger.warn({ batchId, err: (error as Error).message }, 'could not drop an empty inbox entry; the sweeper will');
       });
     } else {
-      await this.enqueue({ batchId, events: accepted.map(toQueuedEvent) });
+      const attributed = accepted.flatMap((event) => {
+        const list = served.get(eventKey(event.userId, event.eventId));
+        return list === undefined ? [] : [{ event, served: list }];
+      });
+      await Promise.all([this.enqueue({ batchId, events: accepted.map(toQueuedEvent) }), this.attribute(attributed)]);
     }
     return { accepted, duplicates, rejected };
+  }
+
+  /** Whether the event may carry this recommendationId: an attributable type, and an id issued for its user (see verifyRecommendationId). */
+  private checkRecommendationId(id: string, event: TrackedEvent): { ok: true; served: ServedList } | { ok: false; message: string } {
+    if (!isAttributable(event.type)) return { ok: false, message: 'recommendationId is accepted on CLICK, ADD_TO_CART and PURCHASE events only' };
+    if (this.options.jwtSecret === undefined) return { ok: false, message: 'recommendationIds cannot be checked here' };
+    return verifyRecommendationId(id, event.userId, this.options.jwtSecret, event.occurredAt, event.receivedAt);
+  }
+
+  /**
+   * Counts events newly stored with a recommendationId (never duplicates): the metric, and the
+   * experiment's tallies. The events are durable already, so a tally that cannot be written (or
+   * not within the queueing timeout: the answer does not wait longer) is logged, not refused.
+   */
+  private async attribute(attributed: readonly AttributedEvent[]): Promise<void> {
+    if (attributed.length === 0) return;
+    this.options.metrics?.attributed(attributed);
+    const timeoutMs = this.options.enqueueTimeoutMs ?? 1_000;
+    try {
+      await within(this.options.store.addAttributed(attributed), timeoutMs, () => new Error(`MongoDB did not answer within ${timeoutMs} ms`));
+    } catch (error) {
+      this.options.logger.warn({ events: attributed.length, err: (error as Error).message }, 'could not add attributed events to the experiment tallies');
+    }
   }
 
   /**

@@ -1,6 +1,6 @@
 import { EVENT_TYPE_NAMES, type TrackedEventType } from '@recs/engine';
 import { counterOn, histogramOn, LATENCY_BUCKETS, METRIC_PREFIX, type Registry } from '@recs/shared';
-import type { Rejected } from './ingest.ts';
+import type { AttributedEvent, Rejected } from './ingest.ts';
 
 /** Batch sizes, in events: single events up to the 1,000 a call may carry (MAX_BATCH). */
 const BATCH_BUCKETS = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1_000];
@@ -12,7 +12,10 @@ const BATCH_BUCKETS = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1_000];
  * - recs_events_duplicate_total: events already recorded for their user;
  * - recs_events_rejected_total{reason}: the RejectedEvent code (FORBIDDEN, NOT_STORED, ...);
  * - recs_ingest_batch_size_events: events per trackEvent(s) call, as sent;
- * - recs_ingest_durable_seconds: from the call's start to its events being durable in MongoDB.
+ * - recs_ingest_durable_seconds: from the call's start to its events being durable in MongoDB;
+ * - recs_recommendation_attributed_events_total{type,strategy,variant,model}: events newly stored
+ *   with a recommendationId, by type and what their list was (strategy, serving variant, model
+ *   version; the recommendations subgraph's recs_recommendation_impressions_total has the same labels).
  */
 export class IngestMetrics {
   private readonly acceptedTotal;
@@ -20,6 +23,7 @@ export class IngestMetrics {
   private readonly rejectedTotal;
   private readonly batchSize;
   private readonly durable;
+  private readonly attributedTotal;
 
   constructor(registry: Registry) {
     this.acceptedTotal = counterOn<'type'>(registry, {
@@ -48,6 +52,11 @@ export class IngestMetrics {
       help: "Time from a tracking call's start to its events being durable in MongoDB, in seconds.",
       buckets: [...LATENCY_BUCKETS],
     });
+    this.attributedTotal = counterOn<'type' | 'strategy' | 'variant' | 'model'>(registry, {
+      name: `${METRIC_PREFIX}recommendation_attributed_events_total`,
+      help: "Events newly stored with a recommendationId, by event type and their list's strategy, serving variant and model version.",
+      labelNames: ['type', 'strategy', 'variant', 'model'],
+    });
   }
 
   batch(size: number): void {
@@ -66,6 +75,13 @@ export class IngestMetrics {
 
   rejected(rejected: readonly Rejected[]): void {
     for (const { code } of rejected) this.rejectedTotal.inc({ reason: code });
+  }
+
+  /** Label values come from signed ids only (variants and models the recommendations subgraph serves): a small set. */
+  attributed(events: readonly AttributedEvent[]): void {
+    for (const { event, served } of events) {
+      this.attributedTotal.inc({ type: event.type, strategy: served.strategy, variant: served.variant, model: served.model });
+    }
   }
 
   durableAfter(seconds: number): void {

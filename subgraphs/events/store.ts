@@ -1,15 +1,20 @@
 import {
+  ATTRIBUTED_TALLIES,
   COLLECTIONS,
+  ExperimentTallies,
   fromUserStateDoc,
   isDuplicateKeyWrite,
   serviceUnavailable,
   toRawEventDoc,
   writeErrorsOf,
+  type TallyIncrement,
+  type UserMarkInput,
   type InboxDoc,
   type RawEventDoc,
   type UserStateDoc,
 } from '@recs/shared';
 import { eventKey, type TrackedEvent, type UserState } from '@recs/engine';
+import type { AttributedEvent } from './ingest.ts';
 import { MongoBulkWriteError, type Collection, type Db } from 'mongodb';
 
 export interface StoredBatch {
@@ -26,11 +31,13 @@ export class EventStore {
   private readonly events: Collection<RawEventDoc>;
   private readonly inbox: Collection<InboxDoc>;
   private readonly users: Collection<UserStateDoc>;
+  private readonly tallies: ExperimentTallies;
 
   constructor(db: Db) {
     this.events = db.collection<RawEventDoc>(COLLECTIONS.events);
     this.inbox = db.collection<InboxDoc>(COLLECTIONS.inbox);
     this.users = db.collection<UserStateDoc>(COLLECTIONS.users);
+    this.tallies = new ExperimentTallies(db);
   }
 
   /**
@@ -80,6 +87,24 @@ export class EventStore {
       await this.inbox.updateOne({ _id: batchId }, { $set: { ids: [...inserted] } }).catch(() => undefined);
     }
     return { inserted, duplicates, refused };
+  }
+
+  /**
+   * Adds events newly stored with a recommendationId to their experiment's tallies: the event
+   * counts, and their users the first time each clicked, added to the cart or bought. Events
+   * served outside an experiment are in the metrics only.
+   */
+  async addAttributed(attributed: readonly AttributedEvent[], now = new Date()): Promise<void> {
+    const increments: TallyIncrement[] = [];
+    const marks: UserMarkInput[] = [];
+    for (const { event, served } of attributed) {
+      const tally = ATTRIBUTED_TALLIES[event.type as keyof typeof ATTRIBUTED_TALLIES];
+      if (served.experiment === undefined || tally === undefined) continue;
+      const { experiment, variant } = served;
+      increments.push({ experiment, variant, field: tally.count, count: 1 });
+      marks.push({ experiment, variant, userId: event.userId, mark: tally.mark });
+    }
+    await this.tallies.add(increments, marks, now);
   }
 
   /** Forgets an inbox entry that turned out to hold no new event. */

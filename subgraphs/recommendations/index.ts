@@ -18,6 +18,7 @@ await runService('recommendations', recommendationsConfig, async (context) => {
   const server = await createRecommendationsServer({
     store: new RecommendationStore(mongo.db, engine.bestSellerWindows, undefined, { lists }),
     engine,
+    experiment: config.RECS_EXPERIMENT,
     jwtSecret: config.JWT_SECRET,
     logger,
     production: config.NODE_ENV === 'production',
@@ -25,5 +26,7 @@ await runService('recommendations', recommendationsConfig, async (context) => {
     // GraphQL and HTTP metrics, and GET /metrics (with the process and store metrics runService put there)
     metrics: context.metrics,
   });
-  return [...(await serve(context, 'recommendations subgraph', server)), () => subscriber.close()];
+  if (config.RECS_EXPERIMENT !== undefined) logger.info({ experiment: config.RECS_EXPERIMENT }, 'running an experiment');
+  // the tallies last: lists served until the server stopped are written
+  return [...(await serve(context, 'recommendations subgraph', server)), () => subscriber.close(), () => server.experiments.close()];
 });

@@ -1,7 +1,18 @@
 import { KIND_CODE, type CatalogProduct, type EngineConfig, type Neighbour, type RecommendationItem, type SimilarityKind } from '@recs/engine';
-import { badUserInput, coocDocId, optionalId, requireId, requireUserAccess, type StoredList, type SubgraphContext } from '@recs/shared';
+import {
+  badUserInput,
+  coocDocId,
+  EXPERIMENT_NAME,
+  optionalId,
+  requireAdmin,
+  requireId,
+  requireUserAccess,
+  type StoredList,
+  type SubgraphContext,
+} from '@recs/shared';
 import DataLoader from 'dataloader';
 import { GraphQLError } from 'graphql';
+import type { Experiments } from './experiments.ts';
 import type { Resolvers } from './generated/resolvers.ts';
 import { controlledItems, servingControls, type ControlArgs } from './servingControls.ts';
 import type { RecommendationStore } from './store.ts';
@@ -9,6 +20,8 @@ import type { RecommendationStore } from './store.ts';
 export interface RecommendationsContext extends SubgraphContext {
   readonly store: RecommendationStore;
   readonly engine: EngineConfig;
+  /** The running experiment: each user's variant, recommendationIds, the tallies. */
+  readonly experiments: Experiments;
   /** Neighbour lists by co-occurrence id, batched per request. */
   readonly neighbours: DataLoader<string, readonly Neighbour[]>;
   /** Category and stock by product id (null: not in the catalog), batched per request (serving controls). */
@@ -45,12 +58,14 @@ function ranked(items: readonly (readonly [string, number])[], limit: number) {
 
 /**
  * A user's list, or (never computed: no history yet) the overall best sellers; under the serving
- * controls the arguments ask for (see servingControls.ts), checked before anything is read.
+ * controls the arguments ask for (see servingControls.ts), checked before anything is read, and
+ * those of the user's variant (servingPolicies.ts). Counted as served, with its signed id.
  */
 async function recommendationList(userId: string, limit: number, args: ControlArgs, ctx: RecommendationsContext) {
   requireUserAccess(ctx.identity, userId);
   checkLimit(limit, ctx.engine.listSize);
-  const controls = servingControls(args, limit);
+  const assignment = ctx.experiments.assign(userId);
+  const controls = assignment.policy.controls(servingControls(args, limit), limit);
   let list: StoredList | undefined = await ctx.store.list(userId);
   const coldStart = list === undefined;
   if (list === undefined) {
@@ -65,7 +80,16 @@ async function recommendationList(userId: string, limit: number, args: ControlAr
     generatedAt: new Date(list.generatedAt),
     version: list.version,
     items: items.map((item) => ({ product: productRef(item.productId), score: item.score, reasons: item.reasons })),
+    recommendationId: ctx.experiments.served(userId, assignment, { strategy: list.strategy, version: list.version, items: items.length }),
+    variant: assignment.variant,
+    modelVersion: assignment.policy.model,
   };
+}
+
+async function experimentReport(name: string, ctx: RecommendationsContext) {
+  requireAdmin(ctx.identity);
+  if (!EXPERIMENT_NAME.test(name)) throw badUserInput('name must be 1-32 letters, digits, _ or -', { argument: 'name' });
+  return ctx.experiments.report(name);
 }
 
 async function similar(productId: string, kind: SimilarityKind, limit: number, ctx: RecommendationsContext) {
@@ -95,6 +119,7 @@ export const resolvers = {
       const list = await bestSellers(optionalId(categoryId, 'categoryId') ?? null, limit, ctx.engine.defaultWindowDays, ctx);
       return { categoryId: list.categoryId, items: ranked(list.items, limit), changedAt: new Date(list.changedAt) };
     },
+    experimentReport: (_, { name }, ctx) => experimentReport(name, ctx),
   },
   Subscription: {
     recommendationsChanged: { subscribe: servedByGateway },

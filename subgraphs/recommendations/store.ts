@@ -3,6 +3,7 @@ import {
   bestSellersDocId,
   buyerDaysFromDoc,
   COLLECTIONS,
+  ExperimentTallies,
   ExpiringCache,
   fromBestSellersDoc,
   fromListDoc,
@@ -55,11 +56,14 @@ export class RecommendationStore {
 
   /** Lists in memory, dropped when the workers announce newer ones (see ListCache); none: every read goes to MongoDB. */
   private readonly lists: ListCache | undefined;
+  /** The experiments' per-variant figures (experiment_tallies, experiment_users). */
+  readonly tallies: ExperimentTallies;
 
   /** `materializedWindows` are kept current by the workers; other windows are computed here. */
   constructor(db: Db, materializedWindows: readonly number[], computedTtlMs = 60_000, options: { readonly lists?: ListCache } = {}) {
     this.db = db;
     this.lists = options.lists;
+    this.tallies = new ExperimentTallies(db);
     this.materialized = new Set(materializedWindows);
     this.computedTtlMs = computedTtlMs;
   }

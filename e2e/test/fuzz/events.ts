@@ -311,7 +311,8 @@ export const schemaBreaker = fc.oneof(
       ['2025-01-01T00:00:00Z'],
     )
     .map((value) => ({ field: 'occurredAt', value })),
-  fc.constantFrom('recommendationId', 'bogus', 'eventid').map((name) => ({ field: name, value: 'x' })),
+  fc.constantFrom<unknown>(1.5, true, ['r1'], { id: 'r1' }).map((value) => ({ field: 'recommendationId', value })),
+  fc.constantFrom('recommendationid', 'bogus', 'eventid').map((name) => ({ field: name, value: 'x' })),
 );
 
 export function breakEvent(event: SentEvent, breaker: { field: string; value: unknown }): SentEvent {

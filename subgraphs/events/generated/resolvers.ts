@@ -110,7 +110,7 @@ export type RejectedEvent = {
   readonly __typename?: 'RejectedEvent';
   /**
    * Stable reason code: INVALID_EVENT_ID, INVALID_USER_ID, INVALID_PRODUCT_ID, INVALID_SESSION_ID,
-   * INVALID_TIMESTAMP, FUTURE_TIMESTAMP, TOO_OLD, INVALID_QUANTITY, INVALID_PRICE, INVALID_METADATA, FORBIDDEN, NOT_STORED (valid, but the database refused to store it).
+   * INVALID_TIMESTAMP, FUTURE_TIMESTAMP, TOO_OLD, INVALID_QUANTITY, INVALID_PRICE, INVALID_METADATA, INVALID_RECOMMENDATION_ID, FORBIDDEN, NOT_STORED (valid, but the database refused to store it).
    */
   readonly code: Scalars['String']['output'];
   /** Its position in `inputs`, from 0. */
@@ -137,6 +137,13 @@ export type TrackEventInput = {
   readonly productId: Scalars['ID']['input'];
   /** Units (1 to 100,000); default 1. */
   readonly quantity?: InputMaybe<Scalars['Int']['input']>;
+  /**
+   * The `recommendationId` of the list the event follows from (CLICK, ADD_TO_CART and PURCHASE
+   * only), served to this user at most 30 days before: the event is attributed to that list's
+   * strategy, variant and model. Refused with INVALID_RECOMMENDATION_ID otherwise, or when it is
+   * not one the API issued for this user. Stored with the event; it changes no aggregate.
+   */
+  readonly recommendationId?: InputMaybe<Scalars['ID']['input']>;
   /** The browsing session; events without one are split into sessions by 30-minute gaps. */
   readonly sessionId?: InputMaybe<Scalars['ID']['input']>;
   /** What happened. */

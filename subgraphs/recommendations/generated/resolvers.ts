@@ -30,6 +30,17 @@ export type BestSellersUpdate = {
   readonly items: ReadonlyArray<RankedProduct>;
 };
 
+/** An online experiment's figures, per variant. */
+export type ExperimentReport = {
+  readonly __typename?: 'ExperimentReport';
+  /** Whether the recommendations service runs this experiment now. */
+  readonly active: Scalars['Boolean']['output'];
+  /** The experiment's name. */
+  readonly name: Scalars['String']['output'];
+  /** Its variants: the control first. */
+  readonly variants: ReadonlyArray<VariantReport>;
+};
+
 export type Product = {
   readonly __typename?: 'Product';
   /** Products bought by the same customers as this one, strongest first. */
@@ -63,6 +74,13 @@ export type Query = {
    * shows before its first update.
    */
   readonly bestSellersSnapshot: BestSellersUpdate;
+  /**
+   * An online experiment's figures per variant (admins only), from the events attributed to the
+   * lists it served (their `recommendationId`): the variants as the running experiment
+   * (`RECS_EXPERIMENT`) lists them, the first being the control, then any others that have
+   * figures. Null when the experiment neither runs nor has figures.
+   */
+  readonly experimentReport?: Maybe<ExperimentReport>;
   /**
    * A user's personalized list (users may read only their own). Users without history get the
    * overall best sellers, with `strategy: BEST_SELLERS`.
@@ -98,6 +116,11 @@ export type QueryBestSellersSnapshotArgs = {
 };
 
 
+export type QueryExperimentReportArgs = {
+  name: Scalars['String']['input'];
+};
+
+
 export type QueryRecommendationsArgs = {
   categoryId?: InputMaybe<Scalars['ID']['input']>;
   exclude?: InputMaybe<ReadonlyArray<Scalars['ID']['input']>>;
@@ -124,6 +147,17 @@ export type RankedProduct = {
   readonly score: Scalars['Float']['output'];
 };
 
+/** An estimated rate (or difference of rates) with its 95% confidence interval. */
+export type RateEstimate = {
+  readonly __typename?: 'RateEstimate';
+  /** Upper bound of the 95% interval. */
+  readonly high: Scalars['Float']['output'];
+  /** Lower bound of the 95% interval. */
+  readonly low: Scalars['Float']['output'];
+  /** The estimate. */
+  readonly value: Scalars['Float']['output'];
+};
+
 /** One recommended product. */
 export type Recommendation = {
   readonly __typename?: 'Recommendation';
@@ -145,10 +179,24 @@ export type RecommendationList = {
   readonly generatedAt: Scalars['DateTime']['output'];
   /** Best first. */
   readonly items: ReadonlyArray<Recommendation>;
+  /** The version of the learned model that ranked the list; `none` when no model did. */
+  readonly modelVersion: Scalars['String']['output'];
+  /**
+   * This serving of the list (the same list served again within a minute has the same id), signed
+   * (opaque: do not parse it). Send it as
+   * `TrackEventInput.recommendationId` with the CLICK, ADD_TO_CART and PURCHASE events that follow
+   * from the list, within 30 days, so they are attributed to its strategy, variant and model.
+   */
+  readonly recommendationId: Scalars['ID']['output'];
   /** How the list was made. */
   readonly strategy: RecommendationStrategy;
   /** Whose list it is. */
   readonly userId: Scalars['ID']['output'];
+  /**
+   * The serving policy the list was served with: the user's variant in the running experiment
+   * (split by a stable hash of the user), `blend` when none runs.
+   */
+  readonly variant: Scalars['String']['output'];
   /** Increases each time the list changes (0: never computed, the cold-start list). */
   readonly version: Scalars['Int']['output'];
 };
@@ -221,6 +269,49 @@ export type UserRecommendationsArgs = {
   exclude?: InputMaybe<ReadonlyArray<Scalars['ID']['input']>>;
   limit?: InputMaybe<Scalars['Int']['input']>;
   maxPerCategory?: InputMaybe<Scalars['Int']['input']>;
+};
+
+/**
+ * One variant's figures. Users are the unit of the split, so the rates are per user: of the users
+ * served a non-empty list, the share who clicked (bought) after one. A user's events count only
+ * with the recommendationId of a list they were served.
+ */
+export type VariantReport = {
+  readonly __typename?: 'VariantReport';
+  /** ADD_TO_CART events attributed to its lists. */
+  readonly addToCarts: Scalars['Int']['output'];
+  /** Distinct users with an attributed add to cart. */
+  readonly addingUsers: Scalars['Int']['output'];
+  /** clickingUsers / users, with its 95% Wilson score interval; null with no users. */
+  readonly clickThroughRate?: Maybe<RateEstimate>;
+  /**
+   * This variant's clickThroughRate minus the control's, with its 95% interval (Newcombe's
+   * hybrid score interval); null for the control, or when either has no users.
+   */
+  readonly clickThroughRateDifference?: Maybe<RateEstimate>;
+  /** Distinct users with an attributed click. */
+  readonly clickingUsers: Scalars['Int']['output'];
+  /** CLICK events attributed to its lists. */
+  readonly clicks: Scalars['Int']['output'];
+  /** purchasingUsers / users, with its 95% Wilson score interval; null with no users. */
+  readonly conversionRate?: Maybe<RateEstimate>;
+  /** This variant's conversionRate minus the control's, as clickThroughRateDifference. */
+  readonly conversionRateDifference?: Maybe<RateEstimate>;
+  /**
+   * Non-empty lists served: every query, and every subscription hydration (also one the gateway
+   * finds unchanged and does not send).
+   */
+  readonly impressions: Scalars['Int']['output'];
+  /** PURCHASE events attributed to its lists. */
+  readonly purchases: Scalars['Int']['output'];
+  /** Distinct users with an attributed purchase. */
+  readonly purchasingUsers: Scalars['Int']['output'];
+  /** Its configured share of users (0 to 1) while the experiment runs; null otherwise. */
+  readonly share?: Maybe<Scalars['Float']['output']>;
+  /** Distinct users served a non-empty list. */
+  readonly users: Scalars['Int']['output'];
+  /** The variant (serving policy). */
+  readonly variant: Scalars['String']['output'];
 };
 
 
@@ -324,20 +415,23 @@ export type ResolversTypes = {
   BestSellersUpdate: ResolverTypeWrapper<Omit<BestSellersUpdate, 'items'> & { items: ReadonlyArray<ResolversTypes['RankedProduct']> }>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
+  ExperimentReport: ResolverTypeWrapper<ExperimentReport>;
+  Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
+  String: ResolverTypeWrapper<Scalars['String']['output']>;
   JSON: ResolverTypeWrapper<Scalars['JSON']['output']>;
   Product: ResolverTypeWrapper<EntityRef>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   RankedProduct: ResolverTypeWrapper<Omit<RankedProduct, 'product'> & { product: ResolversTypes['Product'] }>;
   Float: ResolverTypeWrapper<Scalars['Float']['output']>;
+  RateEstimate: ResolverTypeWrapper<RateEstimate>;
   Recommendation: ResolverTypeWrapper<Omit<Recommendation, 'product'> & { product: ResolversTypes['Product'] }>;
-  String: ResolverTypeWrapper<Scalars['String']['output']>;
   RecommendationList: ResolverTypeWrapper<Omit<RecommendationList, 'items'> & { items: ReadonlyArray<ResolversTypes['Recommendation']> }>;
   RecommendationStrategy: RecommendationStrategy;
   SimilarityKind: SimilarityKind;
   Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
   User: ResolverTypeWrapper<EntityRef>;
-  Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
+  VariantReport: ResolverTypeWrapper<VariantReport>;
 };
 
 /** Mapping between all available schema types and the resolvers parents */
@@ -345,18 +439,21 @@ export type ResolversParentTypes = {
   BestSellersUpdate: Omit<BestSellersUpdate, 'items'> & { items: ReadonlyArray<ResolversParentTypes['RankedProduct']> };
   ID: Scalars['ID']['output'];
   DateTime: Scalars['DateTime']['output'];
+  ExperimentReport: ExperimentReport;
+  Boolean: Scalars['Boolean']['output'];
+  String: Scalars['String']['output'];
   JSON: Scalars['JSON']['output'];
   Product: EntityRef;
   Int: Scalars['Int']['output'];
   Query: Record<PropertyKey, never>;
   RankedProduct: Omit<RankedProduct, 'product'> & { product: ResolversParentTypes['Product'] };
   Float: Scalars['Float']['output'];
+  RateEstimate: RateEstimate;
   Recommendation: Omit<Recommendation, 'product'> & { product: ResolversParentTypes['Product'] };
-  String: Scalars['String']['output'];
   RecommendationList: Omit<RecommendationList, 'items'> & { items: ReadonlyArray<ResolversParentTypes['Recommendation']> };
   Subscription: Record<PropertyKey, never>;
   User: EntityRef;
-  Boolean: Scalars['Boolean']['output'];
+  VariantReport: VariantReport;
 };
 
 export type BestSellersUpdateResolvers<ContextType = RecommendationsContext, ParentType extends ResolversParentTypes['BestSellersUpdate'] = ResolversParentTypes['BestSellersUpdate']> = {
@@ -368,6 +465,12 @@ export type BestSellersUpdateResolvers<ContextType = RecommendationsContext, Par
 export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
   name: 'DateTime';
 }
+
+export type ExperimentReportResolvers<ContextType = RecommendationsContext, ParentType extends ResolversParentTypes['ExperimentReport'] = ResolversParentTypes['ExperimentReport']> = {
+  active?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  variants?: Resolver<ReadonlyArray<ResolversTypes['VariantReport']>, ParentType, ContextType>;
+};
 
 export interface JsonScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['JSON'], any> {
   name: 'JSON';
@@ -383,6 +486,7 @@ export type ProductResolvers<ContextType = RecommendationsContext, ParentType ex
 export type QueryResolvers<ContextType = RecommendationsContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
   bestSellers?: Resolver<ReadonlyArray<ResolversTypes['RankedProduct']>, ParentType, ContextType, RequireFields<QueryBestSellersArgs, 'limit' | 'windowDays'>>;
   bestSellersSnapshot?: Resolver<ResolversTypes['BestSellersUpdate'], ParentType, ContextType, RequireFields<QueryBestSellersSnapshotArgs, 'limit'>>;
+  experimentReport?: Resolver<Maybe<ResolversTypes['ExperimentReport']>, ParentType, ContextType, RequireFields<QueryExperimentReportArgs, 'name'>>;
   recommendations?: Resolver<ResolversTypes['RecommendationList'], ParentType, ContextType, RequireFields<QueryRecommendationsArgs, 'limit' | 'userId'>>;
   similarProducts?: Resolver<ReadonlyArray<ResolversTypes['RankedProduct']>, ParentType, ContextType, RequireFields<QuerySimilarProductsArgs, 'kind' | 'limit' | 'productId'>>;
 };
@@ -391,6 +495,12 @@ export type RankedProductResolvers<ContextType = RecommendationsContext, ParentT
   product?: Resolver<ResolversTypes['Product'], ParentType, ContextType>;
   rank?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   score?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+};
+
+export type RateEstimateResolvers<ContextType = RecommendationsContext, ParentType extends ResolversParentTypes['RateEstimate'] = ResolversParentTypes['RateEstimate']> = {
+  high?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  low?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  value?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
 };
 
 export type RecommendationResolvers<ContextType = RecommendationsContext, ParentType extends ResolversParentTypes['Recommendation'] = ResolversParentTypes['Recommendation']> = {
@@ -402,8 +512,11 @@ export type RecommendationResolvers<ContextType = RecommendationsContext, Parent
 export type RecommendationListResolvers<ContextType = RecommendationsContext, ParentType extends ResolversParentTypes['RecommendationList'] = ResolversParentTypes['RecommendationList']> = {
   generatedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   items?: Resolver<ReadonlyArray<ResolversTypes['Recommendation']>, ParentType, ContextType>;
+  modelVersion?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  recommendationId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   strategy?: Resolver<ResolversTypes['RecommendationStrategy'], ParentType, ContextType>;
   userId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  variant?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   version?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
 
@@ -418,16 +531,36 @@ export type UserResolvers<ContextType = RecommendationsContext, ParentType exten
   recommendations?: Resolver<ResolversTypes['RecommendationList'], ParentType, ContextType, RequireFields<UserRecommendationsArgs, 'limit'>>;
 };
 
+export type VariantReportResolvers<ContextType = RecommendationsContext, ParentType extends ResolversParentTypes['VariantReport'] = ResolversParentTypes['VariantReport']> = {
+  addToCarts?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  addingUsers?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  clickThroughRate?: Resolver<Maybe<ResolversTypes['RateEstimate']>, ParentType, ContextType>;
+  clickThroughRateDifference?: Resolver<Maybe<ResolversTypes['RateEstimate']>, ParentType, ContextType>;
+  clickingUsers?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  clicks?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  conversionRate?: Resolver<Maybe<ResolversTypes['RateEstimate']>, ParentType, ContextType>;
+  conversionRateDifference?: Resolver<Maybe<ResolversTypes['RateEstimate']>, ParentType, ContextType>;
+  impressions?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  purchases?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  purchasingUsers?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  share?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+  users?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  variant?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
 export type Resolvers<ContextType = RecommendationsContext> = {
   BestSellersUpdate?: BestSellersUpdateResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
+  ExperimentReport?: ExperimentReportResolvers<ContextType>;
   JSON?: GraphQLScalarType;
   Product?: ProductResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   RankedProduct?: RankedProductResolvers<ContextType>;
+  RateEstimate?: RateEstimateResolvers<ContextType>;
   Recommendation?: RecommendationResolvers<ContextType>;
   RecommendationList?: RecommendationListResolvers<ContextType>;
   Subscription?: SubscriptionResolvers<ContextType>;
   User?: UserResolvers<ContextType>;
+  VariantReport?: VariantReportResolvers<ContextType>;
 };
 
