@@ -2,7 +2,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, TEST_JWT_SECRET } from '@recs/devkit';
 import { nextResult, startSystem, type System } from '@recs/e2e';
-import { closeServer, createLogger, listen } from '@recs/shared';
+import { closeServer, COLLECTIONS, createLogger, listen } from '@recs/shared';
 import { chromium, type Browser, type ConsoleMessage, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStorefrontServer, type Storefront } from '../src/server.ts';
@@ -194,6 +194,8 @@ describe('the storefront in Chromium', () => {
     const shown = await recommended(page);
     const bought = shown.ids.find((id) => id.startsWith('k'))!;
     const position = shown.ids.indexOf(bought);
+    const servedAs = await page.locator('[data-testid="recommended"]').getAttribute('data-recommendation-id');
+    expect(servedAs).toMatch(/^r1~/);
     await page.locator(`[data-testid="recommended"] li[data-product-id="${bought}"] a`).click();
     await page.locator(`[data-testid="product-page"][data-product-id="${bought}"] [data-action="add-to-cart"]`).click();
     await page.locator('[data-testid="cart"][data-lines="1"]').waitFor();
@@ -213,6 +215,15 @@ describe('the storefront in Chromium', () => {
     // once the list's animations are over
     await page.waitForFunction(() => document.getAnimations().length === 0);
     await page.screenshot({ path: join(ARTIFACTS, 'storefront.png') });
+    // the click, the basket add and the purchase are attributed to the list they came from
+    const attributed = await system.db.db
+      .collection<{ userId: string; productId: string; type: string; receivedAt: Date; recommendationId?: string }>(COLLECTIONS.events)
+      .find({ userId: SHOPPER, productId: bought, type: { $in: ['CLICK', 'ADD_TO_CART', 'PURCHASE'] } })
+      .sort({ receivedAt: -1 })
+      .toArray();
+    // the newest of each type (the grid may have been clicked before, unattributed)
+    const newest = (type: string) => attributed.find((event) => event.type === type)?.recommendationId;
+    expect([newest('CLICK'), newest('ADD_TO_CART'), newest('PURCHASE')]).toEqual([servedAs, servedAs, servedAs]);
 
     // the gateway restarts; meanwhile the shopper's list changes (their phone, through the other gateway)
     const beforeRestart = await recommended(page);

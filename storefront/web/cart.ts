@@ -3,6 +3,8 @@ import type { Tracker } from './tracker.ts';
 
 export interface CartLine {
   readonly productId: string;
+  /** The recommendation the product was found through, if any: its purchase is attributed to it. */
+  readonly recommendationId?: string;
   readonly name: string;
   readonly price: number | null;
   readonly currency: string;
@@ -33,13 +35,14 @@ export class Cart {
     this.render();
   }
 
-  add(product: { id: string; name: string; price: number | null; currency: string }): void {
+  add(product: { id: string; name: string; price: number | null; currency: string }, recommendationId?: string): void {
     const line = this.lines.find((l) => l.productId === product.id);
+    const from = recommendationId === undefined ? {} : { recommendationId };
     if (line !== undefined) line.quantity = Math.min(line.quantity + 1, MAX_QUANTITY);
     else if (this.lines.length < MAX_LINES)
-      this.lines.push({ productId: product.id, name: product.name, price: product.price, currency: product.currency, quantity: 1 });
+      this.lines.push({ productId: product.id, name: product.name, price: product.price, currency: product.currency, quantity: 1, ...from });
     else return;
-    this.tracker.track({ productId: product.id, type: 'ADD_TO_CART', quantity: 1, ...(product.price === null ? {} : { price: product.price }) });
+    this.tracker.track({ productId: product.id, type: 'ADD_TO_CART', quantity: 1, ...(product.price === null ? {} : { price: product.price }), ...from });
     this.notice = '';
     this.save();
   }
@@ -61,6 +64,7 @@ export class Cart {
         type: 'PURCHASE',
         quantity: line.quantity,
         ...(line.price === null ? {} : { price: line.price }),
+        ...(line.recommendationId === undefined ? {} : { recommendationId: line.recommendationId }),
         metadata: { orderId },
       });
     }

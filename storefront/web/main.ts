@@ -40,6 +40,11 @@ interface Shop {
 }
 let shop: Shop | undefined;
 let routing = 0;
+/**
+ * Products reached from "Recommended for you" in this tab, with the recommendationId of the list
+ * they were in: the product page's basket add (and so the purchase) is attributed to it.
+ */
+const foundThrough = new Map<string, string>();
 
 function setLiveState(state: LiveState): void {
   status.dataset['state'] = state;
@@ -55,6 +60,8 @@ function fillPicker(current: string): void {
 }
 
 async function signIn(customerId: string | undefined): Promise<void> {
+  // another shopper: the recommendations this tab saw were not theirs
+  foundThrough.clear();
   shop?.recommended.close();
   shop?.bestSellers.close();
   shop?.api.close();
@@ -108,7 +115,7 @@ async function route(): Promise<void> {
     const product = /^#\/product\/(.+)$/.exec(location.hash);
     if (product !== null) {
       const id = decodeURIComponent(product[1]!);
-      const page = await renderProduct(main, current.api, current.names, id, (p) => current.cart.add(p));
+      const page = await renderProduct(main, current.api, current.names, id, (p) => current.cart.add(p, foundThrough.get(p.id)));
       if (page === null || turn !== routing) return;
       current.tracker.track({ productId: page.id, type: 'VIEW', ...(page.price === null ? {} : { price: page.price }) });
       current.bestSellers.show(page.category?.id ?? null);
@@ -131,7 +138,21 @@ document.addEventListener('click', (event) => {
   const link = (event.target as Element | null)?.closest<HTMLAnchorElement>('a[data-source]');
   const match = link === null || link === undefined ? null : /^#\/product\/(.+)$/.exec(link.getAttribute('href') ?? '');
   if (match === null || shop === undefined) return;
-  shop.tracker.track({ productId: decodeURIComponent(match[1]!), type: 'CLICK', metadata: { source: link!.dataset['source']! } });
+  const productId = decodeURIComponent(match[1]!);
+  const recommendationId =
+    link!.dataset['source'] === 'recommended' ? link!.closest<HTMLElement>('[data-recommendation-id]')?.dataset['recommendationId'] : undefined;
+  if (recommendationId !== undefined) {
+    foundThrough.delete(productId);
+    foundThrough.set(productId, recommendationId);
+    // the tab's last hundred, at most
+    if (foundThrough.size > 100) foundThrough.delete(foundThrough.keys().next().value!);
+  }
+  shop.tracker.track({
+    productId,
+    type: 'CLICK',
+    metadata: { source: link!.dataset['source']! },
+    ...(recommendationId === undefined ? {} : { recommendationId }),
+  });
 });
 
 let typing: ReturnType<typeof setTimeout> | undefined;

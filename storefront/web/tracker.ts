@@ -8,6 +8,8 @@ export interface TrackedEvent {
   readonly quantity?: number;
   readonly price?: number;
   readonly metadata?: Record<string, string>;
+  /** The served list it came from (CLICK, ADD_TO_CART, PURCHASE only). */
+  readonly recommendationId?: string;
 }
 
 /** Events sent together at most; the API takes 1,000. */

@@ -11,12 +11,14 @@ interface Recommendation {
 }
 interface RecommendationList {
   readonly version: number;
+  /** What was served, signed: sent back with the clicks, basket adds and purchases it leads to. */
+  readonly recommendationId: string;
   readonly strategy: 'PERSONALIZED' | 'BEST_SELLERS';
   readonly generatedAt: string;
   readonly items: readonly Recommendation[];
 }
 
-const FIELDS = 'version strategy generatedAt items { score reasons product { id name price currency category { id name } } }';
+const FIELDS = 'version recommendationId strategy generatedAt items { score reasons product { id name price currency category { id name } } }';
 const QUERY = `query Recommended($userId: ID!, $limit: Int) { recommendations(userId: $userId, limit: $limit) { ${FIELDS} } }`;
 const LIVE = `subscription RecommendedLive($userId: ID!, $limit: Int, $sinceVersion: Int) {
   recommendationsChanged(userId: $userId, limit: $limit, sinceVersion: $sinceVersion) { ${FIELDS} }
@@ -88,6 +90,7 @@ export class RecommendedWidget {
     if (list.version > 0) this.updates++;
     for (const item of list.items) this.names.rememberProduct(item.product);
     this.root.dataset['version'] = String(list.version);
+    this.root.dataset['recommendationId'] = list.recommendationId;
     this.root.dataset['updates'] = String(this.updates);
     this.root.dataset['strategy'] = list.strategy;
     this.root.querySelector('[data-testid="recommended-strategy"]')!.textContent = list.strategy === 'PERSONALIZED' ? 'for you' : 'popular picks';
