@@ -186,7 +186,19 @@ try {
     ['events', 'subgraphs/events/index.ts', ports.events],
     ['recommendations', 'subgraphs/recommendations/index.ts', ports.recommendations],
   ] as const;
-  for (const [name, script, listenPort] of subgraphs) watch(startChild(name, join(ROOT, script), [], { ...env, PORT: String(listenPort) }, OWN_GROUP));
+  // the demo runs an experiment: storefront shoppers split between two serving policies (README: Experiments and attribution)
+  const experiment = process.env['RECS_EXPERIMENT'] ?? 'storefront:blend=50,diverse=50';
+  for (const [name, script, listenPort] of subgraphs) {
+    watch(
+      startChild(
+        name,
+        join(ROOT, script),
+        [],
+        { ...env, PORT: String(listenPort), ...(name === 'recommendations' ? { RECS_EXPERIMENT: experiment } : {}) },
+        OWN_GROUP,
+      ),
+    );
+  }
   watch(startChild('workers', join(ROOT, 'workers/src/index.ts'), [], env, OWN_GROUP));
   const gateway = watch(
     startChild(
@@ -256,6 +268,9 @@ In Sandbox, set the header   Authorization: Bearer <shopper-1 token>   (for the 
 under connection settings: connectionParams { "authorization": "Bearer <token>" }), then run:
 
   subscription { recommendationsChanged(userId: "shopper-1") { version strategy items { reasons product { name price category { name } } } } }
+
+Experiment ${experiment}: shoppers are split between its serving policies; clicks, basket adds and purchases in the
+storefront's "Recommended for you" are attributed. As admin, in Sandbox:  query { experimentReport(name: "${experiment.split(':')[0]}") { variants { variant users clickThroughRate { value low high } conversionRate { value low high } } } }
 
 ${rate > 0 ? `The simulator sends about ${rate} events/s and makes shopper-1 browse every few seconds, so the list changes live.` : 'The simulator is off (SIMULATOR_RATE=0).'}
 Ctrl-C stops everything.
