@@ -78,6 +78,16 @@ async function waitForVersionAbove(page: Page, version: number, timeout: number)
   });
 }
 
+/** Waits until "Recently viewed" lists exactly these products, in this order (it refreshes once each view is stored). */
+async function recentlyViewed(page: Page, ids: readonly string[]): Promise<void> {
+  await page.waitForFunction(
+    (expected) =>
+      [...document.querySelectorAll<HTMLElement>('[data-testid="recently-viewed-items"] li')].map((li) => li.dataset['productId']).join() === expected.join(),
+    ids,
+    { timeout: 15_000 },
+  );
+}
+
 async function openProduct(page: Page, id: string): Promise<void> {
   await page.locator(`[data-testid="product-card"][data-product-id="${id}"]`).click();
   await page.locator(`[data-testid="product-page"][data-product-id="${id}"]`).waitFor();
@@ -179,10 +189,9 @@ describe('the storefront in Chromium', () => {
     await page.locator('[data-testid="best-sellers"][data-category="kitchen"] li[data-product-id="k4"]').waitFor();
 
     // recently viewed: the three products, newest first; one removed stays removed
-    const viewed = page.locator('[data-testid="recently-viewed-items"] li');
-    await expect.poll(() => viewed.evaluateAll((items) => items.map((li) => (li as HTMLElement).dataset['productId']))).toEqual(['k3', 'k2', 'k1']);
+    await recentlyViewed(page, ['k3', 'k2', 'k1']);
     await page.locator('[data-testid="recently-viewed-items"] li[data-product-id="k2"] [data-action="remove"]').click();
-    await expect.poll(() => viewed.evaluateAll((items) => items.map((li) => (li as HTMLElement).dataset['productId']))).toEqual(['k3', 'k1']);
+    await recentlyViewed(page, ['k3', 'k1']);
     const { data: history } = await system.query<{ user: { browsingHistory: { product: { id: string } }[] } }>(
       `query ($u: ID!) { user(id: $u) { browsingHistory { product { id } } } }`,
       { u: SHOPPER },
@@ -209,7 +218,7 @@ describe('the storefront in Chromium', () => {
         return Number(root.dataset['version']) > (v as number) && items.indexOf(id as string) !== at;
       },
       [beforeBuying.version, bought, position] as const,
-      { timeout: 5_000, polling: 'raf' },
+      { timeout: 10_000, polling: 'raf' },
     );
 
     // once the list's animations are over
@@ -246,7 +255,7 @@ describe('the storefront in Chromium', () => {
     // it reconnects and, resuming from the version it showed, gets the list it missed
     await page.locator('[data-testid="live-status"][data-state="live"]').waitFor({ timeout: 15_000 });
     const restartEnded = Date.now();
-    await waitForVersionAbove(page, beforeRestart.version, 5_000);
+    await waitForVersionAbove(page, beforeRestart.version, 10_000);
     expect((await recommended(page)).version).toBe(missed);
     expect(await page.locator('[data-testid="recommended"] li[data-product-id^="g"]').count()).toBeGreaterThan(0);
 
