@@ -115,6 +115,19 @@ async function shopperWithList(user: string): Promise<{ token: string; version: 
   return { token, version };
 }
 
+/** `promise`, or a failure naming the step that did not happen within `ms`. */
+function within<T>(promise: Promise<T>, ms: number, step: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      // what the gateway's hub went through, to tell a lost message from reads that stayed behind
+      const stats = JSON.stringify(system.gateways.map((gateway) => gateway.server.hub.stats()));
+      reject(new Error(`${step}: not within ${ms} ms; hubs: ${stats}`));
+    }, ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
 describe('recommendationsChanged with sinceVersion', () => {
   it('sends the current list at once when it is newer than sinceVersion, then the next change', async () => {
     const { token, version } = await shopperWithList('late');
@@ -145,13 +158,13 @@ describe('recommendationsChanged with sinceVersion', () => {
     await follow<List>(client, LIST, { user: 'away', since: version });
     await client.dispose();
     // the change happens while the widget is gone; a service's watcher sees it land
-    const watcher = await follow<List>(system.wsClient(storefront), LIST, { user: 'away' });
+    const watcher = await within(follow<List>(system.wsClient(storefront), LIST, { user: 'away' }), 10_000, 'the watcher subscribes');
     await track('away', ['candle']);
-    const missed = (await watcher.next()).recommendationsChanged;
+    const missed = (await within(watcher.next(), 20_000, 'the watcher sees the change')).recommendationsChanged;
     await watcher.close();
     expect(missed.version).toBeGreaterThan(version);
-    const back = await follow<List>(system.wsClient(token), LIST, { user: 'away', since: version });
-    expect(await back.next()).toEqual({ recommendationsChanged: missed });
+    const back = await within(follow<List>(system.wsClient(token), LIST, { user: 'away', since: version }), 10_000, 'the widget subscribes again');
+    expect(await within(back.next(), 20_000, 'the widget catches up')).toEqual({ recommendationsChanged: missed });
     await back.close();
   });
 
@@ -205,15 +218,6 @@ describe('bestSellersChanged with sinceChangedAt', () => {
     );
   });
 });
-
-/** `promise`, or a failure naming the step that did not happen within `ms`. */
-function within<T>(promise: Promise<T>, ms: number, step: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${step}: not within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
-}
 
 describe('a gateway restart', () => {
   it('closes the sockets as going away (1001), never completes a subscription, and a retrying widget resumes with what it missed', async () => {

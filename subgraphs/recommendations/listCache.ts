@@ -7,8 +7,9 @@ export interface ListCacheOptions {
   /** Lists kept at most (default 200,000). */
   readonly maxEntries?: number;
   /**
-   * A cached list is read again after this long even without a change message (default 60 s):
-   * the bound on how stale a list can be should a message be lost.
+   * A cached list is read again after this long even without a change message (default 15 s):
+   * the bound on how stale a list can be should a message be lost, well inside the time the
+   * gateway keeps retrying a hydration that reads an older version than announced (~35 s).
    */
   readonly ttlMs?: number;
 }
@@ -54,7 +55,7 @@ export class ListCache extends EventEmitter<{ announced: [userId: string, versio
     const maxEntries = options.maxEntries ?? 200_000;
     this.lists = new ExpiringCache({ max: maxEntries, maxBytes: options.maxBytes ?? 64 * 1024 * 1024, sizeOf: listBytes });
     this.announced = new ExpiringCache({ max: maxEntries, maxBytes: maxEntries * 160, sizeOf: () => 8 });
-    this.ttlMs = options.ttlMs ?? 60_000;
+    this.ttlMs = options.ttlMs ?? 15_000;
   }
 
   /** The user's list from memory, else from `read` (cached when no newer version was announced meanwhile). */

@@ -96,7 +96,8 @@ export class AggregatorService extends EventEmitter<{ leading: []; standby: [] }
   /**
    * This process computes lists too: after each flush, the users it changed are handed straight
    * to `lists` (computed on this leader's state, in its next batch) besides being queued. The
-   * queue stays the durable path; the hand-over saves the wait for the job to come round.
+   * queue stays the durable path (its jobs then find the lists unchanged); the hand-over saves
+   * the wait for the job to come round.
    */
   handListsTo(lists: { recompute(users: readonly { userId: string; acceptedAt: number | undefined }[]): Promise<void> }): void {
     // not awaited: the flush's jobs settle without waiting for the lists
@@ -236,7 +237,7 @@ export class AggregatorService extends EventEmitter<{ leading: []; standby: [] }
     }
     if (result.users.length > 0) {
       const users = result.users.map((state) => ({ userId: state.userId, acceptedAt: acceptedAt.get(state.userId) }));
-      // handed over once queued: a job queued before the hand-over is one it covers (ListService.recompute)
+      // handed over once queued (ListService.recompute): the lists come at once, the jobs stay the durable path
       tasks.push(lists.addBulk(users.map((user) => listJob(user.userId, user.acceptedAt))).finally(() => this.handOff?.(users)));
       store.noteActive(
         dayOf(Date.now()),

@@ -67,8 +67,6 @@ interface Pending {
   readonly queuedAt: number;
   /** See ListsJob.acceptedAt. */
   readonly acceptedAt: number | undefined;
-  /** Handed over by this process's aggregation leader after a flush (recompute()), not a queued job. */
-  readonly direct?: boolean;
 }
 
 /**
@@ -82,18 +80,9 @@ export class ListService {
   /** The last list saved per user; a save that finds a newer version drops the entry. */
   private readonly saved: LruMap<string, StoredList>;
   private readonly batches: MicroBatches<Pending, ListOutcome>;
-  /**
-   * Per user, the time of the last hand-over from the local leader whose list was computed (on
-   * the leader's own state) and saved: a queued job created before it has nothing left to do.
-   */
-  private readonly covered: LruMap<string, number>;
-  /** Queued jobs found already done by a hand-over (diagnostics and tests). */
-  coveredJobs = 0;
-
   constructor(options: ListServiceOptions) {
     this.options = { cacheSize: LIST_DEFAULTS.cacheSize, maxBatch: LIST_DEFAULTS.maxBatch, ...options };
     this.saved = new LruMap(this.options.cacheSize);
-    this.covered = new LruMap(this.options.cacheSize);
     this.batches = new MicroBatches(
       () => this.options.maxBatch,
       (taken) => this.runBatch(taken),
@@ -212,26 +201,22 @@ export class ListService {
 
   /** Takes a user's list job into the next batch; resolves with its outcome. */
   private submit({ userId, timestamp, acceptedAt }: { userId: string; timestamp: number; acceptedAt: number | undefined }): Promise<ListOutcome> {
-    const covered = this.covered.get(userId);
-    // a hand-over made after this job was queued computed the list on state that has the job's flush
-    if (covered !== undefined && covered >= timestamp) {
-      this.coveredJobs++;
-      return Promise.resolve({ changed: false });
-    }
     return this.batches.submit({ userId, queuedAt: timestamp, acceptedAt });
   }
 
   /**
    * The hand-over from this process's aggregation leader, right after a flush: these users'
    * lists are recomputed at once on the leader's state, in the next batch, instead of waiting
-   * for their queued jobs to come round. The jobs stay queued (the durable path: a hand-over
-   * lost to a crash is done by them) and find nothing left to do. Resolves once the lists are
-   * done; never rejects.
+   * for their queued jobs to come round. The jobs stay queued, the durable path: a hand-over
+   * lost to a crash is done by them, and otherwise they find the list unchanged (it is saved and
+   * announced once). They cannot be skipped: a waiting job also stands for later flushes of the
+   * same user (the queue deduplicates per user), in this process or another. Resolves once the
+   * lists are done; never rejects.
    */
   recompute(users: readonly { readonly userId: string; readonly acceptedAt: number | undefined }[]): Promise<void> {
     const at = Date.now();
     const done = users.map(({ userId, acceptedAt }) =>
-      this.batches.submit({ userId, queuedAt: at, acceptedAt, direct: true }).then(
+      this.batches.submit({ userId, queuedAt: at, acceptedAt }).then(
         () => undefined,
         (error: unknown) => {
           // the queued job does it
@@ -251,20 +236,11 @@ export class ListService {
     for (const { userId, acceptedAt: at } of taken) {
       if (at !== undefined) acceptedAt.set(userId, Math.min(at, acceptedAt.get(userId) ?? at));
     }
-    // checked as build() checks it (synchronously, before computeMany's first await): a
-    // hand-over covers queued jobs only when its list was computed on the leader's own state
-    const onLeaderState = this.options.local?.() !== undefined;
     const outcomes = await this.computeMany(
       taken.map((p) => p.userId),
       started,
       acceptedAt,
     );
-    if (onLeaderState) {
-      for (const pending of taken) {
-        if (pending.direct === true && pending.queuedAt > (this.covered.get(pending.userId) ?? -1)) this.covered.set(pending.userId, pending.queuedAt);
-      }
-      this.covered.trim();
-    }
     const results = taken.map((pending) => outcomes.get(pending.userId)!);
     const ms = performance.now() - timer;
     // per distinct user: a user twice in the batch was recomputed once
