@@ -151,6 +151,25 @@ describe('LiveHub when hydrations fail', () => {
   });
 });
 
+describe('LiveHub channels', () => {
+  it('keeps delivering to a subscriber that joins a channel while the last one is leaving it', async () => {
+    const { hub, subscribe, change } = hubWith([GOOD]);
+    const first = await subscribe();
+    // the channel's UNSUBSCRIBE is on its way when the next subscriber comes
+    await first.return();
+    const second = await subscribe();
+    await change();
+    let timer: NodeJS.Timeout | undefined;
+    const lost = new Promise((resolve) => {
+      timer = setTimeout(() => resolve('no result within 5 s: the change message was lost'), 5_000);
+    });
+    expect(await Promise.race([second.next().then((result) => result.value), lost])).toEqual(GOOD);
+    clearTimeout(timer);
+    await second.return();
+    await hub.close();
+  });
+});
+
 describe('LiveHub when a read is behind the change announced', () => {
   const ranking = (changedAt: number, rank: number) =>
     ({ data: { bestSellersChanged: { items: [{ rank }], _recsResumeMarker: new Date(changedAt).toISOString() } } }) as ExecutionResult;

@@ -71,6 +71,13 @@ export class LiveHub extends EventEmitter<{ subscribed: [channel: string]; hydra
   private readonly channels = new Map<string, Map<string, Group>>();
   /** SUBSCRIBE commands not yet confirmed, per channel. */
   private readonly subscribing = new Map<string, Promise<unknown>>();
+  /**
+   * Each channel's message listener, to unsubscribe exactly it: node-redis's UNSUBSCRIBE without
+   * a listener drops every listener of the channel when its reply comes, a new subscriber's
+   * (added meanwhile, with no SUBSCRIBE sent since the channel looked subscribed) included, whose
+   * changes were then lost.
+   */
+  private readonly channelListeners = new Map<string, (message: string) => void>();
   private readonly subscriber: RedisClient;
   private readonly names: RedisNames;
   private readonly hydrate: Hydrate;
@@ -133,12 +140,17 @@ export class LiveHub extends EventEmitter<{ subscribed: [channel: string]; hydra
     if (groups === undefined) {
       this.channels.set(channel, (groups = new Map()));
       const { descriptor } = live;
-      const subscribing = this.subscriber.subscribe(channel, (message) => this.onMessage(channel, descriptor, message));
+      const listener = (message: string) => this.onMessage(channel, descriptor, message);
+      this.channelListeners.set(channel, listener);
+      const subscribing = this.subscriber.subscribe(channel, listener);
       this.subscribing.set(channel, subscribing);
       try {
         await subscribing;
       } catch (error) {
-        if (this.channels.get(channel) === groups && groups.size === 0) this.channels.delete(channel);
+        if (this.channels.get(channel) === groups && groups.size === 0) {
+          this.channels.delete(channel);
+          this.channelListeners.delete(channel);
+        }
         throw error;
       } finally {
         this.subscribing.delete(channel);
@@ -216,7 +228,11 @@ export class LiveHub extends EventEmitter<{ subscribed: [channel: string]; hydra
     groups?.delete(group.live.key);
     if (groups !== undefined && groups.size === 0) {
       this.channels.delete(channel);
-      this.subscriber.unsubscribe(channel).catch((error: unknown) => this.logger.warn({ channel, err: (error as Error).message }, 'unsubscribe failed'));
+      const listener = this.channelListeners.get(channel);
+      this.channelListeners.delete(channel);
+      this.subscriber
+        .unsubscribe(channel, listener)
+        .catch((error: unknown) => this.logger.warn({ channel, err: (error as Error).message }, 'unsubscribe failed'));
     }
   }
 
