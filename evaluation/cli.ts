@@ -1,10 +1,11 @@
 /**
  * Offline recommendation quality on real purchases, every strategy side by side:
  *   npm run evaluate -- [--data FILE] [--split YYYY-MM-DD] [--until YYYY-MM-DD] [--k 10]
- *                       [--json OUT.json] [--html OUT.html] [--strategies a,b,...] [--help]
+ *                       [--json OUT.json] [--html OUT.html] [--strategies a,b,...] [--replay-only] [--help]
  * Defaults: the Online Retail file in data/online-retail, split 2011-09-01, k 10, output in
  * evaluation/out/. Prints a table (the strongest baseline of each segment marked) and served's
- * lead or gap against it; writes the JSON results and a self-contained HTML report.
+ * lead or gap against it, and the replay's rate per tenth; writes the JSON results and a
+ * self-contained HTML report. --replay-only times the replay alone (JSON only, replay.json).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -12,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { defaultDataFile, DataFileError } from './src/data.ts';
 import { evaluate, EvaluationInputError, loadDataset, type Progress } from './src/evaluate.ts';
-import { formatLeads, formatTable, STRONGEST_MARK, toHtml, toJson } from './src/report.ts';
+import { formatLeads, formatReplay, formatTable, STRONGEST_MARK, toHtml, toJson } from './src/report.ts';
 import { STRATEGY_NAMES, type StrategyName } from './src/strategies.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -30,9 +31,10 @@ try {
       split: { type: 'string', default: '2011-09-01' },
       until: { type: 'string' },
       k: { type: 'string', default: '10' },
-      json: { type: 'string', default: join(here, 'out', 'results.json') },
+      json: { type: 'string' },
       html: { type: 'string' },
       strategies: { type: 'string', default: STRATEGY_NAMES.join(',') },
+      'replay-only': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   }));
@@ -47,13 +49,15 @@ if (values.help) {
   --split YYYY-MM-DD   purchases before it train, invoices from it on are scored (default: 2011-09-01)
   --until YYYY-MM-DD   score invoices before this day only (default: to the end of the data)
   --k N                list length scored, 1-100 (default: 10)
-  --json OUT.json      results file (default: evaluation/out/results.json)
-  --html OUT.html      report (default: the JSON file's name with .html)
+  --json OUT.json      results file (default: evaluation/out/results.json; with --replay-only, evaluation/out/replay.json)
+  --html OUT.html      report (default: the JSON file's name with .html; none with --replay-only)
   --strategies a,b     strategies to score, comma-separated (default: all: ${STRATEGY_NAMES.join(', ')})
+  --replay-only        replay the training purchases and stop: times the replay (events/s per tenth), scores nothing
   -h, --help           this text
 
 Prints a table per segment (warm: bought before the split; cold: did not), marks the strongest baseline
-of each segment (${STRONGEST_MARK}: the highest Recall@k of the baselines) and states served's lead or gap against it.`);
+of each segment (${STRONGEST_MARK}: the highest Recall@k of the baselines) and states served's lead or gap against it,
+then the replay's rate in each tenth of its events and the last tenth's over the first's (1: per-event cost flat).`);
   process.exit(0);
 }
 
@@ -62,7 +66,8 @@ const unknown = strategies.filter((name) => !STRATEGY_NAMES.includes(name));
 if (unknown.length > 0) fail(`unknown strategy ${unknown.join(', ')} (known: ${STRATEGY_NAMES.join(', ')})`);
 const k = Number(values.k);
 const dataFile = resolve(values.data ?? defaultDataFile());
-const jsonFile = resolve(values.json);
+const replayOnly = values['replay-only'];
+const jsonFile = resolve(values.json ?? join(here, 'out', replayOnly ? 'replay.json' : 'results.json'));
 const htmlFile = resolve(values.html ?? `${jsonFile.replace(/\.json$/i, '')}.html`);
 
 const progressLine = (progress: Progress) => {
@@ -84,23 +89,27 @@ try {
     ...(values.until === undefined ? {} : { until: values.until }),
     k,
     strategies,
+    replayOnly,
     onProgress: progressLine,
   });
   if (process.stderr.isTTY) process.stderr.write('\n');
-  console.log(formatTable(result));
-  const leads = formatLeads(result);
-  if (leads !== '') console.log(`\n${leads}`);
-  console.log(
-    `\nk=${result.k}, split ${result.split}${result.until ? `, until ${result.until}` : ''}: ${result.customers.warm} warm and ${result.customers.cold} cold customers, catalog ${result.catalogSize} products`,
-  );
-  console.log(
-    `replay: ${result.replay.events.toLocaleString('en')} training purchases in ${result.replay.seconds.toFixed(1)} s (${Math.round(result.replay.eventsPerSecond).toLocaleString('en')} events/s); whole evaluation ${result.seconds.toFixed(1)} s`,
-  );
+  if (!replayOnly) {
+    console.log(formatTable(result));
+    const leads = formatLeads(result);
+    if (leads !== '') console.log(`\n${leads}`);
+    console.log(
+      `\nk=${result.k}, split ${result.split}${result.until ? `, until ${result.until}` : ''}: ${result.customers.warm} warm and ${result.customers.cold} cold customers, catalog ${result.catalogSize} products`,
+    );
+  }
+  console.log(formatReplay(result));
   mkdirSync(dirname(jsonFile), { recursive: true });
   writeFileSync(jsonFile, `${toJson(result)}\n`);
-  mkdirSync(dirname(htmlFile), { recursive: true });
-  writeFileSync(htmlFile, toHtml(result));
-  console.log(`wrote ${jsonFile}\nwrote ${htmlFile}`);
+  console.log(`wrote ${jsonFile}`);
+  if (!replayOnly) {
+    mkdirSync(dirname(htmlFile), { recursive: true });
+    writeFileSync(htmlFile, toHtml(result));
+    console.log(`wrote ${htmlFile}`);
+  }
 } catch (error) {
   if (error instanceof EvaluationInputError || error instanceof DataFileError) fail(error.message);
   throw error;

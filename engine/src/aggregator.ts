@@ -33,8 +33,24 @@ export interface FlushResult {
 
 const NO_CHANGE: FlushResult = { users: [], bestSellers: [], applied: 0 };
 
+/** Adds `change` to a product's count, which is kept only while above zero. */
+function addCount(counts: Map<string, number>, productId: string, change: number): void {
+  if (change === 0) return;
+  const next = (counts.get(productId) ?? 0) + change;
+  if (next > 0) counts.set(productId, next);
+  else counts.delete(productId);
+}
+
 function bestSellersKey(categoryId: string | null, windowDays: number): string {
   return `${categoryId ?? ''}\u0000${windowDays}`;
+}
+
+/** A co-occurrence entry a batch touches: its products whose count changed (for persistence), and the entry once loaded. */
+interface TouchedCooc {
+  readonly kind: KindCode;
+  readonly productId: string;
+  readonly pairs: Set<string>;
+  cooc?: Cooc;
 }
 
 /**
@@ -53,6 +69,11 @@ export class Aggregator implements ReadModel {
   /** Per materialized window: product -> distinct buyers in the window ending `countsDay`. */
   private windowCounts = new Map<number, Map<string, number>>();
   private countsDay = -1;
+  /**
+   * Per day, the products whose buyer days hold it: what a window gains and loses as it slides a
+   * day, so sliding reads those products only, not every product's every day.
+   */
+  private readonly productsByDay = new Map<number, Set<string>>();
   private broken = false;
   /** Stage timings of the last apply(). */
   readonly timings: FlushTimings = { load: 0, compute: 0, commit: 0 };
@@ -76,8 +97,11 @@ export class Aggregator implements ReadModel {
     this.cooc.clear();
     this.lists.clear();
     this.buyersTotal.clear();
+    this.productsByDay.clear();
+    this.windowCounts = new Map();
     this.countsDay = -1;
     this.snapshot = await this.store.loadSnapshot();
+    for (const [productId, histogram] of this.snapshot.buyerDays) for (const day of histogram.keys()) this.indexDay(day, productId, true);
     for (const list of this.snapshot.bestSellers) this.lists.set(bestSellersKey(list.categoryId, list.windowDays), list);
     this.broken = false;
   }
@@ -186,23 +210,27 @@ export class Aggregator implements ReadModel {
   }
 
   private async applyCooc(delta: ContributionDelta, onLoad?: (ms: number) => void): Promise<CoocChange[]> {
-    const touched = new Map<string, { kind: KindCode; productId: string; pairs: Set<string> }>();
-    const touch = (kind: KindCode, productId: string): Set<string> => {
+    const touched = new Map<string, TouchedCooc>();
+    const touch = (kind: KindCode, productId: string): TouchedCooc => {
       const key = coocKey(kind, productId);
       let entry = touched.get(key);
       if (entry === undefined) touched.set(key, (entry = { kind, productId, pairs: new Set() }));
-      return entry.pairs;
+      return entry;
     };
     const sources = [
       ['v', delta.viewers, delta.coView],
       ['b', delta.buyers, delta.coBuy],
     ] as const;
+    // in the order they are applied: per kind, the users' changes, then the pairs' (each pair both ways)
+    const userChanges: [TouchedCooc, number][] = [];
+    const pairChanges: [TouchedCooc, TouchedCooc, number][] = [];
     for (const [kind, users, pairs] of sources) {
-      for (const productId of users.keys()) touch(kind, productId);
-      for (const pair of pairs.keys()) {
+      for (const [productId, change] of users) userChanges.push([touch(kind, productId), change]);
+      for (const [pair, change] of pairs) {
         const [a, b] = splitPair(pair);
-        touch(kind, a);
-        touch(kind, b);
+        const entryA = touch(kind, a);
+        const entryB = touch(kind, b);
+        if (change !== 0) pairChanges.push([entryA, entryB, change]);
       }
     }
     if (touched.size === 0) return [];
@@ -214,26 +242,23 @@ export class Aggregator implements ReadModel {
       onLoad?.(performance.now() - started);
       for (const key of missing) this.cooc.set(key, loaded.get(key) ?? emptyCooc());
     }
+    for (const [key, entry] of touched) entry.cooc = this.cooc.peek(key)!;
 
     const snapshot = this.state();
     snapshot.universe.viewers += delta.viewingUsers;
     snapshot.universe.buyers += delta.buyingUsers;
-    for (const [kind, users, pairs] of sources) {
-      for (const [productId, change] of users) {
-        const entry = this.cooc.get(coocKey(kind, productId))!;
-        entry.users = Math.max(0, entry.users + change);
-        snapshot.coocUsers[kind].set(productId, entry.users);
-      }
-      for (const [pair, change] of pairs) {
-        if (change === 0) continue;
-        const [a, b] = splitPair(pair);
-        addToPair(this.cooc.get(coocKey(kind, a))!, b, change, this.config.maxPairsPerItem, touch(kind, a));
-        addToPair(this.cooc.get(coocKey(kind, b))!, a, change, this.config.maxPairsPerItem, touch(kind, b));
-      }
+    for (const [{ kind, productId, cooc }, change] of userChanges) {
+      cooc!.users = Math.max(0, cooc!.users + change);
+      snapshot.coocUsers[kind].set(productId, cooc!.users);
+    }
+    for (const [a, b, change] of pairChanges) {
+      addToPair(a.cooc!, b.productId, change, this.config.maxPairsPerItem, a.pairs);
+      addToPair(b.cooc!, a.productId, change, this.config.maxPairsPerItem, b.pairs);
     }
 
     const changes: CoocChange[] = [];
     for (const [key, { kind, productId }] of touched) {
+      // read through the LRU: what a batch touched is the most recently used
       const entry = this.cooc.get(key)!;
       entry.top = this.rankNeighbours(kind, entry);
       changes.push({ kind, productId, users: entry.users, pairs: [...entry.pairs], top: entry.top });
@@ -244,9 +269,10 @@ export class Aggregator implements ReadModel {
   private rankNeighbours(kind: KindCode, entry: Cooc): Neighbour[] {
     const snapshot = this.state();
     const total = kind === 'v' ? snapshot.universe.viewers : snapshot.universe.buyers;
+    const users = snapshot.coocUsers[kind];
     return topNeighbours(
       entry,
-      (other) => snapshot.coocUsers[kind].get(other) ?? 0,
+      (other) => users.get(other) ?? 0,
       total,
       this.config.neighboursPerItem,
       (other) => this.catalog.product(other) !== undefined,
@@ -263,10 +289,17 @@ export class Aggregator implements ReadModel {
       let changed = false;
       for (const [day, change] of delta.buyerDays.get(productId) ?? []) {
         if (change === 0) continue;
-        const next = Math.max(0, (histogram.get(day) ?? 0) + change);
-        if (next === 0) histogram.delete(day);
-        else histogram.set(day, next);
+        const before = histogram.get(day) ?? 0;
+        const next = Math.max(0, before + change);
+        if (next === 0) {
+          histogram.delete(day);
+          this.indexDay(day, productId, false);
+        } else {
+          histogram.set(day, next);
+          this.indexDay(day, productId, true);
+        }
         changed = true;
+        if (next !== before) this.countBuyers(productId, day, next - before);
       }
       const rebuyersChange = delta.rebuyers.get(productId) ?? 0;
       const rebuyers = Math.max(0, (snapshot.rebuyers.get(productId) ?? 0) + rebuyersChange);
@@ -274,31 +307,57 @@ export class Aggregator implements ReadModel {
         if (rebuyers === 0) snapshot.rebuyers.delete(productId);
         else snapshot.rebuyers.set(productId, rebuyers);
       }
-      if (changed) {
-        this.buyersTotal.delete(productId);
-        this.updateWindowCounts(productId, histogram);
-      }
       if (changed || rebuyersChange !== 0) changes.push([productId, [...histogram], rebuyers]);
     }
     return changes;
   }
 
-  private updateWindowCounts(productId: string, histogram: BuyerDays): void {
-    for (const [windowDays, counts] of this.windowCounts) {
-      const buyers = buyersInWindow(histogram, this.countsDay, windowDays);
-      if (buyers > 0) counts.set(productId, buyers);
-      else counts.delete(productId);
+  private indexDay(day: number, productId: string, holds: boolean): void {
+    let products = this.productsByDay.get(day);
+    if (holds) {
+      if (products === undefined) this.productsByDay.set(day, (products = new Set()));
+      products.add(productId);
+    } else if (products !== undefined) {
+      products.delete(productId);
+      if (products.size === 0) this.productsByDay.delete(day);
     }
   }
 
-  /** Recomputes the materialized windows' counts when the day changes. */
+  /** `change` more buyers of the product on `day`: into its total, when known, and the windows holding that day. */
+  private countBuyers(productId: string, day: number, change: number): void {
+    const total = this.buyersTotal.get(productId);
+    if (total !== undefined) this.buyersTotal.set(productId, total + change);
+    if (this.countsDay < 0 || day > this.countsDay) return;
+    for (const [windowDays, counts] of this.windowCounts) {
+      if (day > this.countsDay - windowDays) addCount(counts, productId, change);
+    }
+  }
+
+  /**
+   * Moves the materialized windows' counts to end on `today`. A later day slides each window:
+   * only the products bought on the days it loses or gains are read. The first time, or when the
+   * day goes back, they are counted afresh from every product's buyer days.
+   */
   private windowCountsFor(today: number): void {
-    if (today === this.countsDay) return;
+    const from = this.countsDay;
+    if (today === from) return;
     this.countsDay = today;
+    const { buyerDays } = this.state();
+    if (from >= 0 && today > from && this.windowCounts.size === this.config.bestSellerWindows.length) {
+      const slide = (counts: Map<string, number>, day: number, sign: 1 | -1) => {
+        for (const productId of this.productsByDay.get(day) ?? []) addCount(counts, productId, sign * (buyerDays.get(productId)?.get(day) ?? 0));
+      };
+      for (const [windowDays, counts] of this.windowCounts) {
+        // the days that left the window, then those that entered it
+        for (let day = from - windowDays + 1; day <= Math.min(from, today - windowDays); day++) slide(counts, day, -1);
+        for (let day = Math.max(from + 1, today - windowDays + 1); day <= today; day++) slide(counts, day, 1);
+      }
+      return;
+    }
     this.windowCounts = new Map();
     for (const windowDays of this.config.bestSellerWindows) {
       const counts = new Map<string, number>();
-      for (const [productId, histogram] of this.state().buyerDays) {
+      for (const [productId, histogram] of buyerDays) {
         const buyers = buyersInWindow(histogram, today, windowDays);
         if (buyers > 0) counts.set(productId, buyers);
       }

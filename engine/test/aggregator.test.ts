@@ -3,8 +3,10 @@ import { Aggregator } from '../src/aggregator.ts';
 import { MemoryCatalog } from '../src/catalog.ts';
 import { engineConfig, type EngineConfig } from '../src/config.ts';
 import type { TrackedEvent } from '../src/event.ts';
-import { MemoryStore } from '../src/store.ts';
-import { DAY, event, MINUTE, shuffled, T0 } from './fixtures.ts';
+import { rankBestSellers } from '../src/bestSellers.ts';
+import { MemoryStore, type AggregateSnapshot } from '../src/store.ts';
+import { dayOf } from '../src/time.ts';
+import { DAY, event, MINUTE, seededRandom, shuffled, T0 } from './fixtures.ts';
 
 function catalog(count: number, categories = 3): MemoryCatalog {
   return new MemoryCatalog(Array.from({ length: count }, (_, i) => [`p${i}`, { categoryId: `c${i % categories}`, inStock: true }] as const));
@@ -90,6 +92,87 @@ describe('Aggregator best sellers', () => {
       [null, [['p1', 1]]],
       ['c0', [['p1', 1]]],
     ]);
+  });
+});
+
+/** Buyer days that count how often all of them are read, to show what sliding a window costs. */
+class CountedDays extends Map<number, number> {
+  static reads = 0;
+  override [Symbol.iterator](): MapIterator<[number, number]> {
+    CountedDays.reads++;
+    return super[Symbol.iterator]();
+  }
+  override entries(): MapIterator<[number, number]> {
+    CountedDays.reads++;
+    return super.entries();
+  }
+  override values(): MapIterator<number> {
+    CountedDays.reads++;
+    return super.values();
+  }
+}
+
+/** A MemoryStore whose aggregates start with the given buyer days (as the workers' store loads them). */
+class SeededStore extends MemoryStore {
+  private readonly buyerDays: Map<string, Map<number, number>>;
+  constructor(buyerDays: Map<string, Map<number, number>>) {
+    super();
+    this.buyerDays = buyerDays;
+  }
+  override async loadSnapshot(): Promise<AggregateSnapshot> {
+    return { ...(await super.loadSnapshot()), buyerDays: this.buyerDays };
+  }
+}
+
+describe('Aggregator best-seller windows as days pass', () => {
+  it('slide a day by reading the products bought on the days they gain or lose, not every product’s days', async () => {
+    const today = dayOf(T0);
+    const buyerDays = new Map<string, Map<number, number>>();
+    // 1,000 products bought on 200 days each
+    for (let n = 0; n < 1000; n++) buyerDays.set(`p${n}`, new CountedDays(Array.from({ length: 200 }, (_, d) => [today - 2 * d, 1 + ((n + d) % 3)])));
+    const agg = new Aggregator(new SeededStore(buyerDays), catalog(1000), engineConfig({ bestSellerWindows: [7, 30, 90] }));
+    await agg.start();
+    await agg.refresh(T0);
+    for (let day = 1; day <= 5; day++) {
+      CountedDays.reads = 0;
+      await agg.apply([event(`u${day}`, 'p1', 'PURCHASE', day * DAY)], T0 + day * DAY);
+      // the one product bought: its days written out for the store; nothing else is read whole
+      expect(CountedDays.reads, `day ${day}`).toBeLessThanOrEqual(1);
+      for (const windowDays of [7, 30, 90]) {
+        expect(agg.bestSellers(null, windowDays)).toEqual(rankBestSellers(buyerDays.keys(), (id) => buyerDays.get(id), today + day, windowDays, 100));
+      }
+    }
+  });
+
+  it('count exactly what a count afresh gives, as purchases and days come in any order, on 10 seeded random histories', async () => {
+    for (let seed = 1; seed <= 10; seed++) {
+      const next = seededRandom(seed);
+      const config = engineConfig({ bestSellerWindows: [1, 3, 7], bestSellersSize: 5 });
+      const agg = await aggregator(config, catalog(12, 2));
+      let now = T0;
+      for (let step = 0; step < 60; step++) {
+        // days mostly forward, by one or more, sometimes back; purchases of the day, a few days late or ahead
+        now += Math.floor(next() * 3 - (next() < 0.1 ? 4 : 0)) * DAY + Math.floor(next() * DAY);
+        const events = Array.from({ length: Math.floor(next() * 4) }, () =>
+          event(`u${Math.floor(next() * 8)}`, `p${Math.floor(next() * 12)}`, 'PURCHASE', now - T0 + Math.floor(next() * 5 - 3) * DAY),
+        );
+        // a batch of nothing new changes nothing; refresh() is what slides the windows then
+        if (events.length === 0 || next() < 0.2) await agg.refresh(now);
+        else await agg.apply(events, now);
+        const today = dayOf(now);
+        for (const windowDays of config.bestSellerWindows) {
+          for (const categoryId of [null, 'c0', 'c1']) {
+            const ids =
+              categoryId === null
+                ? Array.from({ length: 12 }, (_, i) => `p${i}`)
+                : Array.from({ length: 6 }, (_, i) => `p${2 * i + (categoryId === 'c0' ? 0 : 1)}`);
+            expect(agg.bestSellers(categoryId, windowDays), `seed ${seed} step ${step}`).toEqual(
+              rankBestSellers(ids, (id) => agg.buyerDaysOf(id), today, windowDays, 5),
+            );
+          }
+        }
+      }
+    }
   });
 });
 

@@ -1,6 +1,7 @@
 import { Aggregator, dayOf, DEFAULT_ENGINE_CONFIG, MemoryStore, type EngineConfig, type MemoryCatalog, type TrackedEvent } from '@recs/engine';
 import { parseDate, readCatalog, readInvoices, type Invoice } from './data.ts';
 import { MetricAccumulator, novelty, type MetricSummary } from './metrics.ts';
+import { replayRate, type ReplayRate } from './replayRate.ts';
 import { createStrategies, PurchaseHistory, servedStrategy, STRATEGY_NAMES, type Strategy, type StrategyName } from './strategies.ts';
 
 export const SEGMENTS = ['warm', 'cold', 'all'] as const;
@@ -32,6 +33,8 @@ export interface EvaluationOptions {
    * Only settings read when a list is built may differ from `config`: the aggregates are shared.
    */
   readonly variants?: Readonly<Record<string, EngineConfig>>;
+  /** Stop after replaying the training period (to time the replay): no invoice is scored, `results` is empty. */
+  readonly replayOnly?: boolean;
   /** Called about once a second while replaying and while scoring. */
   readonly onProgress?: (progress: Progress) => void;
 }
@@ -58,7 +61,7 @@ export interface EvaluationResult {
   readonly results: readonly ResultRow[];
   readonly catalogSize: number;
   readonly customers: { readonly training: number; readonly warm: number; readonly cold: number };
-  readonly replay: { readonly events: number; readonly seconds: number; readonly eventsPerSecond: number };
+  readonly replay: { readonly events: number; readonly seconds: number; readonly eventsPerSecond: number; readonly rate: ReplayRate };
   readonly seconds: number;
   readonly strategies: Readonly<Record<string, string>>;
   /** The strategies scored that are references to beat (every one but `served` and its variants). */
@@ -131,6 +134,9 @@ export async function evaluate(dataset: Dataset, options: EvaluationOptions): Pr
 
   // training: a day per batch
   const replayStarted = performance.now();
+  const cpuStarted = process.cpuUsage();
+  /** [events, seconds, CPU seconds] since the replay started, after each batch: the rate per tenth. */
+  const marks: [number, number, number][] = [];
   for (let i = 0; i < training.length; ) {
     const day = dayOf(training[i]!.at);
     const batch: TrackedEvent[] = [];
@@ -144,10 +150,18 @@ export async function evaluate(dataset: Dataset, options: EvaluationOptions): Pr
     await aggregator.apply(batch, last);
     appliedAt = last;
     applied += batch.length;
+    const cpu = process.cpuUsage(cpuStarted);
+    marks.push([applied, (performance.now() - replayStarted) / 1000, (cpu.user + cpu.system) / 1e6]);
     report('train');
   }
   const trainingEvents = applied;
   const trainingSeconds = (performance.now() - replayStarted) / 1000;
+  const replay = {
+    events: trainingEvents,
+    seconds: trainingSeconds,
+    eventsPerSecond: trainingEvents / Math.max(trainingSeconds, 1e-9),
+    rate: replayRate(marks),
+  };
 
   // popularity on the training period, for novelty
   const trainingBuyers = new Map<string, Set<string>>();
@@ -171,7 +185,7 @@ export async function evaluate(dataset: Dataset, options: EvaluationOptions): Pr
   };
   const segmentCustomers = { warm: new Set<string>(), cold: new Set<string>() };
 
-  for (const invoice of test) {
+  for (const invoice of options.replayOnly === true ? [] : test) {
     const segment: Segment = trainingCustomers.has(invoice.customerId) ? 'warm' : 'cold';
     segmentCustomers[segment].add(invoice.customerId);
     const relevant = new Set(invoice.products);
@@ -193,7 +207,7 @@ export async function evaluate(dataset: Dataset, options: EvaluationOptions): Pr
 
   const catalogSize = new Set(dataset.invoices.flatMap((invoice) => invoice.products)).size;
   const results: ResultRow[] = [];
-  for (const name of names) {
+  for (const name of options.replayOnly === true ? [] : names) {
     for (const segment of SEGMENTS) results.push({ strategy: name, segment, ...accumulator(name, segment).summary(catalogSize) });
   }
   return {
@@ -204,7 +218,7 @@ export async function evaluate(dataset: Dataset, options: EvaluationOptions): Pr
     results,
     catalogSize,
     customers: { training: trainingCustomers.size, warm: segmentCustomers.warm.size, cold: segmentCustomers.cold.size },
-    replay: { events: trainingEvents, seconds: trainingSeconds, eventsPerSecond: trainingEvents / Math.max(trainingSeconds, 1e-9) },
+    replay,
     seconds: (performance.now() - started) / 1000,
     strategies: Object.fromEntries(names.map((name) => [name, strategies[name]!.describe])),
     baselines: names.filter((name) => strategies[name]!.baseline),

@@ -66,6 +66,18 @@ export function formatLeads(result: EvaluationResult): string {
   return lines.join('\n');
 }
 
+const count = (n: number) => Math.round(n).toLocaleString('en');
+
+/** How long the replay and the whole evaluation took, and the replay's rate per tenth (flat when per-event cost does not grow with history). */
+export function formatReplay(result: EvaluationResult): string {
+  const { replay } = result;
+  return [
+    `replay: ${count(replay.events)} training purchases in ${replay.seconds.toFixed(1)} s (${count(replay.eventsPerSecond)} events/s); whole evaluation ${result.seconds.toFixed(1)} s`,
+    `replay per tenth of its events (events/s): ${replay.rate.tenths.map((slice) => count(slice.eventsPerSecond)).join(' · ')}; last tenth / first: ${replay.rate.lastToFirst.toFixed(2)}`,
+    `replay per tenth, per CPU second of this process (steadier on a shared machine): ${replay.rate.tenths.map((slice) => count(slice.eventsPerCpuSecond)).join(' · ')}; last tenth / first: ${replay.rate.cpuLastToFirst.toFixed(2)}`,
+  ].join('\n');
+}
+
 /** The JSON file's shape: `{ k, split, results: [...] }` and how the figures were made. */
 export function toJson(result: EvaluationResult): string {
   const round = (value: number) => Math.round(value * 1e6) / 1e6;
@@ -99,7 +111,20 @@ export function toJson(result: EvaluationResult): string {
           Object.entries(metrics).map(([metric, lead]) => [metric, { ...lead, best: round(lead.best), value: round(lead.value), lift: round(lead.lift) }]),
         ),
       })),
-      replay: { events: result.replay.events, seconds: round(result.replay.seconds), eventsPerSecond: Math.round(result.replay.eventsPerSecond) },
+      replay: {
+        events: result.replay.events,
+        seconds: round(result.replay.seconds),
+        eventsPerSecond: Math.round(result.replay.eventsPerSecond),
+        tenths: result.replay.rate.tenths.map((slice) => ({
+          events: slice.events,
+          seconds: round(slice.seconds),
+          eventsPerSecond: Math.round(slice.eventsPerSecond),
+          cpuSeconds: round(slice.cpuSeconds),
+          eventsPerCpuSecond: Math.round(slice.eventsPerCpuSecond),
+        })),
+        lastToFirst: round(result.replay.rate.lastToFirst),
+        cpuLastToFirst: round(result.replay.rate.cpuLastToFirst),
+      },
       seconds: round(result.seconds),
     },
     null,

@@ -92,6 +92,17 @@ describe('evaluate', () => {
     expect(html).not.toMatch(/<script|<link|src=|@import/);
   });
 
+  it('times the replay per tenth of its events, a day per batch, and replays alone when asked', async () => {
+    // training: 6 purchase lines over 3 days (3, 2, 1): each tenth ends at the first day reaching it
+    expect(result.replay.events).toBe(6);
+    expect(result.replay.rate.tenths.map((slice) => slice.events)).toEqual([3, 2, 1]);
+    expect(JSON.parse(toJson(result)).replay).toMatchObject({ events: 6, tenths: [{ events: 3 }, { events: 2 }, { events: 1 }] });
+    const replayed = await evaluate(dataset, { split: '2011-01-10', k: 2, replayOnly: true });
+    expect(replayed.results).toEqual([]);
+    expect(replayed.replay.events).toBe(6);
+    expect(replayed.customers).toEqual({ training: 2, warm: 0, cold: 0 });
+  });
+
   it('refuses options it cannot honour, with a clear message', async () => {
     await expect(evaluate(dataset, { split: '2011-13-01', k: 2 })).rejects.toThrow(EvaluationInputError);
     await expect(evaluate(dataset, { split: '2010-01-01', k: 2 })).rejects.toThrow(/nothing to learn from/);

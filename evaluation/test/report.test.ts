@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { EvaluationResult, ResultRow, Segment } from '../src/evaluate.ts';
 import { leadsOverBaselines, strongestBaseline } from '../src/leads.ts';
-import { formatLeads, formatTable, toJson } from '../src/report.ts';
+import { formatLeads, formatReplay, formatTable, toJson } from '../src/report.ts';
 
 const row = (strategy: string, segment: Segment, recall: number, ndcg: number): ResultRow => ({
   strategy,
@@ -26,7 +26,12 @@ function resultOf(rows: ResultRow[], baselines: readonly string[]): EvaluationRe
     results: rows,
     catalogSize: 10,
     customers: { training: 3, warm: 2, cold: 1 },
-    replay: { events: 10, seconds: 1, eventsPerSecond: 10 },
+    replay: {
+      events: 10,
+      seconds: 1,
+      eventsPerSecond: 10,
+      rate: { tenths: [{ events: 10, seconds: 1, eventsPerSecond: 10, cpuSeconds: 1, eventsPerCpuSecond: 10 }], lastToFirst: 1, cpuLastToFirst: 1 },
+    },
     seconds: 2,
     strategies: Object.fromEntries(rows.map((r) => [r.strategy, r.strategy])),
     baselines,
@@ -107,5 +112,48 @@ describe('the lead over the baselines', () => {
     expect(formatLeads(resultOf([row('rep', 'warm', 0.1, 0.1)], ['rep']))).toBe('');
     expect(formatLeads(resultOf([row('served', 'warm', 0.1, 0.1)], []))).toBe('');
     expect(leadsOverBaselines(resultOf([row('served', 'warm', 0.1, 0.1)], []))).toEqual([]);
+  });
+});
+
+describe('the replay rate', () => {
+  const replayed: EvaluationResult = {
+    ...RESULT,
+    replay: {
+      events: 30_000,
+      seconds: 4,
+      eventsPerSecond: 7500,
+      rate: {
+        tenths: [
+          { events: 10_000, seconds: 1, eventsPerSecond: 10_000, cpuSeconds: 0.8, eventsPerCpuSecond: 12_500 },
+          { events: 10_000, seconds: 1.25, eventsPerSecond: 8000, cpuSeconds: 1, eventsPerCpuSecond: 10_000 },
+          { events: 10_000, seconds: 1.75, eventsPerSecond: 5714.3, cpuSeconds: 1.25, eventsPerCpuSecond: 8000 },
+        ],
+        lastToFirst: 0.57143,
+        cpuLastToFirst: 0.64,
+      },
+    },
+  };
+
+  it('is printed per tenth with the last tenth’s over the first’s', () => {
+    expect(formatReplay(replayed).split('\n')).toEqual([
+      'replay: 30,000 training purchases in 4.0 s (7,500 events/s); whole evaluation 2.0 s',
+      'replay per tenth of its events (events/s): 10,000 · 8,000 · 5,714; last tenth / first: 0.57',
+      'replay per tenth, per CPU second of this process (steadier on a shared machine): 12,500 · 10,000 · 8,000; last tenth / first: 0.64',
+    ]);
+  });
+
+  it('is written to the JSON results', () => {
+    expect(JSON.parse(toJson(replayed)).replay).toEqual({
+      events: 30_000,
+      seconds: 4,
+      eventsPerSecond: 7500,
+      tenths: [
+        { events: 10_000, seconds: 1, eventsPerSecond: 10_000, cpuSeconds: 0.8, eventsPerCpuSecond: 12_500 },
+        { events: 10_000, seconds: 1.25, eventsPerSecond: 8000, cpuSeconds: 1, eventsPerCpuSecond: 10_000 },
+        { events: 10_000, seconds: 1.75, eventsPerSecond: 5714, cpuSeconds: 1.25, eventsPerCpuSecond: 8000 },
+      ],
+      lastToFirst: 0.57143,
+      cpuLastToFirst: 0.64,
+    });
   });
 });
