@@ -4,6 +4,7 @@ import {
   AuthenticationError,
   identityFromAuthorization,
   IDENTITY_HEADER,
+  READ_FRESH_HEADER,
   refusedCredential,
   secondsSince,
   serviceUnavailable,
@@ -23,6 +24,8 @@ export interface GatewayContext {
    * the gateway's own operations (subscription hydrations), which no rate limit applies to.
    */
   readonly clientIp?: string;
+  /** A subscription's hydration: subgraphs read their stores, not their caches (READ_FRESH_HEADER). */
+  readonly fresh?: boolean;
 }
 
 /** Who a client is, from `Authorization: Bearer <token>`; a bad token is a 401 UNAUTHENTICATED. */
@@ -95,6 +98,7 @@ export class IdentityDataSource extends RemoteGraphQLDataSource<GatewayContext> 
   override async willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>): Promise<void> {
     const identity = 'identity' in context && context.identity !== undefined ? context.identity : { kind: 'anonymous' as const };
     request.http?.headers.set(IDENTITY_HEADER, await signInternalIdentity(identity, this.secret, request.query ?? ''));
+    if ('fresh' in context && context.fresh === true) request.http?.headers.set(READ_FRESH_HEADER, '1');
   }
 
   override didEncounterError(...[error, , response]: Parameters<RemoteGraphQLDataSource<GatewayContext>['didEncounterError']>): void {

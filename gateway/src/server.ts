@@ -44,7 +44,7 @@ export const GRAPHQL_PATH = '/graphql';
 const MAX_TOKENS = 1_000;
 
 /** Subscription payloads are hydrated as this identity (each subscriber was authorized on subscribe). */
-const HYDRATION_CONTEXT: GatewayContext = { identity: { kind: 'authenticated', subject: 'gateway-subscriptions', role: 'service' } };
+const HYDRATION_CONTEXT: GatewayContext = { identity: { kind: 'authenticated', subject: 'gateway-subscriptions', role: 'service' }, fresh: true };
 
 export interface GatewayServer {
   readonly http: Server;

@@ -17,6 +17,14 @@ const CLIENT_ISSUER = 'recs';
 const INTERNAL_AUDIENCE = 'recs-subgraph';
 export const IDENTITY_HEADER = 'x-recs-identity';
 
+/**
+ * Set by the gateway on the subgraph requests of a subscription's hydration: read the store, not a
+ * cache. A hydration follows a change message, which the subgraph's cache may not have heard yet;
+ * reading through it would return the value from before the change. A hint, not a permission: a
+ * client cannot set it (the gateway builds subgraph headers itself), and all it costs is a read.
+ */
+export const READ_FRESH_HEADER = 'x-recs-read-fresh';
+
 const encoder = new TextEncoder();
 
 function clientKey(secret: string): Uint8Array {

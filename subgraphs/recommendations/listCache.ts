@@ -67,12 +67,28 @@ export class ListCache extends EventEmitter<{ announced: [userId: string, versio
     }
     this.misses++;
     const list = await read();
+    this.keep(userId, list, now);
+    return list;
+  }
+
+  /**
+   * The user's list from `read` whatever is cached (a subscription's hydration, which follows a
+   * change message the cache may not have heard yet), kept when no newer version was announced.
+   */
+  async refresh(userId: string, read: () => Promise<StoredList | undefined>, now = Date.now()): Promise<StoredList | undefined> {
+    this.misses++;
+    const list = await read();
+    this.keep(userId, list, now);
+    return list;
+  }
+
+  /** Caches a list read from the store, unless a newer version was announced while it was read. */
+  private keep(userId: string, list: StoredList | undefined, now: number): void {
     const floor = this.announced.get(userId, now);
     // only while this replica hears the announcements: without them nothing would drop the entry
     if (this.subscriber?.isReady === true && (floor === undefined || (list !== undefined && list.version >= floor))) {
       this.lists.set(userId, list ?? null, now + this.ttlMs);
     }
-    return list;
   }
 
   /** A newer version of the user's list was saved: forget an older one. */

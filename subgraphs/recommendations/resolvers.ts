@@ -24,6 +24,8 @@ export interface RecommendationsContext extends SubgraphContext {
   readonly experiments: Experiments;
   /** Neighbour lists by co-occurrence id, batched per request. */
   readonly neighbours: DataLoader<string, readonly Neighbour[]>;
+  /** A subscription's hydration (READ_FRESH_HEADER): read lists from MongoDB, not the cache. */
+  readonly fresh?: boolean;
   /** Category and stock by product id (null: not in the catalog), batched per request (serving controls). */
   readonly catalog: DataLoader<string, CatalogProduct | null>;
 }
@@ -66,7 +68,7 @@ async function recommendationList(userId: string, limit: number, args: ControlAr
   checkLimit(limit, ctx.engine.listSize);
   const assignment = ctx.experiments.assign(userId);
   const controls = assignment.policy.controls(servingControls(args, limit), limit);
-  let list: StoredList | undefined = await ctx.store.list(userId);
+  let list: StoredList | undefined = await ctx.store.list(userId, ctx.fresh === true);
   const coldStart = list === undefined;
   if (list === undefined) {
     const popular = await ctx.store.bestSellers(null, ctx.engine.defaultWindowDays);

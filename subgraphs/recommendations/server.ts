@@ -1,6 +1,6 @@
 import type { EngineConfig } from '@recs/engine';
 import { subgraphTypeDefs } from '@recs/schema';
-import { createSubgraphHttp, type ExperimentSetting, type SubgraphHttp, type SubgraphOptions } from '@recs/shared';
+import { createSubgraphHttp, type ExperimentSetting, type SubgraphHttp, type SubgraphOptions, READ_FRESH_HEADER } from '@recs/shared';
 import { Experiments } from './experiments.ts';
 import { createLoaders, resolvers, type RecommendationsContext } from './resolvers.ts';
 import type { RecommendationStore } from './store.ts';
@@ -32,7 +32,14 @@ export async function createRecommendationsServer(options: RecommendationsServer
     {
       typeDefs: subgraphTypeDefs('recommendations'),
       resolvers,
-      context: () => ({ store: options.store, engine: options.engine, experiments, ...createLoaders(options.store) }),
+      // a subscription's hydration asks for the stored list, not the cached one (READ_FRESH_HEADER)
+      context: (req) => ({
+        store: options.store,
+        engine: options.engine,
+        experiments,
+        fresh: req.headers[READ_FRESH_HEADER] === '1',
+        ...createLoaders(options.store),
+      }),
     },
     options,
   );

@@ -68,12 +68,14 @@ export class RecommendationStore {
     this.computedTtlMs = computedTtlMs;
   }
 
-  async list(userId: string): Promise<StoredList | undefined> {
+  /** The user's stored list; `fresh`: from MongoDB even when cached (the cache then takes it). */
+  async list(userId: string, fresh = false): Promise<StoredList | undefined> {
     const read = async () => {
       const doc = await this.db.collection<ListDoc>(COLLECTIONS.lists).findOne({ _id: userId });
       return doc === null ? undefined : fromListDoc(doc);
     };
-    return this.lists === undefined ? read() : this.lists.get(userId, read);
+    if (this.lists === undefined) return read();
+    return fresh ? this.lists.refresh(userId, read) : this.lists.get(userId, read);
   }
 
   /** Category and stock of products, in one query; a product not in the catalog has no entry. */

@@ -80,6 +80,16 @@ describe('ListCache', () => {
     expect(store.calls()).toBe(1);
   });
 
+  it('reads the store for a hydration whatever is cached, and keeps what it read', async () => {
+    const { cache } = await following();
+    const store = reader([list('u5', 1), list('u5', 2)]);
+    await cache.get('u5', store.read);
+    // the change message has not reached this replica yet; the gateway's hydration of it has
+    expect((await cache.refresh('u5', store.read))?.version).toBe(2);
+    expect((await cache.get('u5', store.read))?.version).toBe(2);
+    expect(store.calls()).toBe(2);
+  });
+
   it('remembers a user without a list until their first one is announced', async () => {
     const { cache, publish } = await following();
     const store = reader([undefined, list('u3', 1)]);
