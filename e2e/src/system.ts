@@ -196,7 +196,6 @@ export async function startSystem(options: SystemOptions): Promise<System> {
         local: () => aggregation?.aggregator,
         ...(workersMetrics === undefined ? {} : { metrics: workersMetrics }),
       });
-  if (listService !== undefined) aggregation?.handListsTo(listService);
   listService?.start(redis, prefix, 8);
   const workersHttp =
     workersMetrics === undefined

@@ -72,8 +72,6 @@ await runService('workers', workersConfig, async ({ config, logger: log, mongo, 
       metrics,
       ...(aggregation === undefined ? {} : { local: () => aggregation!.aggregator }),
     });
-    // the leader's flushes reach this process's list batches at once (the queue stays the durable path)
-    aggregation?.handListsTo(listService);
     listService.start(redis, config.QUEUE_PREFIX, config.LIST_CONCURRENCY, config.JOB_LOCK_MS);
     stops.push(() => listService.stop());
   }

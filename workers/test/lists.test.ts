@@ -1,19 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testDatabase, testServices, uniqueName, type TestDatabase } from '@recs/devkit';
 import { Aggregator, DEFAULT_ENGINE_CONFIG, NO_READS, ReadOutsideContract } from '@recs/engine';
-import {
-  COLLECTIONS,
-  connectRedis,
-  createLogger,
-  fromListDoc,
-  liveChannel,
-  listJob,
-  listsQueue,
-  RedisNames,
-  type ListDoc,
-  type RedisClient,
-} from '@recs/shared';
-import { QueueEvents } from 'bullmq';
+import { COLLECTIONS, connectRedis, createLogger, fromListDoc, liveChannel, RedisNames, type ListDoc, type RedisClient } from '@recs/shared';
 import { CatalogCache } from '../src/catalog.ts';
 import { ListService } from '../src/lists/service.ts';
 import { ListStore } from '../src/lists/store.ts';
@@ -178,46 +166,5 @@ describe('list batches', () => {
     expect((await storedList('u1'))?.version).toBe(u1.version + 1);
     expect(await storedList('u3')).toEqual(u3);
     expect((await storedList('u4'))?.version).toBe(1);
-  });
-});
-
-describe('hand-over from the aggregation leader', () => {
-  it('computes a flush’s users at once, without their queued jobs, which then find the list unchanged', async () => {
-    const prefix = uniqueName('q');
-    const queue = listsQueue(redis, prefix);
-    const queueEvents = new QueueEvents(RedisNames.queues.lists, { connection: redis.duplicate() as never, prefix });
-    await queueEvents.waitUntilReady();
-    const handed = new ListService({ store, catalog, engine, publisher: new Publisher(redis, names), logger, local: () => aggregator });
-    try {
-      // a flush changed u6, and queued its job (as the leader's afterFlush does)
-      await aggregator.apply([event('u6', 'mug', 'PURCHASE', 1)], Date.now());
-      const job = listJob('u6');
-      const queued = await queue.add(job.name, job.data, job.opts);
-      const before = published.length;
-      // no list worker runs yet: only the hand-over can make the list
-      await handed.recompute([{ userId: 'u6', acceptedAt: undefined }]);
-      await publishedCount(before + 1);
-      expect(published.at(-1)).toEqual({ userId: 'u6', version: 1 });
-      expect((await storedList('u6'))?.version).toBe(1);
-
-      // the queued job runs too, and has nothing to save or announce
-      handed.start(redis, prefix, 4);
-      await queued.waitUntilFinished(queueEvents);
-      expect((await storedList('u6'))?.version).toBe(1);
-      // a later change through the queue alone is saved and announced as usual
-      await aggregator.apply([event('u6', 'candle', 'PURCHASE', 1)], Date.now());
-      const later = await queue.add(job.name, job.data, job.opts);
-      await later.waitUntilFinished(queueEvents);
-      await publishedCount(before + 2);
-      expect(published.slice(before)).toEqual([
-        { userId: 'u6', version: 1 },
-        { userId: 'u6', version: 2 },
-      ]);
-    } finally {
-      await handed.stop();
-      await queueEvents.close();
-      await queue.obliterate({ force: true });
-      await queue.close();
-    }
   });
 });

@@ -78,8 +78,6 @@ export class AggregatorService extends EventEmitter<{ leading: []; standby: [] }
   private transition: Promise<void> = Promise.resolve();
   /** Jobs created before this (a rebuild's end) are checked against the applied events. */
   private verifyBefore = 0;
-  /** Where a flush's users go at once when this process also computes lists (see handListsTo). */
-  private handOff: ((users: readonly { userId: string; acceptedAt: number | undefined }[]) => unknown) | undefined;
 
   constructor(options: AggregatorServiceOptions) {
     super();
@@ -91,17 +89,6 @@ export class AggregatorService extends EventEmitter<{ leading: []; standby: [] }
   /** The aggregator while this process leads (list workers in the same process read from it). */
   get aggregator(): Aggregator | undefined {
     return this.current?.aggregator;
-  }
-
-  /**
-   * This process computes lists too: after each flush, the users it changed are handed straight
-   * to `lists` (computed on this leader's state, in its next batch) besides being queued. The
-   * queue stays the durable path (its jobs then find the lists unchanged); the hand-over saves
-   * the wait for the job to come round.
-   */
-  handListsTo(lists: { recompute(users: readonly { userId: string; acceptedAt: number | undefined }[]): Promise<void> }): void {
-    // not awaited: the flush's jobs settle without waiting for the lists
-    this.handOff = (users) => void lists.recompute(users);
   }
 
   get leading(): boolean {
@@ -236,9 +223,7 @@ export class AggregatorService extends EventEmitter<{ leading: []; standby: [] }
       oldest = Math.min(receivedAt, oldest ?? receivedAt);
     }
     if (result.users.length > 0) {
-      const users = result.users.map((state) => ({ userId: state.userId, acceptedAt: acceptedAt.get(state.userId) }));
-      // handed over once queued (ListService.recompute): the lists come at once, the jobs stay the durable path
-      tasks.push(lists.addBulk(users.map((user) => listJob(user.userId, user.acceptedAt))).finally(() => this.handOff?.(users)));
+      tasks.push(lists.addBulk(result.users.map((state) => listJob(state.userId, acceptedAt.get(state.userId)))));
       store.noteActive(
         dayOf(Date.now()),
         result.users.map((u) => u.userId),

@@ -204,30 +204,6 @@ export class ListService {
     return this.batches.submit({ userId, queuedAt: timestamp, acceptedAt });
   }
 
-  /**
-   * The hand-over from this process's aggregation leader, right after a flush: these users'
-   * lists are recomputed at once on the leader's state, in the next batch, instead of waiting
-   * for their queued jobs to come round. The jobs stay queued, the durable path: a hand-over
-   * lost to a crash is done by them, and otherwise they find the list unchanged (it is saved and
-   * announced once). They cannot be skipped: a waiting job also stands for later flushes of the
-   * same user (the queue deduplicates per user), in this process or another. Resolves once the
-   * lists are done; never rejects.
-   */
-  recompute(users: readonly { readonly userId: string; readonly acceptedAt: number | undefined }[]): Promise<void> {
-    const at = Date.now();
-    const done = users.map(({ userId, acceptedAt }) =>
-      this.batches.submit({ userId, queuedAt: at, acceptedAt }).then(
-        () => undefined,
-        (error: unknown) => {
-          // the queued job does it
-          this.options.logger.debug({ userId, err: (error as Error).message }, 'handed-over list recomputation failed');
-        },
-      ),
-    );
-    // settles once every list is done (or failed); never rejects
-    return Promise.all(done).then(() => undefined);
-  }
-
   private async runBatch(taken: readonly Pending[]): Promise<ListOutcome[]> {
     const started = Date.now();
     const timer = performance.now();
