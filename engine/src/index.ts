@@ -16,3 +16,4 @@ export * from './lru.ts';
 export * from './history.ts';
 export * from './random.ts';
 export * from './serving.ts';
+export * from './ranker/index.ts';

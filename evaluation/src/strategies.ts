@@ -1,4 +1,16 @@
-import { buyersInWindow, dayOf, decay, hiddenOf, recommend, type Aggregator, type CatalogView, type EngineConfig } from '@recs/engine';
+import {
+  buyersInWindow,
+  dayOf,
+  decay,
+  hiddenOf,
+  RANKER_CANDIDATES,
+  rankCandidates,
+  recommend,
+  type Aggregator,
+  type CatalogView,
+  type EngineConfig,
+  type LightgbmModel,
+} from '@recs/engine';
 
 /** One product in a customer's purchases: in how many invoices, when last, and when each. */
 export interface BoughtProduct {
@@ -56,8 +68,33 @@ export interface Strategy {
   recommend(customerId: string, now: number, k: number): readonly string[];
 }
 
-export const STRATEGY_NAMES = ['best-sellers', 'category-best-sellers', 'buy-again', 'buy-again-decayed', 'also-bought', 'served'] as const;
-export type StrategyName = (typeof STRATEGY_NAMES)[number];
+const DEFAULT_STRATEGIES = ['best-sellers', 'category-best-sellers', 'buy-again', 'buy-again-decayed', 'also-bought', 'served'] as const;
+/** The learned ranking stage: scored only where a model was trained for the split (evaluation/train.ts). */
+export const RANKER_STRATEGY = 'ranker';
+export type StrategyName = (typeof DEFAULT_STRATEGIES)[number] | typeof RANKER_STRATEGY;
+/** The strategies `npm run evaluate` scores (every one but `ranker`, which needs a model trained for the split first). */
+export const STRATEGY_NAMES: readonly StrategyName[] = DEFAULT_STRATEGIES;
+
+/** A trained ranker for one split: its model (trained on purchases before the split only) and the prices it reads. */
+export interface RankerForSplit {
+  readonly model: LightgbmModel;
+  readonly price: (productId: string) => number | undefined;
+}
+
+/**
+ * The rankers trained per split (epoch ms of the split). evaluate() builds its strategies itself
+ * from a fixed context, so a model trained beforehand reaches the `ranker` strategy through here:
+ * evaluation/train.ts trains one for a split, provides it, then calls evaluate() with `ranker`.
+ */
+const rankers = new Map<number, RankerForSplit>();
+
+/** Makes `ranker` available to evaluations of `split` (epoch ms); returns a function that withdraws it. */
+export function provideRanker(split: number, ranker: RankerForSplit): () => void {
+  rankers.set(split, ranker);
+  return () => {
+    if (rankers.get(split) === ranker) rankers.delete(split);
+  };
+}
 
 function topIds(scores: Map<string, number>, k: number, exclude?: ReadonlySet<string> | ReadonlyMap<string, unknown>): string[] {
   return [...scores]
@@ -182,6 +219,35 @@ export function createStrategies(ctx: StrategyContext): Record<StrategyName, Str
       },
     },
     served: servedStrategy(ctx, config),
+    ranker: rankerStrategy(ctx),
+  };
+}
+
+/**
+ * The learned ranking stage: the customer's candidates (engine/src/ranker: the blended list's
+ * first RANKER_CANDIDATES.blended and up to RANKER_CANDIDATES.own more of their own products) ordered by the LightGBM model trained for
+ * this split on purchases before it only; filled to k with the 30-day best sellers.
+ */
+export function rankerStrategy(ctx: StrategyContext): Strategy {
+  const { aggregator, catalog, config, split } = ctx;
+  return {
+    name: RANKER_STRATEGY,
+    describe: `LightGBM LambdaRank over the engine’s candidates (the blended list’s first ${RANKER_CANDIDATES.blended} and up to ${RANKER_CANDIDATES.own} more of the customer’s own products), trained on purchases before the split; filled to k with the 30-day best sellers`,
+    baseline: false,
+    recommend(customerId, now, k) {
+      const ranker = rankers.get(split);
+      if (ranker === undefined)
+        throw new Error(`no ranker model for split ${new Date(split).toISOString().slice(0, 10)}: node evaluation/train.ts trains one and scores it`);
+      const ranked = rankCandidates({ state: aggregator.userState(customerId), now, catalog, read: aggregator, config, price: ranker.price }, ranker.model);
+      return fillTo(
+        ranked.slice(0, k).map(({ productId }) => productId),
+        aggregator
+          .bestSellers(null, BEST_SELLER_DAYS)
+          .slice(0, 2 * k)
+          .map(([id]) => id),
+        k,
+      );
+    },
   };
 }
 

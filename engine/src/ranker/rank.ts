@@ -1,0 +1,31 @@
+import { rankerCandidates, type RankerInput } from './candidates.ts';
+import { candidateFeatures, RANKER_FEATURE_NAMES } from './features.ts';
+import { LightgbmModel, ModelFormatError } from './model.ts';
+
+/** A LightGBM model over RANKER_FEATURES; refused (ModelFormatError) when trained on other columns. */
+export function rankerModel(dump: unknown): LightgbmModel {
+  const model = LightgbmModel.fromDump(dump);
+  const names = model.featureNames;
+  if (names.length !== RANKER_FEATURE_NAMES.length || names.some((name, i) => name !== RANKER_FEATURE_NAMES[i]))
+    throw new ModelFormatError(
+      `the model's features (${names.join(', ')}) are not the ranker's (${RANKER_FEATURE_NAMES.join(', ')}): it was trained on another version of RANKER_FEATURES`,
+    );
+  return model;
+}
+
+export interface RankedCandidate {
+  readonly productId: string;
+  readonly score: number;
+}
+
+/** The user's candidates (rankerCandidates) ordered by the model's score, ties by the blended list's order. */
+export function rankCandidates(input: RankerInput, model: LightgbmModel): RankedCandidate[] {
+  const { user, candidates } = rankerCandidates(input);
+  const scored = candidates.map((candidate) => ({
+    productId: candidate.productId,
+    score: model.score(candidateFeatures(user, candidate)),
+    rank: candidate.blendedRank,
+  }));
+  scored.sort((a, b) => b.score - a.score || a.rank - b.rank);
+  return scored.map(({ productId, score }) => ({ productId, score }));
+}

@@ -1,0 +1,3 @@
+export * from './pythonEnv.ts';
+export * from './trainingSet.ts';
+export * from './trainRanker.ts';
