@@ -36,7 +36,8 @@ function routeFor(routes: readonly HttpRoute[] | undefined, pathname: string): H
   return routes?.find((route) => pathname === route.prefix || pathname.startsWith(`${route.prefix}/`));
 }
 
-class HttpError extends Error {
+/** An HTTP refusal with its status (a body over the limit: 413), for the server that read it to answer. */
+export class HttpError extends Error {
   readonly status: number;
   readonly headers: Readonly<Record<string, string>>;
   constructor(status: number, message: string, headers: Record<string, string> = {}) {
@@ -51,7 +52,7 @@ class HttpError extends Error {
  * after the answer (`connection: close`), not reset before it: a client still sending would get
  * ECONNRESET instead of the status. The rest of the body is read and dropped meanwhile.
  */
-function readBody(req: IncomingMessage, limit: number): Promise<string> {
+export function readBody(req: IncomingMessage, limit: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
-import { answerHealth, sendText, signClientToken, type Logger } from '@recs/shared';
+import { answerHealth, HttpError, readBody, sendText, signClientToken, type Logger } from '@recs/shared';
 import { build } from 'esbuild';
 import { PICKER_CUSTOMERS, VISITOR_ID, type DemoCustomer } from './customers.ts';
 
@@ -98,7 +98,7 @@ export async function createStorefrontServer(options: StorefrontOptions): Promis
   };
 
   const session = async (req: IncomingMessage, res: ServerResponse) => {
-    const body = await readSmallBody(req, 1_024);
+    const body = await readBody(req, 1_024);
     let customerId: unknown;
     try {
       customerId = body === '' ? undefined : (JSON.parse(body) as { customerId?: unknown }).customerId;
@@ -144,7 +144,7 @@ export async function createStorefrontServer(options: StorefrontOptions): Promis
       res.writeHead(200, { ...headers, 'content-length': found.body.length });
       res.end(req.method === 'HEAD' ? undefined : found.body);
     })().catch((error: unknown) => {
-      if (error instanceof BodyTooLarge) return sendJson(res, 413, { code: 'TOO_LARGE', message: error.message });
+      if (error instanceof HttpError && error.status === 413) return sendJson(res, 413, { code: 'TOO_LARGE', message: error.message }, error.headers);
       options.logger.error({ err: error }, 'storefront request failed');
       if (!res.headersSent) sendText(res, 500, 'internal server error');
       else res.destroy();
@@ -153,25 +153,7 @@ export async function createStorefrontServer(options: StorefrontOptions): Promis
   return { http, scriptBytes: script.body.length };
 }
 
-class BodyTooLarge extends Error {}
-
-function readSmallBody(req: IncomingMessage, limit: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        reject(new BodyTooLarge(`the body exceeds ${limit} bytes`));
-        req.resume();
-      } else chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Readonly<Record<string, string>> = {}): void {
+  res.writeHead(status, { ...headers, 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
   res.end(JSON.stringify(body));
 }

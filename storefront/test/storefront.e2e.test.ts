@@ -1,18 +1,18 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, TEST_JWT_SECRET } from '@recs/devkit';
 import { nextResult, startSystem, type System } from '@recs/e2e';
 import { closeServer, COLLECTIONS, createLogger, listen } from '@recs/shared';
-import { chromium, type Browser, type ConsoleMessage, type Page } from 'playwright-core';
+import type { Browser, ConsoleMessage, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStorefrontServer, type Storefront } from '../src/server.ts';
+import { launchChromium } from '../tools/browser.ts';
 
 /**
  * The storefront in a real browser (Debian's Chromium, driven by playwright-core; nothing is
  * downloaded): a shopper's clicks go from the page to the gateway, through the workers, and
  * back to the page's widgets over the websocket, with no reload.
  */
-const CHROMIUM = process.env['CHROMIUM_PATH'] ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].find((path) => existsSync(path));
 export const ARTIFACTS = join(import.meta.dirname, '..', 'test-results');
 
 const kitchen = (id: string, name: string, price: number) => ({ id, name, price, categoryId: 'kitchen', categoryName: 'Kitchen & Dining' });
@@ -94,7 +94,6 @@ async function openProduct(page: Page, id: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  if (CHROMIUM === undefined) throw new Error("no Chromium found: install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH");
   const port = await freePort();
   origin = `http://127.0.0.1:${port}`;
   // two gateways: the page uses the first; the second carries the backend's events while the first restarts
@@ -130,7 +129,7 @@ beforeAll(async () => {
     logger: createLogger('storefront-test', 'silent'),
   });
   await listen(storefront.http, port);
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+  browser = await launchChromium();
   mkdirSync(ARTIFACTS, { recursive: true });
 });
 

@@ -6,9 +6,8 @@
  * a product of the customer's list and saves a screenshot once the widgets' animations are over.
  * Drives Debian's Chromium (CHROMIUM_PATH picks another); nothing is downloaded.
  */
-import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './browser.ts';
 
 const { values } = parseArgs({
   options: {
@@ -18,9 +17,7 @@ const { values } = parseArgs({
     loads: { type: 'string', default: '5' },
   },
 });
-const executablePath = process.env['CHROMIUM_PATH'] ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((path) => existsSync(path));
-if (executablePath === undefined) throw new Error('no Chromium found: apt-get install chromium, or set CHROMIUM_PATH');
-const browser = await chromium.launch({ executablePath, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+const browser = await launchChromium();
 try {
   const page = `${values.url}?customer=${encodeURIComponent(values.customer)}`;
   const renders: number[] = [];
