@@ -4,7 +4,7 @@
  *                            [--days 180] [--valid-days 28] [--seed 1] [--no-refit] [--params JSON]
  * The model for the split is trained on purchases before it only (the training set's queries are
  * the invoices of the `--days` before it, the last `--valid-days` for early stopping), by
- * evaluation/ranker/train.py (LightGBM LambdaRank) in ~/.cache/recs/venv (created on first use);
+ * trainer/python/train.py (LightGBM LambdaRank) in ~/.cache/recs/venv (created on first use);
  * then evaluate() walks the test period with the `ranker` strategy added. Prints the table, the
  * leads over the strongest baseline, the gain importances, the times and the model's size; writes
  * the model (model.json, model.txt), report.json and results.json to --out (default
@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DataFileError, defaultDataFile, parseDate } from './src/data.ts';
 import { evaluate, EvaluationInputError, loadDataset, type Progress } from './src/evaluate.ts';
-import { PythonEnvError } from './src/ranker/pythonEnv.ts';
+import { PythonEnvError } from '@recs/trainer';
 import { RankerTrainingError, trainRanker } from './src/ranker/trainRanker.ts';
 import { formatLeads, formatTable, toJson } from './src/report.ts';
 import { provideRanker, RANKER_STRATEGY, STRATEGY_NAMES } from './src/strategies.ts';
@@ -60,7 +60,7 @@ if (values.help) {
   --valid-days N       the last N of them are the early-stopping slice (default: 28)
   --seed N             LightGBM's seed (default: 1)
   --no-refit           keep the early-stopped model instead of retraining on every query
-  --params JSON        LightGBM parameters over evaluation/ranker/train.py's defaults
+  --params JSON        LightGBM parameters over trainer/python/train.py's defaults
   -h, --help           this text`);
   process.exit(0);
 }

@@ -4,7 +4,7 @@ import { LightgbmModel, ModelFormatError } from '../src/ranker/model.ts';
 import { RANKER_FEATURE_NAMES } from '../src/ranker/features.ts';
 import { rankerModel } from '../src/ranker/rank.ts';
 
-/** Written by evaluation/ranker/make_fixture.py: a dumped model, rows (null = NaN) and LightGBM's raw predictions. */
+/** Written by trainer/python/make_fixture.py: a dumped model, rows (null = NaN) and LightGBM's raw predictions. */
 interface Fixture {
   readonly lightgbm: string;
   readonly model: unknown;

@@ -6,8 +6,8 @@ import { DAY_MS, DEFAULT_ENGINE_CONFIG, MemoryCatalog, RANKER_FEATURE_NAMES, see
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseDate, type Invoice } from '../src/data.ts';
 import { evaluate, type Dataset } from '../src/evaluate.ts';
-import { buildTrainingSet, latestPrices } from '../src/ranker/trainingSet.ts';
-import { RankerTrainingError, trainRanker } from '../src/ranker/trainRanker.ts';
+import { buildTrainingSet } from '@recs/trainer';
+import { invoiceSteps, latestPrices, RankerTrainingError, trainRanker } from '../src/ranker/trainRanker.ts';
 import { provideRanker, RANKER_STRATEGY } from '../src/strategies.ts';
 
 const START = parseDate('2011-01-01');
@@ -58,8 +58,8 @@ describe('the ranker training set', () => {
     const dir = tempDir();
     const from = SPLIT - 20 * DAY_MS;
     const prices = latestPrices(invoices.filter((invoice) => invoice.at < SPLIT));
-    const summary = await buildTrainingSet({
-      invoices,
+    const { summary } = await buildTrainingSet({
+      steps: invoiceSteps(invoices.filter((invoice) => invoice.at < SPLIT)),
       catalog,
       config: DEFAULT_ENGINE_CONFIG,
       from,
@@ -104,7 +104,7 @@ describe('the ranker training set', () => {
     const build = async (from: readonly Invoice[]) => {
       const dir = tempDir();
       await buildTrainingSet({
-        invoices: from,
+        steps: invoiceSteps(from),
         catalog,
         config: DEFAULT_ENGINE_CONFIG,
         from: SPLIT - 20 * DAY_MS,

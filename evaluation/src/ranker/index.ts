@@ -1,3 +1,1 @@
-export * from './pythonEnv.ts';
-export * from './trainingSet.ts';
 export * from './trainRanker.ts';

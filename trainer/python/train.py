@@ -1,7 +1,7 @@
 """Trains the learned ranking stage: LightGBM LambdaRank on a training set written by
-evaluation/src/ranker/trainingSet.ts, early stopping on a time-based validation slice.
+trainer/src/trainingSet.ts, early stopping on a time-based validation slice.
 
-    python3 evaluation/ranker/train.py --data DIR --out DIR [--seed 1] [--no-refit] [--params JSON]
+    python3 trainer/python/train.py --data DIR --out DIR [--seed 1] [--no-refit] [--params JSON]
 
 DIR holds meta.json (feature names, rows, validFrom), features.f64 (rows x features, float64
 little-endian, NaN = missing), labels.u8 (one per row) and queries.tsv (one line per query, in

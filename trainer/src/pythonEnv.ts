@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
@@ -43,6 +43,52 @@ function hasLightgbm(python: string): boolean {
 export function ensurePythonEnv(venv = defaultVenv(), log: (line: string) => void = (line) => console.error(line)): PythonEnv {
   const python = join(venv, 'bin', 'python3');
   if (hasLightgbm(python)) return { python, installSeconds: 0 };
+  const release = lockInstall(venv, log);
+  try {
+    // another process may have installed it while this one waited
+    if (hasLightgbm(python)) return { python, installSeconds: 0 };
+    return install(venv, python, log);
+  } finally {
+    release();
+  }
+}
+
+/** An install lock held longer than this is taken as left by a process that died. */
+const STALE_LOCK_MS = 10 * 60_000;
+
+/** Holds `<venv>.lock` (a directory: mkdir is atomic) so two processes never install at once; returns its release. */
+function lockInstall(venv: string, log: (line: string) => void): () => void {
+  const lock = `${venv}.lock`;
+  mkdirSync(join(venv, '..'), { recursive: true });
+  const waitCell = new Int32Array(new SharedArrayBuffer(4));
+  let told = false;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      return () => rmSync(lock, { recursive: true, force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw new PythonEnvError(`could not lock ${lock}: ${(error as Error).message}`);
+      const age = Date.now() - (statSyncOrUndefined(lock)?.mtimeMs ?? Date.now());
+      if (age > STALE_LOCK_MS) {
+        rmSync(lock, { recursive: true, force: true });
+        continue;
+      }
+      if (!told) log(`ranker: waiting for another process installing the Python environment (${lock})`);
+      told = true;
+      Atomics.wait(waitCell, 0, 0, 500);
+    }
+  }
+}
+
+function statSyncOrUndefined(path: string) {
+  try {
+    return statSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+function install(venv: string, python: string, log: (line: string) => void): PythonEnv {
   const started = performance.now();
   const probe = spawnSync('python3', ['-c', 'import venv, ensurepip'], { encoding: 'utf8' });
   if (probe.error !== undefined) throw new PythonEnvError('python3 is not installed: install it (Debian: apt-get install python3 python3-venv)');

@@ -1,7 +1,7 @@
 """Writes the small LightGBM models and LightGBM's own predictions that engine/test/rankerModel.test.ts
 compares the TypeScript scorer with (engine/test/fixtures/ranker/*.json):
 
-    ~/.cache/recs/venv/bin/python3 evaluation/ranker/make_fixture.py
+    ~/.cache/recs/venv/bin/python3 trainer/python/make_fixture.py
 
 - lambdarank.json: a LambdaRank model on 4 numerical features with missing values (NaN) in
   training and in the rows scored, so splits send NaN to their default side;
