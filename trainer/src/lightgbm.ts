@@ -36,7 +36,7 @@ export interface FitOptions {
   /** LightGBM parameters over train.py's defaults. */
   readonly params?: Readonly<Record<string, unknown>> | undefined;
   readonly venv?: string | undefined;
-  readonly onProgress?: (line: string) => void | undefined;
+  readonly onProgress?: ((line: string) => void) | undefined;
 }
 
 export interface FittedModel {
