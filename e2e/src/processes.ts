@@ -71,9 +71,10 @@ export class WorkerProcess {
   private readonly waiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];
 
   constructor(env: NodeJS.ProcessEnv, { script = 'workers/src/index.ts', args = [] }: { script?: string; args?: readonly string[] } = {}) {
-    // WORKERS_PORT 0: each worker's metrics port is a free one, so several run side by side
+    // WORKERS_PORT 0: each worker's metrics port is a free one, so several run side by side;
+    // no scheduled model training (a test that trains runs the job itself)
     this.child = spawn(process.execPath, [join(ROOT, script), ...args], {
-      env: { ...process.env, WORKERS_PORT: '0', ...env },
+      env: { ...process.env, WORKERS_PORT: '0', TRAIN_SCHEDULE: 'off', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));

@@ -2,6 +2,8 @@
 export interface CatalogProduct {
   readonly categoryId?: string;
   readonly inStock: boolean;
+  /** The unit price, when the catalog has one (the ranker's `price` feature). */
+  readonly price?: number;
 }
 
 export interface CatalogView {

@@ -165,33 +165,53 @@ export interface ListDoc {
   strategy: RecommendationStrategy;
   generatedAt: Date;
   version: number;
+  /** The learned model's list (StoredList.ranked): its version, and JSON as `items`. */
+  model?: string;
+  ranked?: string;
+}
+
+/** The ranking model's list of a user: the same candidates as the blend's, in the model's order. */
+export interface RankedItems {
+  /** The model's version (ranker_models' _id). */
+  readonly model: string;
+  readonly items: readonly RecommendationItem[];
 }
 
 export interface StoredList {
   readonly userId: string;
+  /** The blend's list (recommend()). */
   readonly items: readonly RecommendationItem[];
   readonly strategy: RecommendationStrategy;
   readonly generatedAt: number;
   readonly version: number;
+  /** The current ranking model's list, saved with the blend's under the same version; none when no model serves. */
+  readonly ranked?: RankedItems;
 }
+
+const itemsFromJson = (json: string): RecommendationItem[] =>
+  (JSON.parse(json) as { p: string; s: number; r: string[] }[]).map((item) => ({ productId: item.p, score: item.s, reasons: item.r }));
+const itemsToJson = (items: readonly RecommendationItem[]): string =>
+  JSON.stringify(items.map((item) => ({ p: item.productId, s: item.score, r: item.reasons })));
 
 export function fromListDoc(doc: ListDoc): StoredList {
   return {
     userId: doc._id,
-    items: (JSON.parse(doc.items) as { p: string; s: number; r: string[] }[]).map((item) => ({ productId: item.p, score: item.s, reasons: item.r })),
+    items: itemsFromJson(doc.items),
     strategy: doc.strategy,
     generatedAt: doc.generatedAt.getTime(),
     version: doc.version,
+    ...(doc.model === undefined || doc.ranked === undefined ? {} : { ranked: { model: doc.model, items: itemsFromJson(doc.ranked) } }),
   };
 }
 
 export function toListDoc(list: StoredList): ListDoc {
   return {
     _id: list.userId,
-    items: JSON.stringify(list.items.map((item) => ({ p: item.productId, s: item.score, r: item.reasons }))),
+    items: itemsToJson(list.items),
     strategy: list.strategy,
     generatedAt: new Date(list.generatedAt),
     version: list.version,
+    ...(list.ranked === undefined ? {} : { model: list.ranked.model, ranked: itemsToJson(list.ranked.items) }),
   };
 }
 

@@ -25,3 +25,4 @@ export * from './redisMetrics.ts';
 export * from './recommendationId.ts';
 export * from './experimentSetting.ts';
 export * from './experimentTallies.ts';
+export * from './rankerModels.ts';

@@ -25,6 +25,8 @@ export const COLLECTIONS = {
   experimentTallies: 'experiment_tallies',
   /** Per experiment and user: served, clicked, added to cart, purchased, each recorded once (distinct users). */
   experimentUsers: 'experiment_users',
+  /** Every ranking model trained (rankerModels.ts): its figures, its verdict, and dump_model()'s JSON; one serves. */
+  rankerModels: 'ranker_models',
 } as const;
 
 export interface MongoConnection {
@@ -61,5 +63,8 @@ export async function ensureIndexes(db: Db): Promise<void> {
     db.collection(COLLECTIONS.inbox).createIndex({ at: 1 }),
     db.collection(COLLECTIONS.applied).createIndex({ at: 1 }),
     db.collection(COLLECTIONS.plans).createIndex({ seq: 1 }),
+    // the training job replays the raw events in the order they happened
+    db.collection(COLLECTIONS.events).createIndex({ occurredAt: 1 }),
+    db.collection(COLLECTIONS.rankerModels).createIndex({ status: 1, promotedAt: -1 }),
   ]);
 }

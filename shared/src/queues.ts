@@ -79,6 +79,11 @@ export function maintenanceQueue(client: RedisClient, prefix: string): Queue {
   return new Queue(RedisNames.queues.maintenance, { connection: connectionOf(client), prefix });
 }
 
+/** The training queue (the ranking model's training job); its worker is TrainingService's. */
+export function trainingQueue(client: RedisClient, prefix: string): Queue {
+  return new Queue(RedisNames.queues.training, { connection: connectionOf(client), prefix });
+}
+
 /**
  * Asks for a user's list to be recomputed. While one recomputation runs, further requests
  * collapse into a single follow-up that sees the latest state (keepLastIfActive).

@@ -68,6 +68,8 @@ export class RedisNames {
     lists: '{lists}',
     /** Scheduled upkeep: slide windows, decay, sweep, prune. */
     maintenance: '{maintenance}',
+    /** Training the ranking model (daily, or on demand): long jobs, kept off the maintenance queue. */
+    training: '{training}',
   } as const;
 
   /** The channel of one live stream (see liveFields.ts: each field names its topic and segment). */
@@ -78,5 +80,10 @@ export class RedisNames {
   /** Catalog edits, so caches of it elsewhere refresh. */
   catalogChannel(): string {
     return `${this.prefix}:live:catalog`;
+  }
+
+  /** A ranking model was promoted (or withdrawn), so list workers load the one serving now. */
+  modelChannel(): string {
+    return `${this.prefix}:live:ranker-model`;
   }
 }

@@ -12,10 +12,10 @@ import {
 } from '@recs/shared';
 import { experimentReport, type ExperimentReport } from './experimentReport.ts';
 import { ServingMetrics } from './metrics.ts';
-import { DEFAULT_VARIANT, isVariantName, SERVING_POLICIES, type ServingPolicy, type VariantName } from './servingPolicies.ts';
+import { DEFAULT_VARIANT, isVariantName, NO_MODEL, SERVING_POLICIES, type ServingPolicy, type VariantName } from './servingPolicies.ts';
 
 export interface ExperimentsOptions {
-  /** The running experiment (RECS_EXPERIMENT); undefined: none, everyone is served `blend`. */
+  /** The running experiment (RECS_EXPERIMENT); undefined: none, everyone is served DEFAULT_VARIANT. */
   readonly setting: ExperimentSetting | undefined;
   /** JWT_SECRET: recommendationIds are signed with a key derived from it. */
   readonly secret: string;
@@ -70,11 +70,11 @@ export class Experiments {
         ? undefined
         : new ServingMetrics(
             options.metrics,
-            served.map((variant) => ({ variant, model: SERVING_POLICIES[variant].model })),
+            served.map((variant) => ({ variant, model: NO_MODEL })),
           );
   }
 
-  /** The user's variant: by a stable hash in the running experiment, `blend` without one. */
+  /** The user's variant: by a stable hash in the running experiment, DEFAULT_VARIANT without one. */
   assign(userId: string): Assignment {
     const variant = this.setting === undefined ? DEFAULT_VARIANT : (assignVariant(this.setting, userId) as VariantName);
     return { variant, policy: SERVING_POLICIES[variant] };
@@ -84,19 +84,24 @@ export class Experiments {
    * A list was served: its recommendationId. A non-empty one is counted (an empty list cannot be
    * clicked): in the impressions metric, and in the running experiment's tallies.
    */
-  served(userId: string, assignment: Assignment, list: { strategy: RecommendationStrategy; version: number; items: number }, now = Date.now()): string {
-    const { variant, policy } = assignment;
+  served(
+    userId: string,
+    assignment: Assignment,
+    list: { strategy: RecommendationStrategy; version: number; items: number; model: string },
+    now = Date.now(),
+  ): string {
+    const { variant } = assignment;
     const experiment = this.setting?.name;
     // to the minute: the same list served again within it has the same id, so the gateway still
     // recognises an unchanged subscription result (it compares results) and sends nothing
     const servedAt = now - (now % SERVED_AT_STEP_MS);
     const id = signRecommendationId(
       userId,
-      { experiment, variant, model: policy.model, strategy: list.strategy, listVersion: list.version, servedAt },
+      { experiment, variant, model: list.model, strategy: list.strategy, listVersion: list.version, servedAt },
       this.options.secret,
     );
     if (list.items === 0) return id;
-    this.metrics?.impression(list.strategy, variant, policy.model);
+    this.metrics?.impression(list.strategy, variant, list.model);
     if (experiment === undefined) return id;
     this.impressions.set(variant, (this.impressions.get(variant) ?? 0) + 1);
     if (this.marked.get(userId, now) === undefined && this.newUsers.size < MAX_PENDING_USERS) {

@@ -14,7 +14,7 @@ const STRATEGIES: readonly RecommendationStrategy[] = ['PERSONALIZED', 'BEST_SEL
 export class ServingMetrics {
   private readonly impressions;
 
-  /** `variants`: the variants this process serves, with their models (their series start at 0). */
+  /** `variants`: the variants this process serves (their series for the blend's lists, model `none`, start at 0). */
   constructor(registry: Registry, variants: readonly { readonly variant: string; readonly model: string }[]) {
     this.impressions = counterOn<'strategy' | 'variant' | 'model'>(registry, {
       name: `${METRIC_PREFIX}recommendation_impressions_total`,

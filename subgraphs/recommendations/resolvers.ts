@@ -75,16 +75,18 @@ async function recommendationList(userId: string, limit: number, args: ControlAr
     const items: RecommendationItem[] = popular.items.map(([productId, buyers]) => ({ productId, score: buyers, reasons: ['POPULAR'] }));
     list = { userId, items, strategy: 'BEST_SELLERS', generatedAt: popular.changedAt, version: 0 };
   }
-  const items = controls === undefined ? list.items.slice(0, limit) : await controlledItems(list, coldStart, controls, limit, ctx);
+  const picked = assignment.policy.pick(list);
+  const items =
+    controls === undefined ? picked.items.slice(0, limit) : await controlledItems({ ...list, items: picked.items }, coldStart, controls, limit, ctx);
   return {
     userId,
     strategy: list.strategy,
     generatedAt: new Date(list.generatedAt),
     version: list.version,
     items: items.map((item) => ({ product: productRef(item.productId), score: item.score, reasons: item.reasons })),
-    recommendationId: ctx.experiments.served(userId, assignment, { strategy: list.strategy, version: list.version, items: items.length }),
+    recommendationId: ctx.experiments.served(userId, assignment, { strategy: list.strategy, version: list.version, items: items.length, model: picked.model }),
     variant: assignment.variant,
-    modelVersion: assignment.policy.model,
+    modelVersion: picked.model,
   };
 }
 

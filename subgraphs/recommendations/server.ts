@@ -8,7 +8,7 @@ import type { RecommendationStore } from './store.ts';
 export interface RecommendationsServerOptions extends SubgraphOptions {
   readonly store: RecommendationStore;
   readonly engine: EngineConfig;
-  /** The online experiment (RECS_EXPERIMENT); none: everyone is served `blend`. */
+  /** The online experiment (RECS_EXPERIMENT); none: everyone is served DEFAULT_VARIANT (`ranker`). */
   readonly experiment?: ExperimentSetting | undefined;
 }
 

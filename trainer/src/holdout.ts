@@ -39,7 +39,7 @@ export interface PromotionInput {
   readonly candidate: HoldoutFigures;
   readonly blend: HoldoutFigures;
   /** The model serving now, scored on the same holdout; undefined when none serves (or it was trained on other features). */
-  readonly serving?: { readonly version: string; readonly figures: HoldoutFigures };
+  readonly serving?: { readonly version: string; readonly figures: HoldoutFigures } | undefined;
   /** Baskets the holdout must hold for a verdict. */
   readonly minQueries: number;
 }

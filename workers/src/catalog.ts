@@ -6,10 +6,11 @@ interface CatalogDoc {
   _id: string;
   categoryId?: string;
   inStock?: boolean;
+  price?: number;
 }
 
 /**
- * The catalog as the workers need it (category and stock per product), kept in memory and
+ * The catalog as the workers need it (category, stock and price per product), kept in memory and
  * reloaded when the products subgraph announces a change and every few minutes.
  */
 export class CatalogCache implements CatalogView {
@@ -27,10 +28,13 @@ export class CatalogCache implements CatalogView {
 
   async load(): Promise<number> {
     const next = new MemoryCatalog();
-    const cursor = this.db.collection<CatalogDoc>(COLLECTIONS.products).find({}, { projection: { categoryId: 1, inStock: 1 } });
+    const cursor = this.db.collection<CatalogDoc>(COLLECTIONS.products).find({}, { projection: { categoryId: 1, inStock: 1, price: 1 } });
     for await (const doc of cursor) {
-      const product: CatalogProduct =
-        doc.categoryId === undefined ? { inStock: doc.inStock ?? true } : { categoryId: doc.categoryId, inStock: doc.inStock ?? true };
+      const product: CatalogProduct = {
+        inStock: doc.inStock ?? true,
+        ...(doc.categoryId === undefined ? {} : { categoryId: doc.categoryId }),
+        ...(typeof doc.price === 'number' && Number.isFinite(doc.price) ? { price: doc.price } : {}),
+      };
       next.set(doc._id, product);
     }
     this.catalog = next;

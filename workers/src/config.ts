@@ -3,8 +3,9 @@ import { z } from 'zod';
 import { AGGREGATOR_DEFAULTS, type AggregatorServiceOptions } from './aggregate/service.ts';
 import { LIST_DEFAULTS } from './lists/service.ts';
 import { MAINTENANCE_DEFAULTS, SCHEDULES } from './maintenance/service.ts';
+import { DEFAULT_TRAIN_SCHEDULE } from './training/service.ts';
 
-export const ROLES = ['aggregate', 'lists', 'maintenance'] as const;
+export const ROLES = ['aggregate', 'lists', 'maintenance', 'train'] as const;
 export type WorkerRole = (typeof ROLES)[number];
 
 const roles = z
@@ -28,7 +29,7 @@ export function workersConfig(env: NodeJS.ProcessEnv = process.env) {
       /** The operations port: GET /metrics, /health, /ready (0: any free port). */
       WORKERS_PORT: port(4004),
       HOST: host,
-      /** What this process does: aggregate (one leader at a time), lists, maintenance. */
+      /** What this process does: aggregate (one leader at a time), lists, maintenance, train (the ranking model's job). */
       WORKER_ROLES: roles,
       /** Events jobs taken at once by the aggregation leader; they are merged into flushes. */
       AGGREGATOR_CONCURRENCY: int(AGGREGATOR_DEFAULTS.concurrency, 1, 10_000),
@@ -55,6 +56,17 @@ export function workersConfig(env: NodeJS.ProcessEnv = process.env) {
       TICK_INTERVAL_MS: int(SCHEDULES.tick, 100, 86_400_000),
       SWEEP_INTERVAL_MS: int(SCHEDULES['sweep-inbox'], 100, 86_400_000),
       REFRESH_INTERVAL_MS: int(SCHEDULES['refresh-active'], 1_000, 86_400_000),
+      /**
+       * When the ranking model is trained, judged and (if better) promoted: a cron pattern in UTC
+       * (default daily at 03:00), or `off` (\`npm run train\` still trains).
+       */
+      TRAIN_SCHEDULE: z
+        .string()
+        .trim()
+        .default(DEFAULT_TRAIN_SCHEDULE)
+        .refine((value) => value === 'off' || /^\S+( \S+){4,5}$/.test(value), 'must be a cron pattern of 5 or 6 fields, or off'),
+      /** The trainer's Python environment (created with LightGBM on first use); default ~/.cache/recs/venv. */
+      TRAINER_VENV: z.string().trim().min(1).optional(),
       /** Inbox entries older than this are taken as lost on their way to the queue. */
       INBOX_GRACE_MS: int(MAINTENANCE_DEFAULTS.inboxGraceMs, 0, 86_400_000),
     },

@@ -10,6 +10,7 @@ import {
   runService,
   storesReady,
   TICK_JOB,
+  trainingQueue,
 } from '@recs/shared';
 import { AggregatorService } from './aggregate/service.ts';
 import { CatalogCache } from './catalog.ts';
@@ -20,6 +21,8 @@ import { ListStore } from './lists/store.ts';
 import { MaintenanceService } from './maintenance/service.ts';
 import { WorkersMetrics } from './metrics.ts';
 import { Publisher } from './publisher.ts';
+import { CurrentModel } from './training/currentModel.ts';
+import { TrainingService } from './training/service.ts';
 
 await runService('workers', workersConfig, async ({ config, logger: log, mongo, redis, metrics: registry }) => {
   const names = new RedisNames(config.QUEUE_PREFIX);
@@ -36,7 +39,9 @@ await runService('workers', workersConfig, async ({ config, logger: log, mongo, 
   events.on('error', redisErrorListener(log, 'events queue'));
   lists.on('error', redisErrorListener(log, 'lists queue'));
   maintenanceJobs.on('error', redisErrorListener(log, 'maintenance queue'));
-  metrics.watchQueues({ events, lists, maintenance: maintenanceJobs });
+  const trainingJobs = trainingQueue(redis, config.QUEUE_PREFIX);
+  trainingJobs.on('error', redisErrorListener(log, 'training queue'));
+  metrics.watchQueues({ events, lists, maintenance: maintenanceJobs, training: trainingJobs });
   metrics.watchInbox(mongo.db);
   const engine = DEFAULT_ENGINE_CONFIG;
   const roles = new Set(config.WORKER_ROLES);
@@ -63,7 +68,12 @@ await runService('workers', workersConfig, async ({ config, logger: log, mongo, 
     stops.push(() => aggregation!.stop());
   }
   if (roles.has('lists')) {
+    const model = new CurrentModel(mongo.db, log);
+    await model.watch(redis, names);
+    metrics.watchModel(model);
+    stops.push(() => model.close());
     const listService = new ListService({
+      model,
       store: new ListStore(mongo.db),
       catalog,
       engine,
@@ -91,8 +101,33 @@ await runService('workers', workersConfig, async ({ config, logger: log, mongo, 
     await maintenance.start();
     stops.push(() => maintenance.stop());
   }
+  if (roles.has('train')) {
+    const training = new TrainingService({
+      db: mongo.db,
+      redis,
+      prefix: config.QUEUE_PREFIX,
+      catalog,
+      engine,
+      logger: log,
+      schedule: config.TRAIN_SCHEDULE,
+      venv: config.TRAINER_VENV,
+      metrics,
+      // the recently active users' lists, recomputed by whichever process runs maintenance
+      refreshLists: () => maintenanceJobs.add('refresh-active', {}),
+    });
+    await training.start();
+    stops.push(() => training.stop());
+  }
   const http = createWorkersHttpServer({ registry: metrics.registry, ready: storesReady({ mongo, redis }) });
   const port = await listen(http, config.WORKERS_PORT, config.HOST);
   log.info({ roles: [...roles], metrics: `http://${config.HOST}:${port}/metrics` }, 'workers running');
-  return [() => closeServer(http), ...stops, () => events.close(), () => lists.close(), () => maintenanceJobs.close(), () => catalog.close()];
+  return [
+    () => closeServer(http),
+    ...stops,
+    () => events.close(),
+    () => lists.close(),
+    () => maintenanceJobs.close(),
+    () => trainingJobs.close(),
+    () => catalog.close(),
+  ];
 });

@@ -8,7 +8,7 @@ import type { FlushStats } from './aggregate/batcher.ts';
 const STAGE_BUCKETS: readonly number[] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /** The workers' queues by their `queue` label (RedisNames.queues has their Redis names). */
-export type QueueLabel = 'events' | 'lists' | 'maintenance';
+export type QueueLabel = 'events' | 'lists' | 'maintenance' | 'training';
 
 /** The job states recs_queue_jobs reports; `waiting` includes prioritized jobs (both wait for a worker). */
 const JOB_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
@@ -64,6 +64,8 @@ export class WorkersMetrics {
   private readonly listBatchDuration: Histogram;
   private readonly listBatchSize: Histogram;
   private readonly freshnessPublished: Histogram<'field'>;
+  private readonly trainings: Counter<'outcome'>;
+  private model: { current(): unknown } | undefined;
 
   constructor(registry: Registry = createRegistry('workers')) {
     this.registry = registry;
@@ -176,6 +178,31 @@ export class WorkersMetrics {
       registers,
     });
     for (const outcome of ['changed', 'unchanged']) this.listsRecomputed.inc({ outcome }, 0);
+    this.trainings = new Counter({
+      name: 'recs_ranker_trainings_total',
+      help: 'Runs of the ranking model training job in this process, by outcome: promoted, refused (kept with the reason), skipped (too few baskets), failed.',
+      labelNames: ['outcome'],
+      registers,
+    });
+    for (const outcome of ['promoted', 'refused', 'skipped', 'failed']) this.trainings.inc({ outcome }, 0);
+    new Gauge({
+      name: 'recs_ranker_model_serving',
+      help: "1 while this process's list building ranks with a learned model (lists also saved in its order), 0 while only the blend is built.",
+      registers,
+      collect() {
+        this.set(self.model?.current() === undefined ? 0 : 1);
+      },
+    });
+  }
+
+  /** The list role's model source, for recs_ranker_model_serving. */
+  watchModel(source: { current(): unknown }): void {
+    this.model = source;
+  }
+
+  /** One run of the training job. */
+  training(outcome: 'promoted' | 'refused' | 'skipped' | 'failed'): void {
+    this.trainings.inc({ outcome });
   }
 
   /** Queues whose job counts recs_queue_jobs reports. */

@@ -19,10 +19,16 @@ export async function ingest(db: Db, queue: Queue<EventsJob>, events: readonly T
   return queue.add(JOB_NAMES.batch, { batchId, events: events.map(toQueuedEvent) }, { jobId: batchId });
 }
 
-export async function insertCatalog(db: Db, products: readonly { id: string; categoryId: string; inStock?: boolean }[]): Promise<void> {
-  await db
-    .collection(COLLECTIONS.products)
-    .insertMany(
-      products.map((p) => ({ _id: p.id as never, name: p.id, categoryId: p.categoryId, currency: 'GBP', inStock: p.inStock ?? true, updatedAt: new Date() })),
-    );
+export async function insertCatalog(db: Db, products: readonly { id: string; categoryId: string; inStock?: boolean; price?: number }[]): Promise<void> {
+  await db.collection(COLLECTIONS.products).insertMany(
+    products.map((p) => ({
+      _id: p.id as never,
+      name: p.id,
+      categoryId: p.categoryId,
+      currency: 'GBP',
+      inStock: p.inStock ?? true,
+      ...(p.price === undefined ? {} : { price: p.price }),
+      updatedAt: new Date(),
+    })),
+  );
 }

@@ -13,6 +13,9 @@ import {
   userSignals,
   NEIGHBOUR_KINDS,
   KIND_CODE,
+  rankCandidates,
+  rankerModel,
+  RANKER_FEATURE_NAMES,
   type EngineConfig,
   type Recommendations,
   type TrackedEvent,
@@ -97,7 +100,7 @@ let redis: RedisClient;
 let leader: Aggregator;
 let evaluator: Aggregator;
 let catalog: CatalogCache;
-const memoryCatalog = new MemoryCatalog(products.map((p) => [p.id, { categoryId: p.categoryId, inStock: p.inStock }]));
+const memoryCatalog = new MemoryCatalog(products.map((p) => [p.id, { categoryId: p.categoryId, inStock: p.inStock, price: p.price }]));
 
 beforeAll(async () => {
   database = await testDatabase('parity');
@@ -126,7 +129,38 @@ afterAll(async () => {
   await database.drop();
 });
 
-function listService(config: EngineConfig, local?: Aggregator): ListService {
+/**
+ * A small LightGBM model over the ranker's features, written as dump_model() would: splits on
+ * what the leader holds in memory and a list worker must load (the candidates' buyers, the
+ * catalog's best sellers, neighbours, the catalog's price), with missing values on both sides.
+ */
+function syntheticModel() {
+  const f = (name: string) => RANKER_FEATURE_NAMES.indexOf(name);
+  const split = (feature: string, threshold: number, left: object, right: object, missing: 'None' | 'NaN' = 'None', defaultLeft = true) => ({
+    split_feature: f(feature),
+    threshold,
+    decision_type: '<=',
+    default_left: defaultLeft,
+    missing_type: missing,
+    left_child: left,
+    right_child: right,
+  });
+  const leaf = (value: number) => ({ leaf_value: value });
+  const trees = [
+    split('repeat_pull', 0.2, split('buyers_30d', 2.5, leaf(-0.4), leaf(0.3)), split('user_item_since_days', 20, leaf(0.9), leaf(0.5), 'NaN', false)),
+    split('also_bought', 0.25, split('also_viewed', 0.1, leaf(-0.2), leaf(0.4)), leaf(0.6)),
+    split('popular_rank', 5.5, leaf(0.35), split('price', 8.5, leaf(0.1), leaf(-0.15)), 'NaN', false),
+    split('category_affinity', 0.5, leaf(-0.1), split('buyers_90d', 4.5, leaf(0.05), leaf(0.25))),
+  ];
+  return rankerModel({
+    version: 'v4',
+    objective: 'lambdarank',
+    feature_names: RANKER_FEATURE_NAMES,
+    tree_info: trees.map((tree_structure) => ({ shrinkage: 1, tree_structure })),
+  });
+}
+
+function listService(config: EngineConfig, local?: Aggregator, model?: ReturnType<typeof syntheticModel>): ListService {
   const publisher = new Publisher(redis, new RedisNames(uniqueName('parity')));
   return new ListService({
     store: new ListStore(database.db),
@@ -135,6 +169,7 @@ function listService(config: EngineConfig, local?: Aggregator): ListService {
     publisher,
     logger,
     ...(local === undefined ? {} : { local: () => local }),
+    ...(model === undefined ? {} : { model: { current: () => ({ version: 'synthetic', model }) } }),
   });
 }
 
@@ -145,7 +180,7 @@ function evaluatorList(userId: string, config: EngineConfig): Recommendations {
 }
 
 /** The users whose lists differ, with both lists (the first few). */
-function differences(expected: ReadonlyMap<string, Recommendations>, actual: ReadonlyMap<string, Recommendations>) {
+function differences<T>(expected: ReadonlyMap<string, T>, actual: ReadonlyMap<string, T>) {
   return userIds
     .filter((userId) => !isDeepStrictEqual(expected.get(userId), actual.get(userId)))
     .slice(0, 3)
@@ -176,11 +211,43 @@ describe('list parity', () => {
   for (const [name, config] of Object.entries(CONFIGS)) {
     it(`builds the same lists on the leader, on another list worker and in the evaluator (${name})`, async () => {
       const expected = new Map(userIds.map((userId) => [userId, evaluatorList(userId, config)]));
-      const fromLeader = await listService(config, leader).build(userIds, NOW);
-      const fromMongo = await listService(config).build(userIds, NOW);
+      const blends = (built: ReadonlyMap<string, { blend: Recommendations }>) => new Map([...built].map(([userId, { blend }]) => [userId, blend]));
+      const fromLeader = blends(await listService(config, leader).build(userIds, NOW));
+      const fromMongo = blends(await listService(config).build(userIds, NOW));
       expect(differences(expected, fromLeader)).toEqual([]);
       expect(differences(expected, fromMongo)).toEqual([]);
       expect([...expected.values()].filter((list) => list.items.length > 0).length).toBeGreaterThan(USERS / 2);
     });
   }
+
+  it("ranks the same candidates the same way with a model: the leader, another list worker and the evaluator's ranker", async () => {
+    const model = syntheticModel();
+    const price = (productId: string) => memoryCatalog.product(productId)?.price;
+    const expected = new Map(
+      userIds.map((userId) => {
+        const state = evaluator.userState(userId);
+        const ranked = rankCandidates({ state, now: NOW, catalog: memoryCatalog, read: evaluator, config: engine, price }, model);
+        return [userId, ranked.slice(0, engine.listSize).map((item) => item.productId)];
+      }),
+    );
+    const ranked = (built: ReadonlyMap<string, { ranked?: { model: string; items: readonly { productId: string }[] } }>) =>
+      new Map([...built].map(([userId, list]) => [userId, list.ranked?.items.map((item) => item.productId)]));
+    const fromLeader = await listService(engine, leader, model).build(userIds, NOW);
+    const fromMongo = await listService(engine, undefined, model).build(userIds, NOW);
+    expect(differences(expected, ranked(fromLeader))).toEqual([]);
+    expect(differences(expected, ranked(fromMongo))).toEqual([]);
+    // the blend is saved beside it, unchanged, and the model reorders many lists
+    const blend = new Map(userIds.map((userId) => [userId, evaluatorList(userId, engine)]));
+    expect(differences(blend, new Map([...fromMongo].map(([userId, list]) => [userId, list.blend])))).toEqual([]);
+    const reordered = userIds.filter(
+      (userId) =>
+        expected.get(userId)!.join() !==
+        blend
+          .get(userId)!
+          .items.map((item) => item.productId)
+          .join(),
+    );
+    expect(reordered.length).toBeGreaterThan(USERS / 2);
+    expect([...fromLeader.values()].every((list) => list.ranked?.model === 'synthetic')).toBe(true);
+  });
 });

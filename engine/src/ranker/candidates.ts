@@ -2,8 +2,18 @@ import { buyersInWindow, type ProductBuyers } from '../bestSellers.ts';
 import type { CatalogView } from '../catalog.ts';
 import type { EngineConfig } from '../config.ts';
 import { EVENT_TYPE_NAMES, TYPE_OF_CODE, type EventType } from '../eventTypes.ts';
-import { NEIGHBOUR_KINDS, type ReadModel } from '../reads.ts';
-import { hiddenOf, isHidden, recommend, Scores, userSignals, type HiddenHistory, type UserSignals } from '../recommend.ts';
+import { NEIGHBOUR_KINDS, NO_READS, type ListReads, type ReadModel } from '../reads.ts';
+import {
+  hiddenOf,
+  isHidden,
+  recommend,
+  Scores,
+  userSignals,
+  type HiddenHistory,
+  type RecommendationItem,
+  type RecommendationStrategy,
+  type UserSignals,
+} from '../recommend.ts';
 import { DAY_MS, dayOf } from '../time.ts';
 import type { UserState } from '../userState.ts';
 
@@ -59,7 +69,8 @@ export function buyersIn(buyers: ProductBuyers, today: number, days: number): nu
   return buyersInWindow(buyers.days, today, days);
 }
 
-function userContext(input: RankerInput, signals: UserSignals, hidden: HiddenHistory): UserContext {
+/** What is known of the user at `input.now`, shared by all their candidates' features. */
+export function rankerContext(input: RankerInput, signals: UserSignals, hidden: HiddenHistory): UserContext {
   const { state, now, catalog, read } = input;
   const days = new Set<number>();
   let productsBought = 0;
@@ -81,7 +92,7 @@ function userContext(input: RankerInput, signals: UserSignals, hidden: HiddenHis
     const categoryId = catalog.product(productId)?.categoryId;
     if (categoryId !== undefined) categoryInterest.set(categoryId, (categoryInterest.get(categoryId) ?? 0) + value);
   }
-  const popularRank = new Map(read.bestSellers(null, 30).map(([productId], rank) => [productId, rank]));
+  const popularRank = new Map(read.bestSellers(null, POPULAR_RANK_WINDOW_DAYS).map(([productId], rank) => [productId, rank]));
   const alsoBought = new Scores();
   const alsoViewed = new Scores();
   const neighbourScores = { ALSO_BOUGHT: alsoBought, ALSO_VIEWED: alsoViewed } as const;
@@ -117,18 +128,29 @@ function userContext(input: RankerInput, signals: UserSignals, hidden: HiddenHis
   };
 }
 
+/** A user's candidates, and what recommend() made of them on the way (its whole list, in order). */
+export interface CandidateList {
+  readonly signals: UserSignals;
+  readonly hidden: HiddenHistory;
+  /** recommend()'s list without a length limit; its first `config.listSize` are the blend's served list. */
+  readonly items: readonly RecommendationItem[];
+  readonly strategy: RecommendationStrategy;
+  readonly candidates: readonly Candidate[];
+}
+
 /**
  * A user's candidates at `now`, from the sources recommend() blends (buying again, co-purchase
  * and co-view neighbours of their anchors, best sellers of their categories and overall): the
  * first `blended` of recommend()'s list (its filters apply: in the catalog and in stock, not in
  * the cart, not removed from the history), then their own products among it by how often and how
- * lately they bought them, up to `own` more.
+ * lately they bought them, up to `own` more. Reads only what recommend() reads (readsFor); the
+ * features read more (rankerReads).
  */
-export function rankerCandidates(input: RankerInput): { user: UserContext; candidates: Candidate[] } {
+export function candidateList(input: RankerInput): CandidateList {
   const { state, now, catalog, read, config } = input;
   const hidden = hiddenOf(state);
   const signals = userSignals(state, hidden, now, catalog, config);
-  const { items } = recommend({ state, signals, hidden, now, catalog, read, config: { ...config, listSize: Number.MAX_SAFE_INTEGER } });
+  const { items, strategy } = recommend({ state, signals, hidden, now, catalog, read, config: { ...config, listSize: Number.MAX_SAFE_INTEGER } });
   const blended = input.blended ?? RANKER_CANDIDATES.blended;
   const own = input.own ?? RANKER_CANDIDATES.own;
   const chosen = new Set<number>();
@@ -145,5 +167,23 @@ export function rankerCandidates(input: RankerInput): { user: UserContext; candi
       const item = items[i]!;
       return { productId: item.productId, blended: item.score, blendedRank: i };
     });
-  return { user: userContext(input, signals, hidden), candidates };
+  return { signals, hidden, items, strategy, candidates };
+}
+
+/** The window of the catalog's best sellers the features rank products in (popular_rank). */
+export const POPULAR_RANK_WINDOW_DAYS = 30;
+
+/**
+ * What the features read beyond recommend() (readsFor): the buyers of every candidate and the
+ * catalog's best sellers at POPULAR_RANK_WINDOW_DAYS. A list worker that does not lead
+ * aggregation loads these after the candidates are known.
+ */
+export function rankerReads(candidates: Iterable<string>): ListReads {
+  return { ...NO_READS, productBuyers: new Set(candidates), bestSellers: new Map([[POPULAR_RANK_WINDOW_DAYS, new Set([null])]]) };
+}
+
+/** A user's candidates and the context their features are computed in (candidateList, then rankerContext). */
+export function rankerCandidates(input: RankerInput): { user: UserContext; candidates: readonly Candidate[] } {
+  const list = candidateList(input);
+  return { user: rankerContext(input, list.signals, list.hidden), candidates: list.candidates };
 }

@@ -1,4 +1,5 @@
-import { rankerCandidates, type RankerInput } from './candidates.ts';
+import type { RecommendationItem } from '../recommend.ts';
+import { rankerCandidates, type CandidateList, type RankerInput, type UserContext } from './candidates.ts';
 import { candidateFeatures, RANKER_FEATURE_NAMES } from './features.ts';
 import { LightgbmModel, ModelFormatError } from './model.ts';
 
@@ -28,4 +29,16 @@ export function rankCandidates(input: RankerInput, model: LightgbmModel): Ranked
   }));
   scored.sort((a, b) => b.score - a.score || a.rank - b.rank);
   return scored.map(({ productId, score }) => ({ productId, score }));
+}
+
+/**
+ * The model's list for a user whose candidates are known (candidateList): the candidates by
+ * score, ties by the blended order, at most `size`, each with recommend()'s reasons for it (why
+ * it is a candidate) and the model's score.
+ */
+export function modelList(list: CandidateList, user: UserContext, model: LightgbmModel, size: number): RecommendationItem[] {
+  const byProduct = new Map(list.items.map((item) => [item.productId, item]));
+  const scored = list.candidates.map((candidate) => ({ candidate, score: model.score(candidateFeatures(user, candidate)) }));
+  scored.sort((a, b) => b.score - a.score || a.candidate.blendedRank - b.candidate.blendedRank);
+  return scored.slice(0, size).map(({ candidate, score }) => ({ productId: candidate.productId, score, reasons: byProduct.get(candidate.productId)!.reasons }));
 }

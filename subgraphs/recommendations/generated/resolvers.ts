@@ -179,7 +179,10 @@ export type RecommendationList = {
   readonly generatedAt: Scalars['DateTime']['output'];
   /** Best first. */
   readonly items: ReadonlyArray<Recommendation>;
-  /** The version of the learned model that ranked the list; `none` when no model did. */
+  /**
+   * The version of the learned ranking model that ordered the list (`ranker_models`); `none` when
+   * the list is the blend's.
+   */
   readonly modelVersion: Scalars['String']['output'];
   /**
    * This serving of the list (the same list served again within a minute has the same id), signed
@@ -194,7 +197,8 @@ export type RecommendationList = {
   readonly userId: Scalars['ID']['output'];
   /**
    * The serving policy the list was served with: the user's variant in the running experiment
-   * (split by a stable hash of the user), `blend` when none runs.
+   * (split by a stable hash of the user), `ranker` when none runs (the serving ranking model's
+   * order, the blend's where no model ranked the list).
    */
   readonly variant: Scalars['String']['output'];
   /** Increases each time the list changes (0: never computed, the cold-start list). */

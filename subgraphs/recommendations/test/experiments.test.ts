@@ -34,6 +34,11 @@ const users = Array.from({ length: 20 }, (_, i) => `shopper-${i}`);
 const inVariant = (variant: string) => users.filter((user) => assignVariant(setting, user) === variant);
 /** Four of one category, then two of another. */
 const ITEMS = ['k1', 'k2', 'k3', 'k4', 'h1', 'h2'];
+/** The serving model's order of the same items, saved beside the blend's. */
+const RANKED = [...ITEMS].reverse();
+const MODEL = 'm-test';
+/** A user whose list no model ranked (saved while none served). */
+const UNRANKED = 'unranked-shopper';
 
 let database: TestDatabase;
 let registry: Registry;
@@ -61,13 +66,16 @@ beforeAll(async () => {
   database = await testDatabase('experiments');
   const db = database.db;
   await db.collection(COLLECTIONS.lists).insertMany(
-    users.map((userId) =>
+    [...users, UNRANKED].map((userId) =>
       toListDoc({
         userId,
         strategy: 'PERSONALIZED',
         generatedAt: Date.now(),
         version: 2,
         items: ITEMS.map((productId, i) => ({ productId, score: 10 - i, reasons: ['POPULAR'] })),
+        ...(userId === UNRANKED
+          ? {}
+          : { ranked: { model: MODEL, items: RANKED.map((productId, i) => ({ productId, score: 1 - i / 10, reasons: ['POPULAR'] })) } }),
       }),
     ) as never[],
   );
@@ -108,7 +116,7 @@ describe('variants', () => {
     }
   });
 
-  it('serves blend as stored and diverse with at most two items of one category', async () => {
+  it("serves blend and diverse from the blend's order, whatever a model made of it", async () => {
     const ids = async (user: string, limit: number) =>
       ((await gql(LIST, { id: user, limit }, service)).data!['recommendations'].items as { product: { id: string } }[]).map((item) => item.product.id);
     expect(await ids(inVariant('blend')[0]!, 5)).toEqual(['k1', 'k2', 'k3', 'k4', 'h1']);
@@ -132,16 +140,26 @@ describe('variants', () => {
     }
   });
 
-  it('serves everyone blend when no experiment runs, and writes no tallies', async () => {
+  it("serves everyone the ranker when no experiment runs: the model's order where it ranked the list, the blend's elsewhere; no tallies", async () => {
     const before = await database.db.collection(COLLECTIONS.experimentUsers).countDocuments();
     for (const user of inVariant('diverse').slice(0, 3)) {
       const list = (await gql(LIST, { id: user, limit: 5 }, service, plainUrl)).data?.['recommendations'];
-      expect(list).toMatchObject({ variant: 'blend', modelVersion: 'none', items: ITEMS.slice(0, 5).map((id) => ({ product: { id } })) });
+      expect(list).toMatchObject({ variant: 'ranker', modelVersion: MODEL, items: RANKED.slice(0, 5).map((id) => ({ product: { id } })) });
       expect(verifyRecommendationId(list.recommendationId, user, TEST_JWT_SECRET, Date.now(), Date.now())).toMatchObject({
         ok: true,
-        served: { experiment: undefined, variant: 'blend' },
+        served: { experiment: undefined, variant: 'ranker', model: MODEL },
       });
     }
+    const unranked = (await gql(LIST, { id: UNRANKED, limit: 5 }, service, plainUrl)).data?.['recommendations'];
+    expect(unranked).toMatchObject({ variant: 'ranker', modelVersion: 'none', items: ITEMS.slice(0, 5).map((id) => ({ product: { id } })) });
+    // the serving controls apply to the model's order as they do to the blend's
+    const capped = await gql(
+      `query ($id: ID!) { recommendations(userId: $id, limit: 4, maxPerCategory: 1) { modelVersion items { product { id } } } }`,
+      { id: users[0]! },
+      service,
+      plainUrl,
+    );
+    expect(capped.data?.['recommendations']).toEqual({ modelVersion: MODEL, items: [{ product: { id: 'h2' } }, { product: { id: 'k4' } }] });
     await plain.experiments.flush();
     expect(await database.db.collection(COLLECTIONS.experimentUsers).countDocuments()).toBe(before);
   });
@@ -200,7 +218,7 @@ describe('Experiments', () => {
     const tallies = new ExperimentTallies(database.db);
     const own = parseExperimentSetting('timer:blend=1,diverse=1', VARIANT_NAMES);
     const experiments = new Experiments({ setting: own, secret: TEST_JWT_SECRET, tallies, logger, flushIntervalMs: 20 });
-    for (const user of ['a', 'b', 'c']) experiments.served(user, experiments.assign(user), { strategy: 'PERSONALIZED', version: 1, items: 3 });
+    for (const user of ['a', 'b', 'c']) experiments.served(user, experiments.assign(user), { strategy: 'PERSONALIZED', version: 1, items: 3, model: 'none' });
     const expected = ['a', 'b', 'c'].reduce(
       (by, user) => by.set(assignVariant(own, user), (by.get(assignVariant(own, user)) ?? 0) + 1),
       new Map<string, number>(),
@@ -220,9 +238,13 @@ describe('RECS_EXPERIMENT', () => {
   it('names the serving policies as variants, and stops the process with a message naming it when invalid', () => {
     expect(recommendationsConfig({ ...env, RECS_EXPERIMENT: 'home:blend=50,diverse=50' }).RECS_EXPERIMENT).toEqual(setting);
     expect(recommendationsConfig(env).RECS_EXPERIMENT).toBeUndefined();
-    expect(() => recommendationsConfig({ ...env, RECS_EXPERIMENT: 'home:blend=50,ranker=50' })).toThrow(ConfigError);
-    expect(() => recommendationsConfig({ ...env, RECS_EXPERIMENT: 'home:blend=50,ranker=50' })).toThrow(
-      /RECS_EXPERIMENT: unknown variant "ranker" \(known: blend, diverse\)/,
+    expect(recommendationsConfig({ ...env, RECS_EXPERIMENT: 'home:blend=50,ranker=50' }).RECS_EXPERIMENT?.variants.map((v) => v.name)).toEqual([
+      'blend',
+      'ranker',
+    ]);
+    expect(() => recommendationsConfig({ ...env, RECS_EXPERIMENT: 'home:blend=50,catboost=50' })).toThrow(ConfigError);
+    expect(() => recommendationsConfig({ ...env, RECS_EXPERIMENT: 'home:blend=50,catboost=50' })).toThrow(
+      /RECS_EXPERIMENT: unknown variant "catboost" \(known: ranker, blend, diverse\)/,
     );
   });
 });

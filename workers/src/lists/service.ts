@@ -1,14 +1,20 @@
 import {
+  candidateList,
   hiddenOf,
   KIND_CODE,
   LruMap,
+  modelList,
   NEIGHBOUR_KINDS,
   NO_READS,
+  POPULAR_RANK_WINDOW_DAYS,
+  rankerContext,
+  rankerReads,
   readsFor,
   recommend,
   sameItems,
   userSignals,
   type Aggregator,
+  type ListReads,
   type CatalogView,
   type EngineConfig,
   type Neighbour,
@@ -26,7 +32,9 @@ import {
   redisErrorListener,
   type ListsJob,
   type Logger,
+  type RankedItems,
   type RedisClient,
+  type ServingModel,
   type StoredList,
 } from '@recs/shared';
 import { Worker, type Job } from 'bullmq';
@@ -49,6 +57,34 @@ export interface ListServiceOptions {
   readonly maxBatch?: number;
   /** Where batches, outcomes and job durations are recorded. */
   readonly metrics?: WorkersMetrics;
+  /** The ranking model serving now (CurrentModel): while one does, each list is also saved in its order. */
+  readonly model?: ModelSource;
+}
+
+/** Where list building finds the serving ranking model. */
+export interface ModelSource {
+  current(): ServingModel | undefined;
+  /** Settles once a reload under way is done (a batch waits, so a promotion's recomputations use the new model). */
+  ready?(): Promise<void>;
+}
+
+/** A user's list as built: the blend's, and the serving model's when one serves. */
+export interface BuiltList {
+  readonly blend: Recommendations;
+  readonly ranked?: RankedItems;
+}
+
+const sameRanked = (a: RankedItems | undefined, b: RankedItems | undefined) =>
+  a === undefined || b === undefined ? a === b : a.model === b.model && sameItems(a.items, b.items);
+
+/** `read` with the reads in `extra` answered by `loaded` (the ranker's features, loaded after the candidates). */
+function withExtra(read: ReadModel, extra: ListReads, loaded: ReadModel): ReadModel {
+  return {
+    neighbours: (productId, kind) => read.neighbours(productId, kind),
+    productBuyers: (productId) => (extra.productBuyers.has(productId) ? loaded : read).productBuyers(productId),
+    bestSellers: (categoryId, windowDays) =>
+      (windowDays === POPULAR_RANK_WINDOW_DAYS && categoryId === null ? loaded : read).bestSellers(categoryId, windowDays),
+  };
 }
 
 /** What an option left out means (LIST_CONCURRENCY and JOB_LOCK_MS default to these, see config.ts). */
@@ -115,8 +151,13 @@ export class ListService {
     };
   }
 
-  /** These users' lists as recommend() builds them now, saving nothing. */
-  async build(userIds: readonly string[], now = Date.now()): Promise<Map<string, Recommendations>> {
+  /**
+   * These users' lists as they would be saved now, saving nothing: recommend()'s (the blend), and
+   * with a serving model its order of the user's candidates (engine/src/ranker) as well. The
+   * candidates are the blend's own list, so the model's features read only the candidates' buyers
+   * and the catalog's best sellers beyond it: from memory on the leader, one more load elsewhere.
+   */
+  async build(userIds: readonly string[], now = Date.now()): Promise<Map<string, BuiltList>> {
     const { store, catalog, engine } = this.options;
     const unique = [...new Set(userIds)];
     const local = this.options.local?.();
@@ -138,7 +179,23 @@ export class ListService {
       inputs.map((input) => input.signals),
       local,
     );
-    return new Map(inputs.map(({ userId, state, hidden, signals }) => [userId, recommend({ state, hidden, now, catalog, read, config: engine, signals })]));
+    const serving = this.options.model?.current();
+    if (serving === undefined) {
+      return new Map(
+        inputs.map(({ userId, state, hidden, signals }) => [userId, { blend: recommend({ state, hidden, now, catalog, read, config: engine, signals }) }]),
+      );
+    }
+    const price = (productId: string) => catalog.product(productId)?.price;
+    const lists = inputs.map(({ userId, state }) => ({ userId, state, list: candidateList({ state, now, catalog, read, config: engine }) }));
+    const extra = rankerReads(lists.flatMap(({ list }) => list.candidates.map((candidate) => candidate.productId)));
+    const featureRead = local === undefined ? withExtra(read, extra, await store.load(extra)) : read;
+    return new Map(
+      lists.map(({ userId, state, list }) => {
+        const user = rankerContext({ state, now, catalog, read: featureRead, config: engine, price }, list.signals, list.hidden);
+        const blend: Recommendations = { items: list.items.slice(0, engine.listSize), strategy: list.strategy };
+        return [userId, { blend, ranked: { model: serving.version, items: modelList(list, user, serving.model, engine.listSize) } }];
+      }),
+    );
   }
 
   /** Recomputes one user's list now (saved and announced when it changed). */
@@ -165,14 +222,15 @@ export class ListService {
 
     const outcomes = new Map<string, ListOutcome>();
     const toSave: StoredList[] = [];
-    for (const [userId, { items, strategy }] of built) {
+    for (const [userId, { blend, ranked }] of built) {
+      const { items, strategy } = blend;
       const before = previous.get(userId);
-      if (before !== undefined && before.strategy === strategy && sameItems(before.items, items)) {
+      if (before !== undefined && before.strategy === strategy && sameItems(before.items, items) && sameRanked(before.ranked, ranked)) {
         this.saved.set(userId, before);
         outcomes.set(userId, { changed: false });
         continue;
       }
-      toSave.push({ userId, items, strategy, generatedAt: now, version: (before?.version ?? 0) + 1 });
+      toSave.push({ userId, items, strategy, generatedAt: now, version: (before?.version ?? 0) + 1, ...(ranked === undefined ? {} : { ranked }) });
     }
     const conflicts = toSave.length === 0 ? new Set<string>() : await store.saveMany(toSave);
     const published: Promise<void>[] = [];
@@ -205,6 +263,7 @@ export class ListService {
   }
 
   private async runBatch(taken: readonly Pending[]): Promise<ListOutcome[]> {
+    await this.options.model?.ready?.();
     const started = Date.now();
     const timer = performance.now();
     // a user twice in a batch: the older acceptance is the honest bound

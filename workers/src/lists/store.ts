@@ -30,7 +30,7 @@ import {
   type StoredList,
   type UserStateDoc,
 } from '@recs/shared';
-import type { AnyBulkWriteOperation, Db } from 'mongodb';
+import type { AnyBulkWriteOperation, Db, UpdateFilter } from 'mongodb';
 
 const MiB = 1024 * 1024;
 /** Approximate bytes of a list of [productId, score] (an array and a number per item besides the id). */
@@ -114,7 +114,9 @@ export class ListStore {
     const writes: AnyBulkWriteOperation<ListDoc>[] = lists.map((list) => {
       const doc = toListDoc(list);
       const { _id, ...fields } = doc;
-      return list.version === 1 ? { insertOne: { document: doc } } : { updateOne: { filter: { _id, version: list.version - 1 }, update: { $set: fields } } };
+      // a list saved without the model's order drops the one before (no model serves now)
+      const update: UpdateFilter<ListDoc> = list.ranked === undefined ? { $set: fields, $unset: { model: '', ranked: '' } as const } : { $set: fields };
+      return list.version === 1 ? { insertOne: { document: doc } } : { updateOne: { filter: { _id, version: list.version - 1 }, update } };
     });
     let lost = false;
     try {
