@@ -11,10 +11,11 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { defaultDataFile, DataFileError } from './src/data.ts';
+import { defaultDataFile, DataFileError, parseDate } from './src/data.ts';
 import { evaluate, EvaluationInputError, loadDataset, type Progress } from './src/evaluate.ts';
 import { formatLeads, formatReplay, formatTable, STRONGEST_MARK, toHtml, toJson } from './src/report.ts';
-import { STRATEGY_NAMES, type StrategyName } from './src/strategies.ts';
+import { trainServedModel, type ServedModel } from './src/ranker/trainRanker.ts';
+import { provideServedModel, STRATEGY_NAMES, type StrategyName } from './src/strategies.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -35,6 +36,7 @@ try {
       html: { type: 'string' },
       strategies: { type: 'string', default: STRATEGY_NAMES.join(',') },
       'replay-only': { type: 'boolean', default: false },
+      'no-train': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   }));
@@ -53,7 +55,12 @@ if (values.help) {
   --html OUT.html      report (default: the JSON file's name with .html; none with --replay-only)
   --strategies a,b     strategies to score, comma-separated (default: all: ${STRATEGY_NAMES.join(', ')})
   --replay-only        replay the training purchases and stop: times the replay (events/s per tenth), scores nothing
+  --no-train           do not run the training job at the split: \`served\` is then the blend
   -h, --help           this text
+
+\`served\` is what production would serve at the split: the daily training job is run that day on the
+purchases before it (a LightGBM model fitted on the baskets before its last 28 days, judged on them
+against the blend); when it promotes the model, \`served\` is that model's ranking, else the blend.
 
 Prints a table per segment (warm: bought before the split; cold: did not), marks the strongest baseline
 of each segment (${STRONGEST_MARK}: the highest Recall@k of the baselines) and states served's lead or gap against it,
@@ -65,6 +72,7 @@ const strategies = values.strategies.split(',').map((name) => name.trim()) as St
 const unknown = strategies.filter((name) => !STRATEGY_NAMES.includes(name));
 if (unknown.length > 0) fail(`unknown strategy ${unknown.join(', ')} (known: ${STRATEGY_NAMES.join(', ')})`);
 const k = Number(values.k);
+if (Number.isNaN(parseDate(values.split))) fail(`--split must be a date YYYY-MM-DD (got ${JSON.stringify(values.split)})`);
 const dataFile = resolve(values.data ?? defaultDataFile());
 const replayOnly = values['replay-only'];
 const jsonFile = resolve(values.json ?? join(here, 'out', replayOnly ? 'replay.json' : 'results.json'));
@@ -84,6 +92,18 @@ try {
   console.error(
     `${dataset.rows.toLocaleString('en')} rows, ${dataset.purchases.toLocaleString('en')} purchases in ${dataset.invoices.length.toLocaleString('en')} invoices, read in ${((performance.now() - loading) / 1000).toFixed(1)} s`,
   );
+  let served: ServedModel | undefined;
+  if (strategies.includes('served') && !replayOnly && !values['no-train']) {
+    console.error(`running the training job at ${values.split} on the purchases before it (what production would serve from then on)`);
+    served = await trainServedModel(dataset, { split: parseDate(values.split), onProgress: (line) => console.error(line) });
+    const { judged } = served;
+    console.error(
+      judged.outcome === 'skipped'
+        ? `the job fitted no model (${judged.reason}): served is the blend`
+        : `the job ${judged.outcome} its model (${judged.verdict.reason}) in ${judged.seconds.toFixed(0)} s: served is ${served.served === undefined ? 'the blend' : 'its ranking'}`,
+    );
+    if (served.served !== undefined) provideServedModel(parseDate(values.split), served.served);
+  }
   const result = await evaluate(dataset, {
     split: values.split,
     ...(values.until === undefined ? {} : { until: values.until }),
@@ -100,6 +120,16 @@ try {
     console.log(
       `\nk=${result.k}, split ${result.split}${result.until ? `, until ${result.until}` : ''}: ${result.customers.warm} warm and ${result.customers.cold} cold customers, catalog ${result.catalogSize} products`,
     );
+    if (served !== undefined && served.judged.outcome !== 'skipped') {
+      const { judged } = served;
+      const importance = judged.fitted.report.importance
+        .slice(0, 8)
+        .map(([name, share]) => `${name} ${(100 * share).toFixed(1)}%`)
+        .join(', ');
+      console.log(
+        `served: the training job at the split ${judged.outcome} its model: ${judged.verdict.reason} (holdout ${judged.candidate.queries} baskets, Recall@10 ${judged.candidate.recall.toFixed(4)} vs the blend's ${judged.blend.recall.toFixed(4)}); ${judged.fitted.model.treeCount} trees, ${(judged.fitted.modelBytes / 1024).toFixed(0)} KiB, training set ${judged.set.seconds.toFixed(0)} s, LightGBM ${judged.fitted.trainerSeconds.toFixed(0)} s; gain: ${importance}`,
+      );
+    }
   }
   console.log(formatReplay(result));
   mkdirSync(dirname(jsonFile), { recursive: true });

@@ -99,7 +99,7 @@ if (windows.some((window) => window.length !== 2)) {
 }
 const dataset = await loadDataset(values.data ?? defaultDataFile());
 const variants = Object.fromEntries(combinations());
-const baselines = STRATEGY_NAMES.filter((name) => name !== 'served');
+const baselines = STRATEGY_NAMES.filter((name) => name !== 'served' && name !== 'blend');
 const lift = (value: number, base: number) => `${value >= base ? '+' : ''}${((100 * (value - base)) / base).toFixed(1)}%`;
 
 interface Margins {

@@ -10,6 +10,8 @@ import { coocKey, type AggregateSnapshot, type AggregateStore, type BestSellersL
 import { dayOf } from './time.ts';
 import { emptyUserState, mergeEvents, type UserState } from './userState.ts';
 
+/** Best-seller order: more buyers first, ties by product id. */
+const byBuyersThenId = (a: Ranked, b: Ranked) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
 export interface AggregatorOptions {
   /** Users and co-occurrence entries kept in memory between batches (LRU). */
   readonly cacheSize?: number;
@@ -383,7 +385,17 @@ export class Aggregator implements ReadModel {
     }
     const changes: BestSellersList[] = [];
     for (const windowDays of this.config.bestSellerWindows) {
-      const ranked = this.rankFromCounts(this.windowCounts.get(windowDays)!, new Set(categories));
+      const counts = this.windowCounts.get(windowDays)!;
+      // the same day and a few products changed: their places move, the rest of each ranking stands
+      const ranked = new Map<string | null, readonly Ranked[]>();
+      if (productsChanged !== 'all' && !dayChanged) {
+        for (const categoryId of categories) {
+          const moved = this.rerank(this.lists.get(bestSellersKey(categoryId, windowDays))?.items, counts, productsChanged, categoryId);
+          if (moved !== undefined) ranked.set(categoryId, moved);
+        }
+      }
+      const rest = categories.filter((categoryId) => !ranked.has(categoryId));
+      if (rest.length > 0) for (const [categoryId, items] of this.rankFromCounts(counts, new Set(rest))) ranked.set(categoryId, items);
       for (const categoryId of categories) {
         const items = ranked.get(categoryId) ?? [];
         const key = bestSellersKey(categoryId, windowDays);
@@ -398,6 +410,46 @@ export class Aggregator implements ReadModel {
     return changes;
   }
 
+  /**
+   * A category's ranking (null: the whole catalog) after the counts of `changed` products moved,
+   * from its ranking before: the changed ones taken out and put back at their new count, the rest
+   * where they were. Equal to ranking every count afresh, except when a full ranking (at
+   * bestSellersSize) lost ground on a product it holds, which a product outside it may now pass:
+   * undefined then (and without a ranking before), for rankFromCounts.
+   */
+  private rerank(
+    previous: readonly Ranked[] | undefined,
+    counts: Map<string, number>,
+    changed: ReadonlySet<string>,
+    categoryId: string | null,
+  ): Ranked[] | undefined {
+    if (previous === undefined) return undefined;
+    const size = this.config.bestSellersSize;
+    // not full: it held every product of the category with a buyer in the window
+    const full = previous.length >= size;
+    const kept: Ranked[] = [];
+    for (const entry of previous) {
+      if (!changed.has(entry[0])) kept.push(entry);
+      else if (full && (counts.get(entry[0]) ?? 0) < entry[1]) return undefined;
+    }
+    const placed: Ranked[] = [];
+    for (const productId of changed) {
+      const buyers = counts.get(productId) ?? 0;
+      if (buyers <= 0) continue;
+      const product = this.catalog.product(productId);
+      if (product === undefined || (categoryId !== null && product.categoryId !== categoryId)) continue;
+      placed.push([productId, buyers]);
+    }
+    if (placed.length === 0) return kept.slice(0, size);
+    placed.sort(byBuyersThenId);
+    const merged: Ranked[] = [];
+    for (let i = 0, j = 0; merged.length < size && (i < kept.length || j < placed.length); ) {
+      if (j >= placed.length || (i < kept.length && byBuyersThenId(kept[i]!, placed[j]!) <= 0)) merged.push(kept[i++]!);
+      else merged.push(placed[j++]!);
+    }
+    return merged;
+  }
+
   /** The rankings of the given categories (null: the whole catalog), in one pass over the counts. */
   private rankFromCounts(counts: Map<string, number>, categories: ReadonlySet<string | null>): Map<string | null, Ranked[]> {
     const ranked = new Map<string | null, [string, number][]>();
@@ -410,7 +462,7 @@ export class Aggregator implements ReadModel {
       if (product.categoryId !== undefined) ranked.get(product.categoryId)?.push([productId, buyers]);
     }
     for (const [categoryId, items] of ranked) {
-      items.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+      items.sort(byBuyersThenId);
       ranked.set(categoryId, items.slice(0, this.config.bestSellersSize));
     }
     return ranked;

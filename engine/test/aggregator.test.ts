@@ -176,6 +176,38 @@ describe('Aggregator best-seller windows as days pass', () => {
   });
 });
 
+describe('Aggregator best sellers within a day', () => {
+  it('re-rank only the products a batch changed, exactly as a ranking afresh, also when a full ranking loses ground', async () => {
+    for (let seed = 1; seed <= 10; seed++) {
+      const next = seededRandom(100 + seed);
+      // each user keeps their 3 latest products: a fourth evicts one, a buyer fewer for it (a ranking losing ground)
+      const config = engineConfig({ bestSellerWindows: [1, 7], bestSellersSize: 4, lastPurchaseCap: 3 });
+      const agg = await aggregator(config, catalog(20, 3));
+      let now = T0 + 10 * DAY;
+      for (let step = 0; step < 120; step++) {
+        // mostly within the day (a few hours at a time), now and then into the next
+        now += Math.floor(next() * 4 * 3_600_000);
+        const events = Array.from({ length: 1 + Math.floor(next() * 3) }, () => {
+          const at = now - T0 - Math.floor(next() * 3) * DAY;
+          const user = `u${Math.floor(next() * 10)}`;
+          const product = `p${Math.floor(next() * 20)}`;
+          return event(user, product, 'PURCHASE', at);
+        });
+        await agg.apply(events, now);
+        const today = dayOf(now);
+        for (const windowDays of config.bestSellerWindows) {
+          for (const categoryId of [null, 'c0', 'c1', 'c2']) {
+            const ids = Array.from({ length: 20 }, (_, i) => `p${i}`).filter((_, i) => categoryId === null || `c${i % 3}` === categoryId);
+            expect(agg.bestSellers(categoryId, windowDays), `seed ${seed} step ${step}`).toEqual(
+              rankBestSellers(ids, (id) => agg.buyerDaysOf(id), today, windowDays, 4),
+            );
+          }
+        }
+      }
+    }
+  });
+});
+
 describe('Aggregator co-occurrence', () => {
   it('counts each user once per product and per pair, and ranks neighbours by LLR', async () => {
     const agg = await aggregator();

@@ -2,7 +2,7 @@ import { Aggregator, dayOf, DEFAULT_ENGINE_CONFIG, MemoryStore, type EngineConfi
 import { parseDate, readCatalog, readInvoices, type Invoice } from './data.ts';
 import { MetricAccumulator, novelty, type MetricSummary } from './metrics.ts';
 import { replayRate, type ReplayRate } from './replayRate.ts';
-import { createStrategies, PurchaseHistory, servedStrategy, STRATEGY_NAMES, type Strategy, type StrategyName } from './strategies.ts';
+import { blendStrategy, createStrategies, PurchaseHistory, STRATEGY_NAMES, type Strategy, type StrategyName } from './strategies.ts';
 
 export const SEGMENTS = ['warm', 'cold', 'all'] as const;
 export type Segment = (typeof SEGMENTS)[number];
@@ -29,7 +29,7 @@ export interface EvaluationOptions {
   readonly config?: EngineConfig;
   readonly strategies?: readonly StrategyName[];
   /**
-   * Extra `served` lists under other list-building settings, scored in the same walk (tuning).
+   * Extra `blend` lists under other list-building settings, scored in the same walk (tuning).
    * Only settings read when a list is built may differ from `config`: the aggregates are shared.
    */
   readonly variants?: Readonly<Record<string, EngineConfig>>;
@@ -64,7 +64,7 @@ export interface EvaluationResult {
   readonly replay: { readonly events: number; readonly seconds: number; readonly eventsPerSecond: number; readonly rate: ReplayRate };
   readonly seconds: number;
   readonly strategies: Readonly<Record<string, string>>;
-  /** The strategies scored that are references to beat (every one but `served` and its variants). */
+  /** The strategies scored that are references to beat (every one but `blend`, `served`, `ranker` and the tuning variants). */
   readonly baselines: readonly string[];
 }
 
@@ -118,7 +118,7 @@ export async function evaluate(dataset: Dataset, options: EvaluationOptions): Pr
   let appliedAt = Number.NEGATIVE_INFINITY;
   const context = { aggregator, catalog: dataset.catalog, history, config, split, appliedAt: () => appliedAt };
   const strategies: Record<string, Strategy> = createStrategies(context);
-  for (const [name, variant] of Object.entries(options.variants ?? {})) strategies[name] = servedStrategy(context, variant, name);
+  for (const [name, variant] of Object.entries(options.variants ?? {})) strategies[name] = blendStrategy(context, variant, name);
   const names: string[] = [...(options.strategies ?? STRATEGY_NAMES), ...Object.keys(options.variants ?? {})];
 
   const total = [...training, ...test].reduce((sum, invoice) => sum + invoice.lines.length, 0);

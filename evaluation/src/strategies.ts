@@ -1,10 +1,13 @@
 import {
   buyersInWindow,
+  candidateList,
   dayOf,
   decay,
   hiddenOf,
+  modelList,
   RANKER_CANDIDATES,
   rankCandidates,
+  rankerContext,
   recommend,
   type Aggregator,
   type CatalogView,
@@ -68,7 +71,7 @@ export interface Strategy {
   recommend(customerId: string, now: number, k: number): readonly string[];
 }
 
-const DEFAULT_STRATEGIES = ['best-sellers', 'category-best-sellers', 'buy-again', 'buy-again-decayed', 'also-bought', 'served'] as const;
+const DEFAULT_STRATEGIES = ['best-sellers', 'category-best-sellers', 'buy-again', 'buy-again-decayed', 'also-bought', 'blend', 'served'] as const;
 /** The learned ranking stage: scored only where a model was trained for the split (evaluation/train.ts). */
 export const RANKER_STRATEGY = 'ranker';
 export type StrategyName = (typeof DEFAULT_STRATEGIES)[number] | typeof RANKER_STRATEGY;
@@ -79,6 +82,21 @@ export const STRATEGY_NAMES: readonly StrategyName[] = DEFAULT_STRATEGIES;
 export interface RankerForSplit {
   readonly model: LightgbmModel;
   readonly price: (productId: string) => number | undefined;
+}
+
+/**
+ * The model production would serve at each split (epoch ms): the one the daily training job
+ * would have promoted that day (trainAndJudge over the purchases before it). A split without one
+ * (the job refused its model, or none was trained) is served the blend, as production would.
+ */
+const servedModels = new Map<number, RankerForSplit & { readonly version: string }>();
+
+/** Makes `served` rank with `served.model` in evaluations of `split`; returns a function that withdraws it. */
+export function provideServedModel(split: number, served: RankerForSplit & { readonly version: string }): () => void {
+  servedModels.set(split, served);
+  return () => {
+    if (servedModels.get(split) === served) servedModels.delete(split);
+  };
 }
 
 /**
@@ -218,7 +236,8 @@ export function createStrategies(ctx: StrategyContext): Record<StrategyName, Str
         return topIds(scores, k, bought);
       },
     },
-    served: servedStrategy(ctx, config),
+    blend: blendStrategy(ctx, config),
+    served: servedStrategy(ctx),
     ranker: rankerStrategy(ctx),
   };
 }
@@ -251,12 +270,41 @@ export function rankerStrategy(ctx: StrategyContext): Strategy {
   };
 }
 
-/** Exactly what the recommendations query returns for a customer, under `config`. */
-export function servedStrategy(ctx: StrategyContext, config: EngineConfig, name = 'served'): Strategy {
+/**
+ * Exactly what the recommendations query returns for a customer at the split: the ranking
+ * model's order of their candidates when the training job would have promoted one that day
+ * (provideServedModel), the blend's otherwise; best sellers for a customer the engine has never
+ * seen (no stored list).
+ */
+export function servedStrategy(ctx: StrategyContext): Strategy {
+  const { aggregator, catalog, config, split } = ctx;
+  const served = servedModels.get(split);
+  if (served === undefined)
+    return { ...blendStrategy(ctx, config, 'served'), describe: 'what the recommendations query returns: the blend (no model promoted at the split)' };
+  return {
+    name: 'served',
+    describe: `what the recommendations query returns: model ${served.version}'s order of the engine's candidates, the one the training job promotes at the split (trained on the purchases before its last 28 days, judged on them)`,
+    baseline: false,
+    recommend(customerId, now, k) {
+      const state = aggregator.userState(customerId);
+      if (state === undefined)
+        return aggregator
+          .bestSellers(null, config.defaultWindowDays)
+          .slice(0, k)
+          .map(([id]) => id);
+      const input = { state, now, catalog, read: aggregator, config, price: served.price };
+      const list = candidateList(input);
+      return modelList(list, rankerContext(input, list.signals, list.hidden), served.model, Math.min(k, config.listSize)).map((item) => item.productId);
+    },
+  };
+}
+
+/** The blended list (recommend()) as the recommendations query returns it while no model serves, under `config`. */
+export function blendStrategy(ctx: StrategyContext, config: EngineConfig, name = 'blend'): Strategy {
   const { aggregator, catalog } = ctx;
   return {
     name,
-    describe: 'what the recommendations query returns: the engine’s blended list with its production defaults',
+    describe: 'the engine’s blended list with its production defaults (what is served while no model is promoted)',
     baseline: false,
     recommend(customerId, now, k) {
       const state = aggregator.userState(customerId);

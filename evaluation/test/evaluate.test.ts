@@ -77,11 +77,14 @@ describe('evaluate', () => {
   it('writes the JSON results and a report that needs no network', () => {
     const json = JSON.parse(toJson(result));
     expect(json).toMatchObject({ k: 2, split: '2011-01-10' });
-    expect(json.results).toHaveLength(6 * 3);
+    expect(json.results).toHaveLength(7 * 3);
     expect(json.baselines).toEqual(['best-sellers', 'category-best-sellers', 'buy-again', 'buy-again-decayed', 'also-bought']);
     expect(json.leads.map((lead: { strategy: string; segment: string }) => `${lead.strategy}/${lead.segment}`)).toEqual([
+      'blend/warm',
       'served/warm',
+      'blend/cold',
       'served/cold',
+      'blend/all',
       'served/all',
     ]);
     expect(Object.keys(json.results[0]).sort()).toEqual(

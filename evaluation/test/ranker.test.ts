@@ -7,8 +7,17 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseDate, type Invoice } from '../src/data.ts';
 import { evaluate, type Dataset } from '../src/evaluate.ts';
 import { buildTrainingSet } from '@recs/trainer';
-import { invoiceSteps, latestPrices, RankerTrainingError, trainRanker } from '../src/ranker/trainRanker.ts';
-import { provideRanker, RANKER_STRATEGY } from '../src/strategies.ts';
+import { invoiceSteps, latestPrices, RankerTrainingError, trainRanker, trainServedModel } from '../src/ranker/trainRanker.ts';
+import { provideRanker, provideServedModel, RANKER_STRATEGY } from '../src/strategies.ts';
+
+/** A row's figures. */
+const pick = ({ recall, ndcg, precision, hitRate, n }: { recall: number; ndcg: number; precision: number; hitRate: number; n: number }) => ({
+  recall,
+  ndcg,
+  precision,
+  hitRate,
+  n,
+});
 
 const START = parseDate('2011-01-01');
 const SPLIT = parseDate('2011-03-02');
@@ -135,8 +144,13 @@ describe('trainRanker and the ranker strategy', () => {
     expect(trained.report.trainQueries + trained.report.validQueries).toBe(trained.set.queries);
 
     const withdraw = provideRanker(SPLIT, trained);
+    const withdrawServed = provideServedModel(SPLIT, { ...trained, version: 'test' });
     try {
-      const result = await evaluate(dataset, { split: '2011-03-02', k: 5, strategies: ['buy-again', RANKER_STRATEGY] });
+      const result = await evaluate(dataset, { split: '2011-03-02', k: 5, strategies: ['buy-again', RANKER_STRATEGY, 'served'] });
+      // a promoted model: served is its ranking, what the ranker strategy scores too (but for
+      // customers never seen, who are served the best sellers)
+      const served = result.results.find((row) => row.strategy === 'served' && row.segment === 'warm')!;
+      expect(served).toMatchObject(pick(result.results.find((row) => row.strategy === RANKER_STRATEGY && row.segment === 'warm')!));
       const ranker = result.results.find((row) => row.strategy === RANKER_STRATEGY && row.segment === 'all')!;
       const buyAgain = result.results.find((row) => row.strategy === 'buy-again' && row.segment === 'all')!;
       expect(ranker.n).toBe(buyAgain.n);
@@ -146,9 +160,28 @@ describe('trainRanker and the ranker strategy', () => {
       expect(result.baselines).not.toContain(RANKER_STRATEGY);
     } finally {
       withdraw();
+      withdrawServed();
     }
     await expect(evaluate(dataset, { split: '2011-03-02', k: 5, strategies: [RANKER_STRATEGY] })).rejects.toThrow(/no ranker model for split 2011-03-02/);
   });
+
+  it('serves the blend when the training job at the split refuses its model, as production would', async () => {
+    const dataset = shop();
+    // no tree may split: the model ranks as the blend does, and a tie is refused
+    const { judged, served } = await trainServedModel(dataset, {
+      split: SPLIT,
+      settings: { holdoutDays: 10, trainDays: 40, validDays: 10, minTrainQueries: 50, minHoldoutQueries: 20 },
+      params: { min_data_in_leaf: 1_000_000_000, min_sum_hessian_in_leaf: 1e12 },
+    });
+    expect(judged.outcome).toBe('refused');
+    expect(judged.outcome !== 'skipped' && judged.verdict.reason).toMatch(/is not above the blend's/);
+    expect(served).toBeUndefined();
+    const result = await evaluate(dataset, { split: '2011-03-02', k: 5, strategies: ['blend', 'served'] });
+    for (const segment of ['warm', 'cold', 'all'] as const) {
+      const row = (strategy: string) => result.results.find((r) => r.strategy === strategy && r.segment === segment)!;
+      expect(pick(row('served'))).toEqual(pick(row('blend')));
+    }
+  }, 120_000);
 
   it('refuses training and validation days that do not make a slice, before building anything', async () => {
     await expect(trainRanker(shop(), { split: SPLIT, days: 10, validDays: 10, dir: tempDir() })).rejects.toThrow(RankerTrainingError);

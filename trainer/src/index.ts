@@ -4,3 +4,4 @@ export * from './lightgbm.ts';
 export * from './listScore.ts';
 export * from './pythonEnv.ts';
 export * from './trainingSet.ts';
+export * from './trainAndJudge.ts';

@@ -1,6 +1,17 @@
 import { join } from 'node:path';
 import { DAY_MS, DEFAULT_ENGINE_CONFIG, type EngineConfig, type LightgbmModel, type TrackedEvent } from '@recs/engine';
-import { buildTrainingSet, fitRanker, RankerTrainingError, type HistoryStep, type TrainerReport, type TrainingSetSummary } from '@recs/trainer';
+import {
+  buildTrainingSet,
+  fitRanker,
+  RankerTrainingError,
+  trainAndJudge,
+  type HistoryStep,
+  type Judged,
+  type TrainerReport,
+  type TrainingSetSummary,
+  type TrainingSettings,
+} from '@recs/trainer';
+import type { RankerForSplit } from '../strategies.ts';
 import type { Invoice } from '../data.ts';
 import type { Dataset } from '../evaluate.ts';
 
@@ -119,4 +130,48 @@ export async function trainRanker(dataset: Dataset, options: RankerTrainingOptio
     trainerSeconds: fitted.trainerSeconds,
     seconds: (performance.now() - started) / 1000,
   };
+}
+
+export interface ServedModelOptions {
+  /** The day production is evaluated at (epoch ms): the job runs then, on the purchases before it. */
+  readonly split: number;
+  readonly config?: EngineConfig;
+  readonly settings?: Partial<TrainingSettings>;
+  readonly params?: Readonly<Record<string, unknown>>;
+  readonly venv?: string;
+  readonly onProgress?: (line: string) => void;
+}
+
+export interface ServedModel {
+  /** The job's verdict, with its holdout figures; `skipped` when too few baskets. */
+  readonly judged: Judged;
+  /** The model production would serve from the split on; undefined: the blend serves. */
+  readonly served?: RankerForSplit & { readonly version: string };
+}
+
+/**
+ * What production would serve at the split: the daily training job (trainAndJudge) run that day
+ * on the purchases before it (invoices as baskets, prices each product's latest), its model kept
+ * only when promoted. No hand tuning: the trainer's defaults, the job's periods.
+ */
+export async function trainServedModel(dataset: Dataset, options: ServedModelOptions): Promise<ServedModel> {
+  const training = dataset.invoices.filter((invoice) => invoice.at < options.split);
+  const prices = latestPrices(training);
+  const price = (productId: string) => prices.get(productId);
+  const judged = await trainAndJudge(
+    {
+      steps: invoiceSteps(training),
+      catalog: dataset.catalog,
+      config: options.config ?? DEFAULT_ENGINE_CONFIG,
+      price,
+      settings: options.settings,
+      params: options.params,
+      venv: options.venv,
+      say: options.onProgress,
+    },
+    options.split,
+  );
+  if (judged.outcome !== 'promoted') return { judged };
+  const version = `split-${new Date(options.split).toISOString().slice(0, 10)}`;
+  return { judged, served: { model: judged.fitted.model, price, version } };
 }

@@ -1,0 +1,149 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DAY_MS, type CatalogView, type EngineConfig, type LightgbmModel } from '@recs/engine';
+import { judgeModel, scoreHoldout, type HoldoutFigures, type Verdict } from './holdout.ts';
+import { fitRanker, type FittedModel } from './lightgbm.ts';
+import { buildTrainingSet, type HistoryStep, type TrainingSetSummary } from './trainingSet.ts';
+
+export interface TrainingSettings {
+  /** The latest days, never trained on: the model is judged on their baskets (default 28). */
+  readonly holdoutDays: number;
+  /** Days of training baskets before the holdout (default 180)... */
+  readonly trainDays: number;
+  /** ...of which the last ones are the trainer's early-stopping slice (default 28). */
+  readonly validDays: number;
+  /** Fewer training baskets than this: nothing is fitted (default 200). */
+  readonly minTrainQueries: number;
+  /** Fewer holdout baskets than this: a model is refused, whatever its figures (default 50). */
+  readonly minHoldoutQueries: number;
+  /** Holdout baskets kept at most (the first ones; default 20,000), so the job's memory is bounded. */
+  readonly maxHoldoutQueries: number;
+  /** List length the holdout is scored at (default 10). */
+  readonly k: number;
+}
+
+export const TRAINING_DEFAULTS: TrainingSettings = {
+  holdoutDays: 28,
+  trainDays: 180,
+  validDays: 28,
+  minTrainQueries: 200,
+  minHoldoutQueries: 50,
+  maxHoldoutQueries: 20_000,
+  k: 10,
+};
+
+export class TrainingSettingsError extends Error {
+  override readonly name = 'TrainingSettingsError';
+}
+
+/** The settings with TRAINING_DEFAULTS for what is left out; a TrainingSettingsError when they make no periods. */
+export function trainingSettings(partial: Partial<TrainingSettings> = {}): TrainingSettings {
+  const settings = { ...TRAINING_DEFAULTS, ...partial };
+  const { holdoutDays, trainDays, validDays, minTrainQueries, minHoldoutQueries, maxHoldoutQueries, k } = settings;
+  const whole = (value: number) => Number.isInteger(value) && value > 0;
+  if (![holdoutDays, trainDays, validDays, minTrainQueries, minHoldoutQueries, maxHoldoutQueries, k].every(whole))
+    throw new TrainingSettingsError('every training setting must be a whole number above 0');
+  if (validDays >= trainDays) throw new TrainingSettingsError(`the validation days (${validDays}) must be fewer than the training days (${trainDays})`);
+  if (minHoldoutQueries > maxHoldoutQueries) throw new TrainingSettingsError('the holdout cannot need more baskets than it keeps');
+  return settings;
+}
+
+export interface TrainAndJudgeOptions {
+  /** The shop's history in time order, up to `now`. */
+  readonly steps: Iterable<HistoryStep> | AsyncIterable<HistoryStep>;
+  readonly catalog: CatalogView;
+  readonly config: EngineConfig;
+  readonly price: (productId: string) => number | undefined;
+  readonly settings?: Partial<TrainingSettings> | undefined;
+  /** The model serving now, scored on the same holdout (a new one must beat it too). */
+  readonly serving?: { readonly version: string; readonly model: LightgbmModel } | undefined;
+  /** LightGBM parameters over the trainer's defaults. */
+  readonly params?: Readonly<Record<string, unknown>> | undefined;
+  readonly venv?: string | undefined;
+  /** Where the training set and the model go while it runs (default: a temporary directory, removed after). */
+  readonly dir?: string | undefined;
+  readonly say?: ((line: string) => void) | undefined;
+}
+
+/** The periods a training at `now` reads (epoch ms): training baskets [from, until), validation from validFrom, holdout [until, now). */
+export interface TrainingPeriods {
+  readonly from: number;
+  readonly until: number;
+  readonly validFrom: number;
+  readonly now: number;
+}
+
+export type Judged =
+  | { readonly outcome: 'skipped'; readonly reason: string; readonly periods: TrainingPeriods; readonly set: TrainingSetSummary; readonly seconds: number }
+  | {
+      readonly outcome: 'promoted' | 'refused';
+      readonly verdict: Verdict;
+      readonly periods: TrainingPeriods;
+      readonly set: TrainingSetSummary;
+      readonly fitted: FittedModel;
+      readonly candidate: HoldoutFigures;
+      readonly blend: HoldoutFigures;
+      readonly serving?: { readonly version: string; readonly figures: HoldoutFigures };
+      readonly seconds: number;
+    };
+
+/**
+ * The ranking model's training as the daily job runs it, wherever the history comes from (the
+ * raw event log, the evaluation's invoices): the baskets of the `trainDays` before the last
+ * `holdoutDays` train a LightGBM LambdaRank model (fitRanker; early stopping on the last
+ * `validDays` of them); the holdout's baskets, never trained on, score it beside the blend (the
+ * candidates in recommend()'s order) and the serving model; judgeModel gives the verdict. Too few
+ * training baskets: nothing is fitted (`skipped`).
+ */
+export async function trainAndJudge(options: TrainAndJudgeOptions, now: number): Promise<Judged> {
+  const started = performance.now();
+  const settings = trainingSettings(options.settings);
+  const say = options.say ?? (() => {});
+  const seconds = () => (performance.now() - started) / 1000;
+  const until = now - settings.holdoutDays * DAY_MS;
+  const periods: TrainingPeriods = { from: until - settings.trainDays * DAY_MS, until, validFrom: until - settings.validDays * DAY_MS, now };
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'recs-train-'));
+  try {
+    const date = (at: number) => new Date(at).toISOString().slice(0, 10);
+    say(`ranker: training on baskets from ${date(periods.from)} to ${date(until)}, judging on ${date(until)} to ${date(now)}`);
+    const { summary, holdout } = await buildTrainingSet({
+      steps: options.steps,
+      catalog: options.catalog,
+      config: options.config,
+      from: periods.from,
+      until,
+      validFrom: periods.validFrom,
+      holdout: { maxQueries: settings.maxHoldoutQueries },
+      price: options.price,
+      dir: join(dir, 'training-set'),
+      onProgress: say,
+    });
+    say(
+      `ranker: ${summary.events.toLocaleString('en')} events replayed; ${summary.queries.toLocaleString('en')} training baskets (${summary.rows.toLocaleString('en')} rows), ${holdout.length.toLocaleString('en')} held out, in ${summary.seconds.toFixed(1)} s`,
+    );
+    if (summary.queries < settings.minTrainQueries || summary.validQueries === 0 || summary.validQueries === summary.queries) {
+      const reason = `${summary.queries} training baskets (${summary.validQueries} in the validation days), fewer than the ${settings.minTrainQueries} needed to fit a model, or a slice is empty`;
+      return { outcome: 'skipped', reason, periods, set: summary, seconds: seconds() };
+    }
+    const fitted = await fitRanker({ data: join(dir, 'training-set'), out: join(dir, 'model'), params: options.params, venv: options.venv, onProgress: say });
+    const serving =
+      options.serving === undefined ? undefined : { version: options.serving.version, figures: scoreHoldout(holdout, options.serving.model, settings.k) };
+    const candidate = scoreHoldout(holdout, fitted.model, settings.k);
+    const blend = scoreHoldout(holdout, undefined, settings.k);
+    const verdict = judgeModel({ candidate, blend, serving, minQueries: settings.minHoldoutQueries });
+    return {
+      outcome: verdict.promote ? 'promoted' : 'refused',
+      verdict,
+      periods,
+      set: summary,
+      fitted,
+      candidate,
+      blend,
+      ...(serving === undefined ? {} : { serving }),
+      seconds: seconds(),
+    };
+  } finally {
+    if (options.dir === undefined) rmSync(dir, { recursive: true, force: true });
+  }
+}
