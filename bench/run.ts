@@ -21,7 +21,17 @@ import { MongoClient } from 'mongodb';
 import { CpuMeter, type CpuUsage } from './lib/cpu.ts';
 import { readEvaluatorReplay } from './lib/evaluatorReplay.ts';
 import { startBenchPrometheus } from './lib/prometheus.ts';
-import { formatCpu, formatFanout, formatFreshness, formatReplay, msPerEvent, type FreshnessRun, type PhaseEvents, type ServerFreshness } from './lib/report.ts';
+import {
+  fanoutFailures,
+  formatCpu,
+  formatFanout,
+  formatFreshness,
+  formatReplay,
+  msPerEvent,
+  type FreshnessRun,
+  type PhaseEvents,
+  type ServerFreshness,
+} from './lib/report.ts';
 import { sleep } from './lib/stats.ts';
 import { startBenchSystem } from './lib/system.ts';
 import { assessTargets, formatTargets } from './lib/targets.ts';
@@ -112,7 +122,7 @@ try {
     log(`ingest: ${n('events')} events in trackEvents batches of 100, ${n('ingest-concurrency')} clients, workers stopped`);
     ingest = await measured('ingest', () => measureIngest(system, batches, n('ingest-concurrency')));
     handled['ingest'] = { events: ingest.events, what: 'accepted' };
-    log(`  ${ingest.acceptedPerSecond} events/s accepted`);
+    log(`  ${ingest.acceptedPerSecond} events/s accepted${ingest.failedCalls > 0 ? `; ${ingest.failedCalls} trackEvents calls failed` : ''}`);
   }
   log('applied: starting the workers on the backlog');
   const eventsToApply = ingest?.events ?? 0;
@@ -136,6 +146,11 @@ try {
         .join(', ')}`,
     );
     log(`  p50 ${result.latencyMs.p50} ms, p99 ${result.latencyMs.p99} ms (${result.measured} of ${result.eventsSent} events)`);
+    const { failed } = result;
+    if (failed.trackEvents + failed.probes + failed.subscriptions + failed.changeChannel > 0)
+      log(
+        `  failed: ${failed.trackEvents} trackEvent calls, ${failed.probes} probes, ${failed.subscriptions} subscriptions, ${failed.changeChannel} errors of the Redis connection timing changes`,
+      );
     freshnessRuns.push({ phase, result, server: await serverSide(result), msPerEvent: msPerEvent(cpu[phase], result.eventsAccepted) ?? Number.NaN });
     return result;
   };
@@ -175,6 +190,8 @@ try {
     log(`query: ${n('requests')} requests at ${n('concurrency')} clients, through the gateway and to the subgraph`);
     query = await measured('query', () => measureQuery(system, users, n('requests'), n('concurrency')));
     log(`  gateway p99 ${query.gatewayMs.p99} ms, subgraph p99 ${query.subgraphMs.p99} ms`);
+    if (query.failed.gateway + query.failed.subgraph > 0)
+      log(`  failed: ${query.failed.gateway} through the gateway, ${query.failed.subgraph} to the subgraph`);
   }
 
   let fanout: FanoutResult | undefined;
@@ -186,8 +203,8 @@ try {
     fanout = await measured('fanout', () => measureFanout(system, topProduct, n('subscribers'), n('rounds'), meter()));
     // connecting the subscribers is no event's cost: per event is the rounds' CPU over their purchases
     cpu['fanout.rounds'] = fanout.roundsCpu;
-    handled['fanout.rounds'] = { events: fanout.rounds, what: `accepted, each to ${fanout.subscribers}` };
-    log(`  last delivery p50 ${fanout.lastDeliveryMs.p50} ms`);
+    handled['fanout.rounds'] = { events: fanout.rounds - fanout.failed.rounds, what: `accepted, each to ${fanout.subscribers}` };
+    log(`  last delivery p50 ${fanout.lastDeliveryMs.p50} ms; failed: ${fanoutFailures(fanout)}`);
   }
 
   let replay: ReplayResult | undefined;
@@ -225,7 +242,7 @@ try {
 
   if (ingest !== undefined && applied !== undefined) {
     console.log(
-      `\ningest: ${ingest.acceptedPerSecond} events/s accepted (trackEvents call p50 ${ingest.callLatencyMs.p50} ms, p99 ${ingest.callLatencyMs.p99} ms); applied: ${applied.appliedPerSecond} events/s`,
+      `\ningest: ${ingest.acceptedPerSecond} events/s accepted (trackEvents call p50 ${ingest.callLatencyMs.p50} ms, p99 ${ingest.callLatencyMs.p99} ms; ${ingest.failedCalls} calls failed); applied: ${applied.appliedPerSecond} events/s`,
     );
     console.log(`  ${applied.flushes} flushes of ~${applied.eventsPerFlush} events, ${applied.documentWrites} documents changed; ms per stage, summed:`);
     console.log(
@@ -237,7 +254,7 @@ try {
   if (freshnessRuns.length > 0) console.log(formatFreshness(freshnessRuns));
   if (query !== undefined) {
     console.log(
-      `\nquery, ${query.concurrency} clients, p50 / p95 / p99 ms: through the gateway ${query.gatewayMs.p50} / ${query.gatewayMs.p95} / ${query.gatewayMs.p99}; the recommendations subgraph alone ${query.subgraphMs.p50} / ${query.subgraphMs.p95} / ${query.subgraphMs.p99} (gateway x${query.overheadP50} at p50, x${query.overheadP99} at p99)`,
+      `\nquery, ${query.concurrency} clients, p50 / p95 / p99 ms: through the gateway ${query.gatewayMs.p50} / ${query.gatewayMs.p95} / ${query.gatewayMs.p99}; the recommendations subgraph alone ${query.subgraphMs.p50} / ${query.subgraphMs.p95} / ${query.subgraphMs.p99} (gateway x${query.overheadP50} at p50, x${query.overheadP99} at p99); failed ${query.failed.gateway} / ${query.failed.subgraph}`,
     );
   }
   if (fanout !== undefined) console.log(formatFanout(fanout));

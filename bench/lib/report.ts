@@ -32,6 +32,10 @@ export function formatFreshness(runs: readonly FreshnessRun[]): string {
   const rows: string[][] = [
     ['', ...runs.map((run) => `${run.phase} (${run.result.ratePerSecond}/s)`)],
     ['events sent, measured (accepted, whole phase)', ...runs.map(({ result }) => `${result.eventsSent} (${result.eventsAccepted})`)],
+    [
+      'failed: trackEvent calls / probes / subscriptions / Redis',
+      ...runs.map(({ result: { failed: f } }) => `${f.trackEvents} / ${f.probes} / ${f.subscriptions} / ${f.changeChannel}`),
+    ],
     ['deliveries measured', ...runs.map(({ result }) => String(result.measured))],
     ['bench: answer -> message, p50 / p95 / p99 ms', ...runs.map(({ result: { latencyMs: l } }) => `${l.p50} / ${l.p95} / ${l.p99}`)],
     ['bench: trackEvent sent -> message, p50 / p99', ...runs.map(({ result }) => pair(result.fromSentMs))],
@@ -55,12 +59,19 @@ export function formatFreshness(runs: readonly FreshnessRun[]): string {
   ].join('\n');
 }
 
+/** The fan-out phase's failed connections, subscriptions and rounds, in words. */
+export function fanoutFailures({ failed }: FanoutResult): string {
+  return `${failed.connections} connections, ${failed.subscriptions} subscriptions, ${failed.rounds} rounds (their purchase failed)`;
+}
+
 export function formatFanout(fanout: FanoutResult): string {
   const { firstDeliveryMs: f, medianDeliveryMs: m, lastDeliveryMs: l, gatewayMemoryMiB: memory } = fanout;
   return [
     `\nfan-out to ${fanout.subscribers.toLocaleString('en-US')} subscribers, ${fanout.rounds} rounds (ms from the purchase's answer; median of the rounds, max):`,
     `  first delivery ${f.p50} (${f.max}), median delivery ${m.p50} (${m.max}), last delivery ${l.p50} (${l.max}); ${fanout.missed} missing`,
     `  connected and subscribed in ${fanout.connectSeconds} s; gateway memory before / with subscribers / after: ${memory.before} / ${memory.withSubscribers} / ${memory.after} MiB; bench ${fanout.benchMemoryMiB} MiB`,
+    `  failed: ${fanoutFailures(fanout)}`,
+    ...fanout.failed.messages.map((message) => `    ${message}`),
   ].join('\n');
 }
 

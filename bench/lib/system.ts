@@ -24,6 +24,11 @@ export interface BenchSystem {
   startWorkers(onLine: (line: string) => void): Promise<Child>;
   /** Calls `listener` with every log line of the workers (debug level) until the returned function is called. */
   onWorkerLine(listener: (line: string) => void): () => void;
+  /**
+   * A GraphQL request over the bench's pooled connections, with the service token. Never rejects:
+   * a request that failed (a connection reset, a timeout) or an answer that is not JSON resolves
+   * with one error saying so, so that its phase counts one failed call instead of the run ending.
+   */
   post<T = any>(
     url: string,
     query: string,
@@ -73,6 +78,8 @@ export async function startBenchSystem(log: (message: string) => void): Promise<
     JWT_SECRET: secret,
     NODE_ENV: 'production',
     LOG_LEVEL: 'warn',
+    // no scheduled model training in the middle of a measurement
+    TRAIN_SCHEDULE: 'off',
     // every bench client connects from 127.0.0.1: the fan-out phase's 10,000 anonymous sockets
     // (one per subscriber, as browsers hold them) and the freshness phases' thousand
     // subscriptions over a few service sockets; 0 is no limit (the defaults are 200 and 20)
@@ -171,12 +178,23 @@ export async function startBenchSystem(log: (message: string) => void): Promise<
       return () => workerListeners.delete(listener);
     },
     async post(url, query, variables = {}, headers = {}) {
-      const response = await clientFetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${serviceToken}`, ...headers },
-        body: JSON.stringify({ query, variables }),
-      });
-      return (await response.json()) as never;
+      let response: Response;
+      try {
+        response = await clientFetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${serviceToken}`, ...headers },
+          body: JSON.stringify({ query, variables }),
+        });
+      } catch (error) {
+        const { code, message } = error as NodeJS.ErrnoException;
+        return { errors: [{ message: `request failed: ${message}${code === undefined || message.includes(code) ? '' : ` (${code})`}` }] };
+      }
+      const text = await response.text();
+      try {
+        return JSON.parse(text) as never;
+      } catch {
+        return { errors: [{ message: `HTTP ${response.status}: ${text.slice(0, 100)}` }] };
+      }
     },
     ws(token) {
       const client = createClient({
@@ -237,7 +255,13 @@ export async function startBenchSystem(log: (message: string) => void): Promise<
       return lines;
     },
     async stop() {
-      for (const client of sockets) await client.dispose();
+      for (const client of sockets) {
+        try {
+          await client.dispose();
+        } catch {
+          // its socket failed while connecting: nothing to close
+        }
+      }
       for (const child of [...children.values()].reverse()) await child.stop();
       await services.stop();
     },

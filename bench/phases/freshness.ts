@@ -16,6 +16,13 @@ export interface FreshnessResult {
   readonly eventMix: Readonly<Record<string, number>>;
   /** trackEvent calls answered without errors over the whole phase, warm-up included (what its CPU is divided by). */
   readonly eventsAccepted: number;
+  /**
+   * What failed over the whole phase, each counted and the phase going on without it: trackEvent
+   * calls (reset, timed out or answered with errors: their users' messages are not matched with
+   * them), probes, subscriptions that ended, and errors of the bench's Redis connection that
+   * times the change messages (it reconnects; messages meanwhile are not timed).
+   */
+  readonly failed: { readonly trackEvents: number; readonly probes: number; readonly subscriptions: number; readonly changeChannel: number };
   /** Messages matched with an event (events that did not change their user's list get none). */
   readonly measured: number;
   /** Messages that arrived before the trackEvent answer of their event (counted as 0 ms). */
@@ -92,7 +99,9 @@ export async function measureFreshness(
   // the change messages themselves, timed as they appear on Redis
   const published = new Map<string, number[]>();
   const redis = await connectRedis(system.env['REDIS_URL']!, createLogger('bench', 'silent'), 'bench');
-  const subscriber = redis.duplicate();
+  const failed = { trackEvents: 0, probes: 0, subscriptions: 0, changeChannel: 0 };
+  // a node-redis client without an 'error' listener takes the process down when its connection drops
+  const subscriber = redis.duplicate().on('error', () => failed.changeChannel++);
   await subscriber.connect();
   const names = new RedisNames(system.env['QUEUE_PREFIX'] ?? 'recs');
   const prefix = liveChannel(names, 'recommendationsChanged', { userId: '' });
@@ -112,6 +121,7 @@ export async function measureFreshness(
       if (stats.events > 0) flushes.push(stats);
     } else if (line.includes('"msg":"lists"')) listBatches.push(JSON.parse(line) as { lists: number; ms: number; queuedMs: number });
   });
+  let disposing = false;
   const clients: Client[] = Array.from({ length: 10 }, () => system.ws(system.serviceToken));
   users.forEach((user, i) => {
     clients[i % clients.length]!.subscribe(
@@ -122,8 +132,13 @@ export async function measureFreshness(
           list.push(performance.now());
           arrivals.set(user, list);
         },
-        error: () => undefined,
-        complete: () => undefined,
+        // not once the phase disposes of its clients, which completes every subscription
+        error: () => {
+          if (!disposing) failed.subscriptions++;
+        },
+        complete: () => {
+          if (!disposing) failed.subscriptions++;
+        },
       },
     );
   });
@@ -141,10 +156,16 @@ export async function measureFreshness(
     [IDENTITY_HEADER]: await signInternalIdentity({ kind: 'authenticated', subject: 'bench', role: 'service' }, system.secret, PROBE),
   });
   const probes = { mongo: [] as number[], subgraph: [] as number[], gateway: [] as number[] };
+  /** Times one probe; one that throws or answers with errors is counted as failed, not timed. */
   const timed = async (samples: number[], run: () => Promise<unknown>) => {
     const started = performance.now();
-    await run();
-    samples.push(performance.now() - started);
+    try {
+      const result = await run();
+      if ((result as { errors?: unknown } | null)?.errors !== undefined) failed.probes++;
+      else samples.push(performance.now() - started);
+    } catch {
+      failed.probes++;
+    }
   };
   let probing = true;
   const probe = async () => {
@@ -202,8 +223,12 @@ export async function measureFreshness(
       }
       inFlight.push(
         system.post(system.gatewayUrl, TRACK, { i: event }).then((result) => {
+          if (result.errors !== undefined) {
+            failed.trackEvents++;
+            return;
+          }
           record.answered = performance.now();
-          if (result.errors === undefined) accepted++;
+          accepted++;
         }),
       );
     }
@@ -218,6 +243,7 @@ export async function measureFreshness(
   recording = false;
   stopListening();
   // the next phase starts without this one's subscriptions
+  disposing = true;
   for (const client of clients) await client.dispose();
   await subscriber.close();
   await redis.close();
@@ -238,7 +264,8 @@ export async function measureFreshness(
     for (const arrived of times) {
       let latest: Sent | undefined;
       while (consumed < events.length && events[consumed]!.sent <= arrived) latest = events[consumed++];
-      if (latest === undefined || latest.warm) continue;
+      // a failed call (never answered) is no start to measure from
+      if (latest === undefined || latest.warm || Number.isNaN(latest.answered)) continue;
       const latency = arrived - latest.answered;
       if (latency < 0) beforeAnswer++;
       latencies.push(Math.max(0, latency));
@@ -259,6 +286,7 @@ export async function measureFreshness(
     eventsSent: count,
     eventMix: Object.fromEntries([...mix].sort((a, b) => b[1] - a[1])),
     eventsAccepted: accepted,
+    failed,
     measured: latencies.length,
     beforeAnswer,
     latencyMs: summarize(latencies),

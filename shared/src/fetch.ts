@@ -17,14 +17,38 @@ export interface FetchInit {
 export type PooledFetch = (url: string, init: FetchInit) => Promise<Response>;
 
 /**
+ * An idle pooled connection is closed after this long, or 1 s before the Keep-Alive timeout the
+ * server announced (Node's servers announce theirs, 5 s by default), whichever is sooner.
+ */
+const IDLE_MS = 4_000;
+
+/**
  * A fetch for service-to-service calls (the gateway to its subgraphs): node:http over a bounded
  * pool of keep-alive connections per host. Fetch's own pool opens a new connection whenever
  * every open one is busy, so a burst opened hundreds, which then idled out: connection churn,
  * and new connections waiting in the accept queue of a busy server. Here a burst queues on the
  * open connections instead.
+ *
+ * The client closes its idle connections before the server would (IDLE_MS). Without an idle
+ * timeout of its own, Node's agent ignores the server's Keep-Alive hint and keeps a connection
+ * until the server closes it; a server whose event loop was busy past that deadline closes it
+ * when it resumes (timers run before I/O), with the request sent meanwhile unread, and that
+ * request fails with ECONNRESET: the bench's fan-out phase crashed so, on a connection idle since
+ * its query phase, when the gateway came out of seconds busy with 10,000 subscribes. A server
+ * busy for longer than the margin (its timeout less IDLE_MS) can still reset a request on a
+ * connection idle for less: the caller gets that error, as any other. It is not retried here:
+ * a POST may be a mutation.
  */
 export function pooledFetch(options: PooledFetchOptions): PooledFetch {
-  const agentOptions = { keepAlive: true, maxSockets: options.maxSockets, maxFreeSockets: options.maxSockets, scheduling: 'lifo' as const };
+  const agentOptions = {
+    keepAlive: true,
+    maxSockets: options.maxSockets,
+    maxFreeSockets: options.maxSockets,
+    scheduling: 'lifo' as const,
+    // an idle socket's timeout (the agent lowers it to the server's hint less 1 s); a request's own
+    // timeout below replaces it while the request is in flight
+    timeout: IDLE_MS,
+  };
   const http = new HttpAgent(agentOptions);
   const https = new HttpsAgent(agentOptions);
   return (url, init) =>
