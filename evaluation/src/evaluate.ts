@@ -78,7 +78,8 @@ function dayBound(text: string, name: string): number {
   return parseDate(text);
 }
 
-function eventsOf(invoice: Invoice): TrackedEvent[] {
+/** The purchase lines of an invoice as the engine's events (as evaluate() applies them, and the ranker's training reads them). */
+export function invoiceEvents(invoice: Invoice): TrackedEvent[] {
   return invoice.lines.map(([productId, quantity, price], line) => ({
     eventId: `${invoice.invoiceNo}:${line}`,
     userId: invoice.customerId,
@@ -143,7 +144,7 @@ export async function evaluate(dataset: Dataset, options: EvaluationOptions): Pr
     let last = training[i]!.at;
     for (; i < training.length && dayOf(training[i]!.at) === day; i++) {
       const invoice = training[i]!;
-      batch.push(...eventsOf(invoice));
+      batch.push(...invoiceEvents(invoice));
       history.add(invoice.customerId, invoice.products, invoice.at);
       last = invoice.at;
     }
@@ -196,7 +197,7 @@ export async function evaluate(dataset: Dataset, options: EvaluationOptions): Pr
       accumulator(name, 'all').add(invoice.customerId, list, relevant, listNovelty);
     }
     scored++;
-    const events = eventsOf(invoice);
+    const events = invoiceEvents(invoice);
     await aggregator.apply(events, invoice.at);
     appliedAt = invoice.at;
     history.add(invoice.customerId, invoice.products, invoice.at);

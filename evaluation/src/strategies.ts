@@ -287,16 +287,20 @@ export function servedStrategy(ctx: StrategyContext): Strategy {
     baseline: false,
     recommend(customerId, now, k) {
       const state = aggregator.userState(customerId);
-      if (state === undefined)
-        return aggregator
-          .bestSellers(null, config.defaultWindowDays)
-          .slice(0, k)
-          .map(([id]) => id);
+      if (state === undefined) return coldStartList(aggregator, config, k);
       const input = { state, now, catalog, read: aggregator, config, price: served.price };
       const list = candidateList(input);
       return modelList(list, rankerContext(input, list.signals, list.hidden), served.model, Math.min(k, config.listSize)).map((item) => item.productId);
     },
   };
+}
+
+/** A customer the engine has never seen has no stored list: the recommendations query answers with the best sellers. */
+function coldStartList(aggregator: Aggregator, config: EngineConfig, k: number): string[] {
+  return aggregator
+    .bestSellers(null, config.defaultWindowDays)
+    .slice(0, k)
+    .map(([id]) => id);
 }
 
 /** The blended list (recommend()) as the recommendations query returns it while no model serves, under `config`. */
@@ -308,12 +312,7 @@ export function blendStrategy(ctx: StrategyContext, config: EngineConfig, name =
     baseline: false,
     recommend(customerId, now, k) {
       const state = aggregator.userState(customerId);
-      // a customer the engine has never seen has no list; the query answers with best sellers
-      if (state === undefined)
-        return aggregator
-          .bestSellers(null, config.defaultWindowDays)
-          .slice(0, k)
-          .map(([id]) => id);
+      if (state === undefined) return coldStartList(aggregator, config, k);
       const { items } = recommend({ state, hidden: hiddenOf(state), now, catalog, read: aggregator, config });
       return items.slice(0, k).map((item) => item.productId);
     },

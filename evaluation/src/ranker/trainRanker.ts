@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { DAY_MS, DEFAULT_ENGINE_CONFIG, type EngineConfig, type LightgbmModel, type TrackedEvent } from '@recs/engine';
+import { DAY_MS, DEFAULT_ENGINE_CONFIG, type EngineConfig, type LightgbmModel } from '@recs/engine';
 import {
   buildTrainingSet,
   fitRanker,
@@ -13,23 +13,9 @@ import {
 } from '@recs/trainer';
 import type { RankerForSplit } from '../strategies.ts';
 import type { Invoice } from '../data.ts';
-import type { Dataset } from '../evaluate.ts';
+import { invoiceEvents, type Dataset } from '../evaluate.ts';
 
 export { RankerTrainingError, type TrainerReport } from '@recs/trainer';
-
-/** The purchase lines of an invoice as the engine's events (as evaluate() applies them). */
-export function invoiceEvents(invoice: Invoice): TrackedEvent[] {
-  return invoice.lines.map(([productId, quantity, price], line) => ({
-    eventId: `${invoice.invoiceNo}:${line}`,
-    userId: invoice.customerId,
-    productId,
-    type: 'PURCHASE',
-    occurredAt: invoice.at,
-    receivedAt: invoice.at,
-    quantity,
-    ...(price > 0 ? { price } : {}),
-  }));
-}
 
 /** Each product's latest unit price among `invoices` (what the catalog would say at their end). */
 export function latestPrices(invoices: readonly Invoice[]): Map<string, number> {
