@@ -96,6 +96,37 @@ async function experimentReport(name: string, ctx: RecommendationsContext) {
   return ctx.experiments.report(name);
 }
 
+/** The training job's models for admins: the summary of each (ranker_models), newest first. */
+async function rankerModels(limit: number, ctx: RecommendationsContext) {
+  requireAdmin(ctx.identity);
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_RANKER_MODELS)
+    throw badUserInput(`limit must be from 1 to ${MAX_RANKER_MODELS}`, { argument: 'limit' });
+  return (await ctx.store.rankerModels(limit)).map((model) => ({
+    version: model._id,
+    status: model.status.toUpperCase() as 'SERVING' | 'RETIRED' | 'REFUSED',
+    reason: model.reason,
+    trainedAt: model.trainedAt,
+    promotedAt: model.promotedAt ?? null,
+    trainedFrom: model.trainedOn.from,
+    trainedUntil: model.trainedOn.until,
+    trainingBaskets: model.trainedOn.queries,
+    holdoutBaskets: model.holdout.queries,
+    holdoutK: model.holdout.k,
+    recall: model.holdout.model.recall,
+    ndcg: model.holdout.model.ndcg,
+    blendRecall: model.holdout.blend.recall,
+    blendNdcg: model.holdout.blend.ndcg,
+    servingVersion: model.holdout.serving?.version ?? null,
+    servingNdcg: model.holdout.serving?.ndcg ?? null,
+    trees: model.trees,
+    bytes: model.bytes,
+    topFeatures: model.importance.slice(0, 10),
+  }));
+}
+
+/** rankerModels' limit at most. */
+const MAX_RANKER_MODELS = 100;
+
 async function similar(productId: string, kind: SimilarityKind, limit: number, ctx: RecommendationsContext) {
   checkLimit(limit, ctx.engine.neighboursPerItem);
   return ranked(await ctx.neighbours.load(coocDocId(KIND_CODE[kind], productId)), limit);
@@ -124,6 +155,7 @@ export const resolvers = {
       return { categoryId: list.categoryId, items: ranked(list.items, limit), changedAt: new Date(list.changedAt) };
     },
     experimentReport: (_, { name }, ctx) => experimentReport(name, ctx),
+    rankerModels: (_, { limit }, ctx) => rankerModels(limit, ctx),
   },
   Subscription: {
     recommendationsChanged: { subscribe: servedByGateway },

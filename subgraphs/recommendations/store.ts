@@ -7,6 +7,7 @@ import {
   ExpiringCache,
   fromBestSellersDoc,
   fromListDoc,
+  RankerModels,
   fromUserStateDoc,
   neighboursFromDoc,
   rateLimited,
@@ -14,6 +15,7 @@ import {
   type BuyerDaysDoc,
   type CoocDoc,
   type ListDoc,
+  type RankerModelSummary,
   type StoredList,
   type UserStateDoc,
 } from '@recs/shared';
@@ -66,6 +68,11 @@ export class RecommendationStore {
     this.tallies = new ExperimentTallies(db);
     this.materialized = new Set(materializedWindows);
     this.computedTtlMs = computedTtlMs;
+  }
+
+  /** The latest ranking models, newest first, without their dumps (admins' rankerModels). */
+  rankerModels(limit: number): Promise<RankerModelSummary[]> {
+    return new RankerModels(this.db).latest(limit);
   }
 
   /** The user's stored list; `fresh`: from MongoDB even when cached (the cache then takes it). */

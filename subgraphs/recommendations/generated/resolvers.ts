@@ -82,6 +82,11 @@ export type Query = {
    */
   readonly experimentReport?: Maybe<ExperimentReport>;
   /**
+   * The ranking models the training job fitted, newest first (admins only): which one serves, and
+   * why each was promoted or refused, with its figures on the weeks it was judged on.
+   */
+  readonly rankerModels: ReadonlyArray<RankerModel>;
+  /**
    * A user's personalized list (users may read only their own). Users without history get the
    * overall best sellers, with `strategy: BEST_SELLERS`.
    *
@@ -121,6 +126,11 @@ export type QueryExperimentReportArgs = {
 };
 
 
+export type QueryRankerModelsArgs = {
+  limit?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
 export type QueryRecommendationsArgs = {
   categoryId?: InputMaybe<Scalars['ID']['input']>;
   exclude?: InputMaybe<ReadonlyArray<Scalars['ID']['input']>>;
@@ -146,6 +156,52 @@ export type RankedProduct = {
   /** Distinct buyers (best sellers) or log-likelihood ratio (similar products). */
   readonly score: Scalars['Float']['output'];
 };
+
+/** One feature's share of a model's total gain. */
+export type RankerFeatureShare = {
+  readonly __typename?: 'RankerFeatureShare';
+  readonly feature: Scalars['String']['output'];
+  readonly share: Scalars['Float']['output'];
+};
+
+/** A ranking model the training job fitted (`ranker_models`). */
+export type RankerModel = {
+  readonly __typename?: 'RankerModel';
+  readonly blendNdcg: Scalars['Float']['output'];
+  /** The blend's on the same baskets. */
+  readonly blendRecall: Scalars['Float']['output'];
+  readonly bytes: Scalars['Int']['output'];
+  /** The holdout: the baskets of the weeks after `trainedUntil`, never trained on. */
+  readonly holdoutBaskets: Scalars['Int']['output'];
+  /** Its Recall@k and NDCG@k on the holdout, k = `holdoutK`. */
+  readonly holdoutK: Scalars['Int']['output'];
+  readonly ndcg: Scalars['Float']['output'];
+  readonly promotedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** Why it was promoted or refused. */
+  readonly reason: Scalars['String']['output'];
+  readonly recall: Scalars['Float']['output'];
+  readonly servingNdcg?: Maybe<Scalars['Float']['output']>;
+  /** The model serving then, on the same baskets (null: none served). */
+  readonly servingVersion?: Maybe<Scalars['ID']['output']>;
+  /** SERVING (at most one), RETIRED (replaced by a better one) or REFUSED (never served). */
+  readonly status: RankerModelStatus;
+  /** The features with the largest share of the gain, largest first. */
+  readonly topFeatures: ReadonlyArray<RankerFeatureShare>;
+  readonly trainedAt: Scalars['DateTime']['output'];
+  /** The training baskets, from and until. */
+  readonly trainedFrom: Scalars['DateTime']['output'];
+  readonly trainedUntil: Scalars['DateTime']['output'];
+  readonly trainingBaskets: Scalars['Int']['output'];
+  readonly trees: Scalars['Int']['output'];
+  /** Its version, as lists served with it carry it in `modelVersion`. */
+  readonly version: Scalars['ID']['output'];
+};
+
+/** Where a ranking model stands. */
+export type RankerModelStatus =
+  | 'REFUSED'
+  | 'RETIRED'
+  | 'SERVING';
 
 /** An estimated rate (or difference of rates) with its 95% confidence interval. */
 export type RateEstimate = {
@@ -428,6 +484,9 @@ export type ResolversTypes = {
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   RankedProduct: ResolverTypeWrapper<Omit<RankedProduct, 'product'> & { product: ResolversTypes['Product'] }>;
   Float: ResolverTypeWrapper<Scalars['Float']['output']>;
+  RankerFeatureShare: ResolverTypeWrapper<RankerFeatureShare>;
+  RankerModel: ResolverTypeWrapper<RankerModel>;
+  RankerModelStatus: RankerModelStatus;
   RateEstimate: ResolverTypeWrapper<RateEstimate>;
   Recommendation: ResolverTypeWrapper<Omit<Recommendation, 'product'> & { product: ResolversTypes['Product'] }>;
   RecommendationList: ResolverTypeWrapper<Omit<RecommendationList, 'items'> & { items: ReadonlyArray<ResolversTypes['Recommendation']> }>;
@@ -452,6 +511,8 @@ export type ResolversParentTypes = {
   Query: Record<PropertyKey, never>;
   RankedProduct: Omit<RankedProduct, 'product'> & { product: ResolversParentTypes['Product'] };
   Float: Scalars['Float']['output'];
+  RankerFeatureShare: RankerFeatureShare;
+  RankerModel: RankerModel;
   RateEstimate: RateEstimate;
   Recommendation: Omit<Recommendation, 'product'> & { product: ResolversParentTypes['Product'] };
   RecommendationList: Omit<RecommendationList, 'items'> & { items: ReadonlyArray<ResolversParentTypes['Recommendation']> };
@@ -491,6 +552,7 @@ export type QueryResolvers<ContextType = RecommendationsContext, ParentType exte
   bestSellers?: Resolver<ReadonlyArray<ResolversTypes['RankedProduct']>, ParentType, ContextType, RequireFields<QueryBestSellersArgs, 'limit' | 'windowDays'>>;
   bestSellersSnapshot?: Resolver<ResolversTypes['BestSellersUpdate'], ParentType, ContextType, RequireFields<QueryBestSellersSnapshotArgs, 'limit'>>;
   experimentReport?: Resolver<Maybe<ResolversTypes['ExperimentReport']>, ParentType, ContextType, RequireFields<QueryExperimentReportArgs, 'name'>>;
+  rankerModels?: Resolver<ReadonlyArray<ResolversTypes['RankerModel']>, ParentType, ContextType, RequireFields<QueryRankerModelsArgs, 'limit'>>;
   recommendations?: Resolver<ResolversTypes['RecommendationList'], ParentType, ContextType, RequireFields<QueryRecommendationsArgs, 'limit' | 'userId'>>;
   similarProducts?: Resolver<ReadonlyArray<ResolversTypes['RankedProduct']>, ParentType, ContextType, RequireFields<QuerySimilarProductsArgs, 'kind' | 'limit' | 'productId'>>;
 };
@@ -499,6 +561,33 @@ export type RankedProductResolvers<ContextType = RecommendationsContext, ParentT
   product?: Resolver<ResolversTypes['Product'], ParentType, ContextType>;
   rank?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   score?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+};
+
+export type RankerFeatureShareResolvers<ContextType = RecommendationsContext, ParentType extends ResolversParentTypes['RankerFeatureShare'] = ResolversParentTypes['RankerFeatureShare']> = {
+  feature?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  share?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+};
+
+export type RankerModelResolvers<ContextType = RecommendationsContext, ParentType extends ResolversParentTypes['RankerModel'] = ResolversParentTypes['RankerModel']> = {
+  blendNdcg?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  blendRecall?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  bytes?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  holdoutBaskets?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  holdoutK?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  ndcg?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  promotedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  reason?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  recall?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  servingNdcg?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+  servingVersion?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['RankerModelStatus'], ParentType, ContextType>;
+  topFeatures?: Resolver<ReadonlyArray<ResolversTypes['RankerFeatureShare']>, ParentType, ContextType>;
+  trainedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  trainedFrom?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  trainedUntil?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  trainingBaskets?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  trees?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  version?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
 };
 
 export type RateEstimateResolvers<ContextType = RecommendationsContext, ParentType extends ResolversParentTypes['RateEstimate'] = ResolversParentTypes['RateEstimate']> = {
@@ -560,6 +649,8 @@ export type Resolvers<ContextType = RecommendationsContext> = {
   Product?: ProductResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   RankedProduct?: RankedProductResolvers<ContextType>;
+  RankerFeatureShare?: RankerFeatureShareResolvers<ContextType>;
+  RankerModel?: RankerModelResolvers<ContextType>;
   RateEstimate?: RateEstimateResolvers<ContextType>;
   Recommendation?: RecommendationResolvers<ContextType>;
   RecommendationList?: RecommendationListResolvers<ContextType>;

@@ -213,6 +213,77 @@ describe('experimentReport', () => {
   });
 });
 
+describe('rankerModels', () => {
+  const model = (version: string, status: 'serving' | 'refused', ndcg: number, trainedAt: Date) => ({
+    _id: version,
+    status,
+    reason: status === 'serving' ? `holdout NDCG@10 ${ndcg} is above the blend's 0.25` : `holdout NDCG@10 ${ndcg} is not above the blend's 0.25`,
+    trainedAt,
+    ...(status === 'serving' ? { promotedAt: trainedAt } : {}),
+    features: ['blended_rank'],
+    lightgbm: '4.6.0',
+    rounds: 120,
+    trees: 120,
+    bytes: 900_000,
+    trainedOn: {
+      from: new Date('2026-05-01'),
+      until: new Date('2026-11-01'),
+      queries: 7000,
+      rows: 600_000,
+      events: 300_000,
+      validNdcg: 0.35,
+      candidateRecall: 0.7,
+    },
+    holdout: { from: new Date('2026-11-01'), until: trainedAt, k: 10, queries: 1600, model: { recall: 0.14, ndcg }, blend: { recall: 0.13, ndcg: 0.25 } },
+    importance: [
+      { feature: 'blended_rank', share: 0.4 },
+      { feature: 'buyers_7d', share: 0.1 },
+    ],
+    seconds: { set: 200, fit: 60, total: 260 },
+    dump: '{}',
+  });
+
+  it('lists the models the training job fitted, newest first, with their verdicts and figures, to admins only', async () => {
+    await database.db
+      .collection(COLLECTIONS.rankerModels)
+      .insertMany([
+        model('m-old', 'serving', 0.27, new Date('2026-11-29T03:00:00Z')),
+        model('m-new', 'refused', 0.24, new Date('2026-11-30T03:00:00Z')),
+      ] as never[]);
+    const query = `query ($limit: Int) { rankerModels(limit: $limit) { version status reason trainedAt promotedAt trainingBaskets holdoutBaskets holdoutK recall ndcg blendNdcg servingVersion topFeatures { feature share } } }`;
+    const result = await gql(query, {}, admin);
+    expect(result.errors).toBeUndefined();
+    expect(result.data?.['rankerModels']).toEqual([
+      expect.objectContaining({
+        version: 'm-new',
+        status: 'REFUSED',
+        reason: "holdout NDCG@10 0.24 is not above the blend's 0.25",
+        promotedAt: null,
+        ndcg: 0.24,
+      }),
+      expect.objectContaining({
+        version: 'm-old',
+        status: 'SERVING',
+        trainedAt: '2026-11-29T03:00:00.000Z',
+        promotedAt: '2026-11-29T03:00:00.000Z',
+        trainingBaskets: 7000,
+        holdoutBaskets: 1600,
+        holdoutK: 10,
+        recall: 0.14,
+        blendNdcg: 0.25,
+        servingVersion: null,
+        topFeatures: [
+          { feature: 'blended_rank', share: 0.4 },
+          { feature: 'buyers_7d', share: 0.1 },
+        ],
+      }),
+    ]);
+    expect((await gql(query, { limit: 1 }, admin)).data?.['rankerModels'].map((m: { version: string }) => m.version)).toEqual(['m-new']);
+    expect((await gql(query, { limit: 0 }, admin)).errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', argument: 'limit' });
+    expect((await gql(query, {}, service)).errors?.[0]?.extensions?.['code']).toBe('FORBIDDEN');
+  });
+});
+
 describe('Experiments', () => {
   it('writes what was served on its own within the flush interval', async () => {
     const tallies = new ExperimentTallies(database.db);
