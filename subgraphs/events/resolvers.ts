@@ -1,4 +1,4 @@
-import { browsingHistory, hiddenOf, HISTORY_MAX_LIMIT, type HiddenHistory, type TrackedEvent } from '@recs/engine';
+import { browsingHistory, DEFAULT_ENGINE_CONFIG, hiddenOf, HISTORY_MAX_LIMIT, type HiddenHistory, type TrackedEvent } from '@recs/engine';
 import { badUserInput, forbidden, requireId, requireUserAccess, unauthenticated, type Logger, type SubgraphContext } from '@recs/shared';
 import type { Resolvers } from './generated/resolvers.ts';
 import { MAX_BATCH, type Ingestor } from './ingest.ts';
@@ -79,7 +79,8 @@ export const resolvers = {
     browsingHistory: async (user, { limit }, ctx) => {
       requireUserAccess(ctx.identity, user.id);
       if (!Number.isInteger(limit) || limit < 0 || limit > HISTORY_MAX_LIMIT) throw badUserInput(`limit must be from 0 to ${HISTORY_MAX_LIMIT}`);
-      const state = await ctx.store.userState(user.id);
+      // with the views just stored, applied or not yet
+      const state = await ctx.store.userStateWithRecent(user.id, DEFAULT_ENGINE_CONFIG);
       return browsingHistory(state, withPending(hiddenOf(state), user.pending), limit).map((entry) => ({
         product: { __typename: 'Product', id: entry.productId },
         lastViewedAt: new Date(entry.lastViewedAt),

@@ -2,6 +2,7 @@ import {
   ATTRIBUTED_TALLIES,
   COLLECTIONS,
   ExperimentTallies,
+  fromRawEventDoc,
   fromUserStateDoc,
   isDuplicateKeyWrite,
   serviceUnavailable,
@@ -13,7 +14,7 @@ import {
   type RawEventDoc,
   type UserStateDoc,
 } from '@recs/shared';
-import { eventKey, type TrackedEvent, type UserState } from '@recs/engine';
+import { emptyUserState, eventKey, mergeEvents, type EngineConfig, type TrackedEvent, type UserState } from '@recs/engine';
 import type { AttributedEvent } from './ingest.ts';
 import { MongoBulkWriteError, type Collection, type Db } from 'mongodb';
 
@@ -25,6 +26,10 @@ export interface StoredBatch {
   /** Keys of events MongoDB refused to store, with its reason (for the logs): not accepted. */
   readonly refused: ReadonlyMap<string, string>;
 }
+
+/** How far back a history read looks for the user's events the aggregation may not have applied yet, and how many at most. */
+const RECENT_MS = 15 * 60_000;
+const RECENT_EVENTS = 200;
 
 /** All MongoDB access of the events subgraph. */
 export class EventStore {
@@ -115,5 +120,24 @@ export class EventStore {
   async userState(userId: string): Promise<UserState | undefined> {
     const doc = await this.users.findOne({ _id: userId });
     return doc === null ? undefined : fromUserStateDoc(doc);
+  }
+
+  /**
+   * The user's state as the aggregator will have it once it applied what this subgraph stored:
+   * the stored state with the user's raw events of the last RECENT_MS merged in (at most
+   * RECENT_EVENTS; mergeEvents skips the ones already applied). So a history read right after
+   * trackEvent answered shows the view, however far the aggregation lags (read-your-writes).
+   */
+  async userStateWithRecent(userId: string, config: EngineConfig, now = Date.now()): Promise<UserState | undefined> {
+    const [state, recent] = await Promise.all([
+      this.userState(userId),
+      this.events
+        .find({ userId, occurredAt: { $gte: new Date(now - RECENT_MS) } }, { projection: { metadata: 0, recommendationId: 0 } })
+        .sort({ occurredAt: -1 })
+        .limit(RECENT_EVENTS)
+        .toArray(),
+    ]);
+    if (recent.length === 0) return state;
+    return mergeEvents(state ?? emptyUserState(userId), recent.map(fromRawEventDoc), config).state;
   }
 }

@@ -297,6 +297,24 @@ describe('browsing history', () => {
     expect((await gql(HISTORY, { id: 'alice' }, { kind: 'authenticated', subject: 'bob', role: 'user' })).errors?.[0]?.extensions?.['code']).toBe('FORBIDDEN');
   });
 
+  it('shows a view as soon as trackEvent answered, before the aggregation applied it (no worker runs here), and once', async () => {
+    const stateBefore = await database.db.collection('user_state').findOne({ _id: 'alice' as never });
+    const view = (eventId: string, productId: string) => gql(TRACK, { input: { eventId, userId: 'alice', productId, type: 'VIEW' } }, alice);
+    expect((await view('fresh-1', 'p9')).data?.['trackEvent']).toEqual({ eventId: 'fresh-1', duplicate: false });
+    // sent twice: one view, not two
+    await view('fresh-1', 'p9');
+    await view('fresh-2', 'p2');
+    const result = await gql(HISTORY, { id: 'alice' }, alice);
+    expect(result.data?.['user'].browsingHistory.map((e: { product: { id: string }; views: number }) => [e.product.id, e.views])).toEqual([
+      ['p2', 2],
+      ['p9', 1],
+      ['p3', 1],
+      ['p1', 2],
+    ]);
+    // the stored state is untouched: the aggregator alone writes it
+    expect(await database.db.collection('user_state').findOne({ _id: 'alice' as never })).toEqual(stateBefore);
+  });
+
   it('removes one product and clears the whole history, durably, through the aggregation pipeline', async () => {
     const removed = await gql(`mutation { removeFromHistory(userId: "alice", productId: "p1") { browsingHistory { product { id } } } }`, {}, alice);
     expect(removed.data?.['removeFromHistory'].browsingHistory.map((e: { product: { id: string } }) => e.product.id)).toEqual(['p3', 'p2']);
