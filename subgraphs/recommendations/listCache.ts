@@ -17,15 +17,21 @@ export interface ListCacheOptions {
 /** How long the newest version announced for a user is remembered: far longer than a read takes. */
 const ANNOUNCED_TTL_MS = 10 * 60_000;
 
-/** Bytes of a stored list, roughly: its ids, reasons and numbers. */
-function listBytes(list: StoredList | null): number {
-  if (list === null) return 16;
-  let bytes = 96 + list.userId.length;
-  for (const item of list.items) {
+/** Bytes of a list's items, roughly: ids, reasons and numbers. */
+function itemsBytes(items: StoredList['items']): number {
+  let bytes = 0;
+  for (const item of items) {
     bytes += 48 + item.productId.length;
     for (const reason of item.reasons) bytes += 16 + reason.length;
   }
   return bytes;
+}
+
+/** Bytes of a stored list, roughly: the blend's items and the model's order of them when saved. */
+export function listBytes(list: StoredList | null): number {
+  if (list === null) return 16;
+  const ranked = list.ranked === undefined ? 0 : 32 + list.ranked.model.length + itemsBytes(list.ranked.items);
+  return 96 + list.userId.length + itemsBytes(list.items) + ranked;
 }
 
 /**

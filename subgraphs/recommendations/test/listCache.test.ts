@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { deferred, testServices, uniqueName } from '@recs/devkit';
 import { connectRedis, createLogger, encodeChange, RedisNames, type RedisClient, type StoredList } from '@recs/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ListCache } from '../listCache.ts';
+import { ListCache, listBytes } from '../listCache.ts';
 
 /** The cache of hot lists over a real Redis: what the workers publish is what drops entries. */
 const logger = createLogger('list-cache-test', 'silent');
@@ -112,6 +112,12 @@ describe('ListCache', () => {
     for (let i = 0; i < 200; i++) await cache.get(`user-${i}`, async () => list(`user-${i}`, 1, 'x'.repeat(100)));
     expect(cache.stats().bytes).toBeLessThanOrEqual(4_000);
     expect(cache.stats().entries).toBeLessThan(200);
+  });
+
+  it("counts the model's order of a list in its bytes", () => {
+    const blend = list('u9', 1, 'x'.repeat(100));
+    const ranked: StoredList = { ...blend, ranked: { model: 'm-1', items: [...blend.items].reverse() } };
+    expect(listBytes(ranked) - listBytes(blend)).toBeGreaterThanOrEqual(listBytes(blend) - listBytes({ ...blend, items: [] }));
   });
 
   it('is dropped by a list change on any user channel, whatever the user id', async () => {
