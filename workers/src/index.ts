@@ -112,8 +112,7 @@ await runService('workers', workersConfig, async ({ config, logger: log, mongo, 
       schedule: config.TRAIN_SCHEDULE,
       venv: config.TRAINER_VENV,
       metrics,
-      // the recently active users' lists, recomputed by whichever process runs maintenance
-      refreshLists: () => maintenanceJobs.add('refresh-active', {}),
+      lists,
     });
     await training.start();
     stops.push(() => training.stop());

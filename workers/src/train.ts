@@ -3,12 +3,12 @@
  * promotes it when it ranks them better than the blend and the model serving (what the daily
  * job does, on demand):
  *   npm run train [-- --dry-run] [--holdout-days 28] [--days 180] [--valid-days 28] [--min-holdout 50] [--params JSON]
- * Prints the figures and the verdict; a promotion is announced to the list workers and the
- * recently active users' lists are queued. --dry-run trains and judges, recording nothing.
+ * Prints the figures and the verdict; a promotion is announced to the list workers and every
+ * stored list is queued. --dry-run trains and judges, recording nothing.
  */
 import { parseArgs } from 'node:util';
 import { DEFAULT_ENGINE_CONFIG } from '@recs/engine';
-import { connectMongo, connectRedis, createLogger, maintenanceQueue, RedisNames, type Logger } from '@recs/shared';
+import { connectMongo, connectRedis, createLogger, listsQueue, RedisNames, type Logger } from '@recs/shared';
 import { PythonEnvError } from '@recs/trainer';
 import { CatalogCache } from './catalog.ts';
 import { workersConfig } from './config.ts';
@@ -110,10 +110,10 @@ try {
     );
     if (outcome.outcome === 'promoted' && !values['dry-run']) {
       const redis = await connectRedis(config.REDIS_URL, logger, 'recs-train');
-      const maintenance = maintenanceQueue(redis, config.QUEUE_PREFIX);
-      await announcePromotion(redis, new RedisNames(config.QUEUE_PREFIX), () => maintenance.add('refresh-active', {}));
-      console.log('announced to the list workers; the recently active users’ lists are queued');
-      await maintenance.close();
+      const lists = listsQueue(redis, config.QUEUE_PREFIX);
+      const queued = await announcePromotion(redis, new RedisNames(config.QUEUE_PREFIX), mongo.db, lists);
+      console.log(`announced to the list workers; ${queued.toLocaleString('en')} stored lists are queued to follow the model`);
+      await lists.close();
       await redis.close();
     }
   }

@@ -1,14 +1,25 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testDatabase, testServices, uniqueName, type TestDatabase } from '@recs/devkit';
+import { deferred, testDatabase, testServices, uniqueName, type TestDatabase } from '@recs/devkit';
 import { Aggregator, DAY_MS, DEFAULT_ENGINE_CONFIG, MemoryStore, seededRandom, type TrackedEvent } from '@recs/engine';
-import { COLLECTIONS, connectRedis, createLogger, RankerModels, RedisNames, toRawEventDoc, trainingQueue, type ListDoc, type RedisClient } from '@recs/shared';
+import {
+  COLLECTIONS,
+  connectRedis,
+  createLogger,
+  listsQueue,
+  RankerModels,
+  RedisNames,
+  toRawEventDoc,
+  trainingQueue,
+  type ListDoc,
+  type RedisClient,
+} from '@recs/shared';
 import { CatalogCache } from '../src/catalog.ts';
 import { ListService } from '../src/lists/service.ts';
 import { ListStore } from '../src/lists/store.ts';
 import { Publisher } from '../src/publisher.ts';
 import { CurrentModel } from '../src/training/currentModel.ts';
 import { trainFromEvents, type TrainingSettings } from '../src/training/job.ts';
-import { TRAIN_JOB, TrainingService } from '../src/training/service.ts';
+import { announcePromotion, TRAIN_JOB, TrainingService } from '../src/training/service.ts';
 import { insertCatalog } from './helpers.ts';
 
 /**
@@ -151,10 +162,33 @@ describe('the ranking model training job', () => {
     expect((await new RankerModels(database.db).latest()).length).toBe(2);
   }, 180_000);
 
+  it('announces a promotion to the list workers, then queues every user with a stored list, whenever they were active', async () => {
+    const prefix = uniqueName('training-promotion');
+    const names = new RedisNames(prefix);
+    const lists = listsQueue(redis, prefix);
+    const subscriber = redis.duplicate();
+    await subscriber.connect();
+    const heard = deferred<string>();
+    await subscriber.subscribe(names.modelChannel(), (message) => heard.resolve(message));
+    const stored = (
+      await database.db
+        .collection<ListDoc>(COLLECTIONS.lists)
+        .find({}, { projection: { _id: 1 } })
+        .toArray()
+    ).map((doc) => doc._id);
+    expect(stored.length).toBeGreaterThan(0);
+    expect(await announcePromotion(redis, names, database.db, lists)).toBe(stored.length);
+    expect(await heard.promise).toBe('promoted');
+    expect((await lists.getJobs(['waiting', 'prioritized'])).map((job) => job.data.userId).sort()).toEqual([...stored].sort());
+    await subscriber.close();
+    await lists.obliterate({ force: true });
+    await lists.close();
+  });
+
   it('runs daily by default as a job scheduler of the training queue, none when off', async () => {
     const prefix = uniqueName('training-schedule');
     const service = (schedule: string) =>
-      new TrainingService({ db: database.db, redis, prefix, catalog, engine: DEFAULT_ENGINE_CONFIG, logger, schedule, refreshLists: async () => undefined });
+      new TrainingService({ db: database.db, redis, prefix, catalog, engine: DEFAULT_ENGINE_CONFIG, logger, schedule, lists: listsQueue(redis, prefix) });
     const queue = trainingQueue(redis, prefix);
     const daily = service('0 3 * * *');
     await daily.start();

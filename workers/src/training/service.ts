@@ -1,5 +1,16 @@
 import type { CatalogView, EngineConfig } from '@recs/engine';
-import { connectionOf, RedisNames, redisErrorListener, trainingQueue, type Logger, type RedisClient } from '@recs/shared';
+import {
+  COLLECTIONS,
+  connectionOf,
+  listJob,
+  RedisNames,
+  redisErrorListener,
+  trainingQueue,
+  type ListDoc,
+  type ListsJob,
+  type Logger,
+  type RedisClient,
+} from '@recs/shared';
 import { Worker, type Queue } from 'bullmq';
 import type { Db } from 'mongodb';
 import type { WorkersMetrics } from '../metrics.ts';
@@ -23,8 +34,8 @@ export interface TrainingServiceOptions {
   readonly logger: Logger;
   /** A cron pattern, or `off`: no schedule (`npm run train` still trains). */
   readonly schedule: string;
-  /** Queues the lists to recompute after a promotion (the maintenance refresh of recently active users). */
-  readonly refreshLists: () => Promise<unknown>;
+  /** Where every stored list is queued for recomputation after a promotion. */
+  readonly lists: Queue<ListsJob>;
   readonly settings?: Partial<TrainingSettings> | undefined;
   readonly params?: Readonly<Record<string, unknown>> | undefined;
   readonly venv?: string | undefined;
@@ -34,7 +45,7 @@ export interface TrainingServiceOptions {
 /**
  * Runs the training job on its schedule (a BullMQ job scheduler, idempotent: every process with
  * the training role registers the same one, one of them runs each job). A promotion is
- * announced to the list workers, then the recently active users' lists are recomputed with it.
+ * announced to the list workers, then every stored list is recomputed with it.
  */
 export class TrainingService {
   private readonly options: TrainingServiceOptions;
@@ -78,7 +89,10 @@ export class TrainingService {
     if (outcome.outcome === 'skipped') logger.info({ reason: outcome.reason }, 'ranking model not trained');
     else
       logger.info({ model: outcome.version, outcome: outcome.outcome, reason: outcome.reason, seconds: Math.round(outcome.seconds) }, 'ranking model trained');
-    if (outcome.outcome === 'promoted') await announcePromotion(this.options.redis, new RedisNames(this.options.prefix), this.options.refreshLists);
+    if (outcome.outcome === 'promoted') {
+      const queued = await announcePromotion(this.options.redis, new RedisNames(this.options.prefix), db, this.options.lists);
+      logger.info({ model: outcome.version, lists: queued }, 'ranking model promoted; every stored list is queued');
+    }
     return outcome;
   }
 
@@ -88,8 +102,25 @@ export class TrainingService {
   }
 }
 
-/** Tells list workers to load the serving model, then queues the lists to recompute with it. */
-export async function announcePromotion(redis: RedisClient, names: RedisNames, refreshLists: () => Promise<unknown>): Promise<void> {
+/**
+ * Tells list workers to load the serving model, then queues every user with a stored list, so
+ * each list is saved in the new model's order (not only those of users active lately): returns
+ * how many. List jobs are deduplicated per user; a user's next event would recompute it anyway.
+ */
+export async function announcePromotion(redis: RedisClient, names: RedisNames, db: Db, lists: Queue<ListsJob>): Promise<number> {
   await redis.publish(names.modelChannel(), 'promoted');
-  await refreshLists();
+  let queued = 0;
+  let batch: string[] = [];
+  const flush = async () => {
+    if (batch.length === 0) return;
+    await lists.addBulk(batch.map((userId) => listJob(userId)));
+    queued += batch.length;
+    batch = [];
+  };
+  for await (const doc of db.collection<ListDoc>(COLLECTIONS.lists).find({}, { projection: { _id: 1 } })) {
+    batch.push(doc._id);
+    if (batch.length >= 1_000) await flush();
+  }
+  await flush();
+  return queued;
 }
