@@ -1,4 +1,4 @@
-import { MongoClient, type Db } from 'mongodb';
+import { MongoClient, type Collection, type Db, type Document, type Filter } from 'mongodb';
 import type { Registry } from 'prom-client';
 import type { Logger } from './logger.ts';
 import { instrumentMongo } from './mongoMetrics.ts';
@@ -67,4 +67,30 @@ export async function ensureIndexes(db: Db): Promise<void> {
     db.collection(COLLECTIONS.events).createIndex({ occurredAt: 1 }),
     db.collection(COLLECTIONS.rankerModels).createIndex({ status: 1, promotedAt: -1 }),
   ]);
+}
+
+/** Documents deleted per round by deleteInChunks. */
+const DELETE_CHUNK = 10_000;
+
+/**
+ * Deletes every document `filter` matches, `DELETE_CHUNK` at a time by _id, and returns how many.
+ * One deleteMany over more than about 32,000 documents fails on FerretDB's SQLite backend (its
+ * statement has a variable per document: "too many SQL variables"), which the test and
+ * development servers run; MongoDB takes either. Not atomic: a crash leaves part deleted, so
+ * callers use it for deletions that can simply run again.
+ */
+export async function deleteInChunks<T extends Document>(collection: Collection<T>, filter: Filter<T> = {}): Promise<number> {
+  let deleted = 0;
+  for (;;) {
+    const ids = (
+      await collection
+        .find(filter, { projection: { _id: 1 } })
+        .limit(DELETE_CHUNK)
+        .toArray()
+    ).map((doc) => doc._id);
+    if (ids.length === 0) return deleted;
+    const result = await collection.deleteMany({ _id: { $in: ids } } as Filter<T>);
+    deleted += result.deletedCount;
+    if (ids.length < DELETE_CHUNK) return deleted;
+  }
 }

@@ -1,5 +1,5 @@
 import type { AggregateSnapshot, AggregateStore, Cooc, FlushChanges, UserState } from '@recs/engine';
-import { COLLECTIONS, UNIVERSE_ID } from '@recs/shared';
+import { COLLECTIONS, deleteInChunks, UNIVERSE_ID } from '@recs/shared';
 import type { Db } from 'mongodb';
 import { recordedAsApplied, retire } from './store/inbox.ts';
 import { AggregateLoads } from './store/loads.ts';
@@ -117,7 +117,7 @@ export class MongoAggregateStore implements AggregateStore {
   /** Empties every aggregate for a rebuild, and marks jobs queued until now as possibly applied already. */
   async resetForRebuild(now: Date): Promise<void> {
     await this.recover();
-    for (const name of AGGREGATES) await this.db.collection(name).deleteMany({});
+    for (const name of AGGREGATES) await deleteInChunks(this.db.collection(name));
     await this.db.collection<{ _id: string }>(COLLECTIONS.aggregator).deleteOne({ _id: UNIVERSE_ID });
     await this.log.reset(now);
   }

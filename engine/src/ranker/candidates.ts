@@ -30,6 +30,9 @@ export interface RankerInput {
   readonly blended?: number;
   /** The user's own products added by how often and how lately they bought them (default RANKER_CANDIDATES.own). */
   readonly own?: number;
+  /** The user's signals and hidden history at `now`, when the caller computed them already (list building does). */
+  readonly signals?: UserSignals;
+  readonly hidden?: HiddenHistory;
 }
 
 export const RANKER_CANDIDATES = { blended: 80, own: 40 } as const;
@@ -148,8 +151,8 @@ export interface CandidateList {
  */
 export function candidateList(input: RankerInput): CandidateList {
   const { state, now, catalog, read, config } = input;
-  const hidden = hiddenOf(state);
-  const signals = userSignals(state, hidden, now, catalog, config);
+  const hidden = input.hidden ?? hiddenOf(state);
+  const signals = input.signals ?? userSignals(state, hidden, now, catalog, config);
   const { items, strategy } = recommend({ state, signals, hidden, now, catalog, read, config: { ...config, listSize: Number.MAX_SAFE_INTEGER } });
   const blended = input.blended ?? RANKER_CANDIDATES.blended;
   const own = input.own ?? RANKER_CANDIDATES.own;

@@ -186,7 +186,11 @@ export class ListService {
       );
     }
     const price = (productId: string) => catalog.product(productId)?.price;
-    const lists = inputs.map(({ userId, state }) => ({ userId, state, list: candidateList({ state, now, catalog, read, config: engine }) }));
+    const lists = inputs.map(({ userId, state, hidden, signals }) => ({
+      userId,
+      state,
+      list: candidateList({ state, now, catalog, read, config: engine, hidden, signals }),
+    }));
     const extra = rankerReads(lists.flatMap(({ list }) => list.candidates.map((candidate) => candidate.productId)));
     const featureRead = local === undefined ? withExtra(read, extra, await store.load(extra)) : read;
     return new Map(

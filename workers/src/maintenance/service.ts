@@ -2,6 +2,7 @@ import { dayOf, type EngineConfig } from '@recs/engine';
 import {
   COLLECTIONS,
   connectionOf,
+  deleteInChunks,
   fromRawEventDoc,
   JOB_NAMES,
   listJob,
@@ -149,9 +150,9 @@ export class MaintenanceService {
   /** Drops bookkeeping nobody needs any more: applied-event ids after a week, activity after 60 days. */
   async prune(now: number): Promise<number> {
     const { db } = this.options;
-    const applied = await db.collection(COLLECTIONS.applied).deleteMany({ at: { $lt: new Date(now - 7 * 86_400_000) } });
-    const active = await db.collection<{ _id: number }>(COLLECTIONS.activeUsers).deleteMany({ _id: { $lt: dayOf(now) - 60 } });
-    return applied.deletedCount + active.deletedCount;
+    const applied = await deleteInChunks(db.collection<{ _id: string; at: Date }>(COLLECTIONS.applied), { at: { $lt: new Date(now - 7 * 86_400_000) } });
+    const active = await deleteInChunks(db.collection<{ _id: number }>(COLLECTIONS.activeUsers), { _id: { $lt: dayOf(now) - 60 } });
+    return applied + active;
   }
 
   async stop(): Promise<void> {

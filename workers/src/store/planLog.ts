@@ -11,7 +11,7 @@
  * were being inserted leaves an incomplete plan that nothing of was applied yet, so recovery
  * discards it and the jobs are retried. Either way nothing is counted twice or half.
  */
-import { AGGREGATOR_STATE_ID, COLLECTIONS, isDuplicateKey, planChunkId } from '@recs/shared';
+import { AGGREGATOR_STATE_ID, COLLECTIONS, deleteInChunks, isDuplicateKey, planChunkId } from '@recs/shared';
 import type { AnyBulkWriteOperation, Db, Document } from 'mongodb';
 
 /** One document write of a plan: $set of whole fields by _id, with upsert. */
@@ -186,7 +186,7 @@ export class PlanLog {
 
   /** Empties the log for a rebuild; jobs queued before `now` may hold events the rebuild applies. */
   async reset(now: Date): Promise<void> {
-    await this.plans.deleteMany({});
+    await deleteInChunks(this.plans);
     await this.states.updateOne({ _id: AGGREGATOR_STATE_ID }, { $set: { at: now, verifyBefore: now } });
   }
 
