@@ -38,7 +38,8 @@ export function rankCandidates(input: RankerInput, model: LightgbmModel): Ranked
  */
 export function modelList(list: CandidateList, user: UserContext, model: LightgbmModel, size: number): RecommendationItem[] {
   const byProduct = new Map(list.items.map((item) => [item.productId, item]));
-  const scored = list.candidates.map((candidate) => ({ candidate, score: model.score(candidateFeatures(user, candidate)) }));
+  const row = new Float64Array(model.featureNames.length);
+  const scored = list.candidates.map((candidate) => ({ candidate, score: model.score(candidateFeatures(user, candidate, row)) }));
   scored.sort((a, b) => b.score - a.score || a.candidate.blendedRank - b.candidate.blendedRank);
   return scored.slice(0, size).map(({ candidate, score }) => ({ productId: candidate.productId, score, reasons: byProduct.get(candidate.productId)!.reasons }));
 }
