@@ -2,7 +2,7 @@ import { Aggregator, dayOf, DEFAULT_ENGINE_CONFIG, MemoryStore, type EngineConfi
 import { parseDate, readCatalog, readInvoices, type Invoice } from './data.ts';
 import { MetricAccumulator, novelty, type MetricSummary } from './metrics.ts';
 import { replayRate, type ReplayRate } from './replayRate.ts';
-import { blendStrategy, createStrategies, PurchaseHistory, STRATEGY_NAMES, type Strategy, type StrategyName } from './strategies.ts';
+import { blendStrategy, createStrategies, PurchaseHistory, STRATEGY_NAMES, type Strategy, type StrategyContext, type StrategyName } from './strategies.ts';
 
 export const SEGMENTS = ['warm', 'cold', 'all'] as const;
 export type Segment = (typeof SEGMENTS)[number];
@@ -33,6 +33,11 @@ export interface EvaluationOptions {
    * Only settings read when a list is built may differ from `config`: the aggregates are shared.
    */
   readonly variants?: Readonly<Record<string, EngineConfig>>;
+  /**
+   * More strategies, built on the walk's context (its aggregator, history, split), scored in the
+   * same walk: studies of a serving step without a change to the strategy table.
+   */
+  readonly extra?: (ctx: StrategyContext) => readonly Strategy[];
   /** Stop after replaying the training period (to time the replay): no invoice is scored, `results` is empty. */
   readonly replayOnly?: boolean;
   /** Called about once a second while replaying and while scoring. */
@@ -120,7 +125,12 @@ export async function evaluate(dataset: Dataset, options: EvaluationOptions): Pr
   const context = { aggregator, catalog: dataset.catalog, history, config, split, appliedAt: () => appliedAt };
   const strategies: Record<string, Strategy> = createStrategies(context);
   for (const [name, variant] of Object.entries(options.variants ?? {})) strategies[name] = blendStrategy(context, variant, name);
-  const names: string[] = [...(options.strategies ?? STRATEGY_NAMES), ...Object.keys(options.variants ?? {})];
+  const extra = options.extra?.(context) ?? [];
+  for (const strategy of extra) {
+    if (Object.hasOwn(strategies, strategy.name)) throw new EvaluationInputError(`extra strategy ${strategy.name} is named as another`);
+    strategies[strategy.name] = strategy;
+  }
+  const names: string[] = [...(options.strategies ?? STRATEGY_NAMES), ...Object.keys(options.variants ?? {}), ...extra.map((strategy) => strategy.name)];
 
   const total = [...training, ...test].reduce((sum, invoice) => sum + invoice.lines.length, 0);
   let applied = 0;

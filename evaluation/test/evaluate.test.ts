@@ -95,6 +95,16 @@ describe('evaluate', () => {
     expect(html).not.toMatch(/<script|<link|src=|@import/);
   });
 
+  it('scores extra strategies built on the walk, in the same walk, and refuses one named as another', async () => {
+    const always = (name: string, ids: readonly string[]) => () => [{ name, describe: name, baseline: false, recommend: () => ids }];
+    const extra = await evaluate(dataset, { split: '2011-01-10', k: 2, strategies: ['buy-again'], extra: always('fixed', ['10003', '10001']) });
+    const fixed = extra.results.find((r) => r.strategy === 'fixed' && r.segment === 'cold')!;
+    // customer 9 bought 10003 in both test invoices: a hit at rank 1 each time
+    expect(fixed).toMatchObject({ n: 2, recall: 1, ndcg: 1 });
+    expect(extra.baselines).toEqual(['buy-again']);
+    await expect(evaluate(dataset, { split: '2011-01-10', k: 2, extra: always('buy-again', []) })).rejects.toThrow(/named as another/);
+  });
+
   it('times the replay per tenth of its events, a day per batch, and replays alone when asked', async () => {
     // training: 6 purchase lines over 3 days (3, 2, 1): each tenth ends at the first day reaching it
     expect(result.replay.events).toBe(6);
