@@ -1,4 +1,4 @@
-import { browsingHistory, DEFAULT_ENGINE_CONFIG, hiddenOf, HISTORY_MAX_LIMIT, type HiddenHistory, type TrackedEvent } from '@recs/engine';
+import { browsingHistory, DEFAULT_ENGINE_CONFIG, hiddenOf, HISTORY_MAX_LIMIT } from '@recs/engine';
 import { badUserInput, forbidden, requireId, requireUserAccess, unauthenticated, type Logger, type SubgraphContext } from '@recs/shared';
 import type { Resolvers } from './generated/resolvers.ts';
 import { MAX_BATCH, type Ingestor } from './ingest.ts';
@@ -13,17 +13,6 @@ export interface EventsContext extends SubgraphContext {
 /** What the User resolvers receive as their parent (codegen's mapper for User). */
 export interface UserRef {
   readonly id: string;
-  /** A history change this request just recorded (the aggregator applies it a moment later). */
-  readonly pending?: TrackedEvent;
-}
-
-/** The user's hidden history, with a change recorded by this request applied. */
-function withPending(hidden: HiddenHistory, pending: TrackedEvent | undefined): HiddenHistory {
-  if (pending === undefined) return hidden;
-  if (pending.type === 'CLEAR_HISTORY') return { removed: hidden.removed, clearedAt: Math.max(hidden.clearedAt ?? 0, pending.occurredAt) };
-  const removed = new Map(hidden.removed);
-  removed.set(pending.productId, Math.max(removed.get(pending.productId) ?? 0, pending.occurredAt));
-  return hidden.clearedAt === undefined ? { removed } : { removed, clearedAt: hidden.clearedAt };
 }
 
 function requireIdentity(ctx: EventsContext): void {
@@ -64,13 +53,16 @@ export const resolvers = {
       requireId(userId, 'userId');
       requireId(productId, 'productId');
       requireUserAccess(ctx.identity, userId);
-      return { id: userId, pending: await ctx.ingestor.trackControl(userId, 'HIDE_PRODUCT', productId) };
+      // stored before the answer: the history below reads it with the user's latest raw events
+      await ctx.ingestor.trackControl(userId, 'HIDE_PRODUCT', productId);
+      return { id: userId };
     },
 
     clearHistory: async (_, { userId }, ctx): Promise<UserRef> => {
       requireId(userId, 'userId');
       requireUserAccess(ctx.identity, userId);
-      return { id: userId, pending: await ctx.ingestor.trackControl(userId, 'CLEAR_HISTORY', '*') };
+      await ctx.ingestor.trackControl(userId, 'CLEAR_HISTORY', '*');
+      return { id: userId };
     },
   },
 
@@ -79,9 +71,9 @@ export const resolvers = {
     browsingHistory: async (user, { limit }, ctx) => {
       requireUserAccess(ctx.identity, user.id);
       if (!Number.isInteger(limit) || limit < 0 || limit > HISTORY_MAX_LIMIT) throw badUserInput(`limit must be from 0 to ${HISTORY_MAX_LIMIT}`);
-      // with the views just stored, applied or not yet
+      // with the views and removals just stored, applied or not yet
       const state = await ctx.store.userStateWithRecent(user.id, DEFAULT_ENGINE_CONFIG);
-      return browsingHistory(state, withPending(hiddenOf(state), user.pending), limit).map((entry) => ({
+      return browsingHistory(state, hiddenOf(state), limit).map((entry) => ({
         product: { __typename: 'Product', id: entry.productId },
         lastViewedAt: new Date(entry.lastViewedAt),
         views: entry.views,
