@@ -1,4 +1,3 @@
-import type { AddressInfo } from 'node:net';
 import type { Queue } from 'bullmq';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { postGraphQL, TEST_JWT_SECRET, testDatabase, testServices, uniqueName, type TestDatabase } from '@recs/devkit';
@@ -22,6 +21,7 @@ import {
   type RedisClient,
   type Registry,
   type ServedList,
+  listen,
 } from '@recs/shared';
 import { Ingestor } from '../ingest.ts';
 import { IngestMetrics } from '../metrics.ts';
@@ -74,8 +74,7 @@ beforeAll(async () => {
     logger,
     production: true,
   });
-  await new Promise<void>((resolve) => server.http.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(server.http.address() as AddressInfo).port}/graphql`;
+  url = `http://127.0.0.1:${await listen(server.http, 0)}/graphql`;
 });
 
 afterAll(async () => {

@@ -16,6 +16,7 @@ import {
   type EventsJob,
   type Identity,
   type RedisClient,
+  listen,
 } from '@recs/shared';
 import { Ingestor } from '../ingest.ts';
 import { createEventsServer, type EventsServer } from '../server.ts';
@@ -49,8 +50,7 @@ async function startServer(
     logger,
     production: true,
   });
-  await new Promise<void>((resolve) => created.http.listen(0, '127.0.0.1', resolve));
-  return { server: created, url: `http://127.0.0.1:${(created.http.address() as AddressInfo).port}/graphql` };
+  return { server: created, url: `http://127.0.0.1:${await listen(created.http, 0)}/graphql` };
 }
 
 const TRACK = `mutation ($input: TrackEventInput!) { trackEvent(input: $input) { eventId duplicate } }`;

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
 import type { Queue } from 'bullmq';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { postGraphQL, TEST_JWT_SECRET, testDatabase, testServices, uniqueName, type TestDatabase } from '@recs/devkit';
@@ -14,6 +13,7 @@ import {
   type EventsJob,
   type Identity,
   type RedisClient,
+  listen,
 } from '@recs/shared';
 import { Ingestor } from '../ingest.ts';
 import { createEventsServer, type EventsServer } from '../server.ts';
@@ -45,8 +45,7 @@ beforeAll(async () => {
   queue = eventsQueue(redis, uniqueName('q'));
   const store = new EventStore(database.db);
   server = await createEventsServer({ store, ingestor: new Ingestor({ store, queue, logger }), jwtSecret: TEST_JWT_SECRET, logger, production: true });
-  await new Promise<void>((resolve) => server.http.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(server.http.address() as AddressInfo).port}/graphql`;
+  url = `http://127.0.0.1:${await listen(server.http, 0)}/graphql`;
 });
 
 afterAll(async () => {

@@ -1,9 +1,8 @@
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
 import type { CommandStartedEvent } from 'mongodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { postGraphQL, TEST_JWT_SECRET, testDatabase, type TestDatabase } from '@recs/devkit';
-import { closeServer, createLogger, IDENTITY_HEADER, signInternalIdentity, type Identity } from '@recs/shared';
+import { closeServer, createLogger, IDENTITY_HEADER, signInternalIdentity, type Identity, listen } from '@recs/shared';
 import { catalogFromOnlineRetail } from '../catalog/onlineRetail.ts';
 import { createProductsServer, type ProductsServer } from '../server.ts';
 import { ProductStore } from '../store.ts';
@@ -34,8 +33,7 @@ beforeAll(async () => {
     logger: createLogger('products-test', 'silent'),
     production: true,
   });
-  await new Promise<void>((resolve) => server.http.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(server.http.address() as AddressInfo).port}/graphql`;
+  url = `http://127.0.0.1:${await listen(server.http, 0)}/graphql`;
 });
 
 afterAll(async () => {

@@ -1,4 +1,3 @@
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { postGraphQL, TEST_JWT_SECRET, testDatabase, type TestDatabase } from '@recs/devkit';
 import { DEFAULT_ENGINE_CONFIG } from '@recs/engine';
@@ -18,6 +17,7 @@ import {
   verifyRecommendationId,
   type Identity,
   type Registry,
+  listen as listenOn,
 } from '@recs/shared';
 import { recommendationsConfig } from '../config.ts';
 import { Experiments } from '../experiments.ts';
@@ -58,8 +58,7 @@ async function gql(query: string, variables: Record<string, unknown>, identity?:
 }
 
 async function listen(recommendations: RecommendationsServer): Promise<string> {
-  await new Promise<void>((resolve) => recommendations.http.listen(0, '127.0.0.1', resolve));
-  return `http://127.0.0.1:${(recommendations.http.address() as AddressInfo).port}/graphql`;
+  return `http://127.0.0.1:${await listenOn(recommendations.http, 0)}/graphql`;
 }
 
 beforeAll(async () => {

@@ -1,4 +1,3 @@
-import type { AddressInfo } from 'node:net';
 import { postGraphQL, TEST_JWT_SECRET, testDatabase, testServices, uniqueName, type TestDatabase } from '@recs/devkit';
 import { DEFAULT_ENGINE_CONFIG } from '@recs/engine';
 import {
@@ -14,6 +13,7 @@ import {
   type Identity,
   type RedisClient,
   type StoredList,
+  listen,
 } from '@recs/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ListCache } from '../listCache.ts';
@@ -63,8 +63,7 @@ beforeAll(async () => {
     logger,
     production: true,
   });
-  await new Promise<void>((resolve) => server.http.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(server.http.address() as AddressInfo).port}/graphql`;
+  url = `http://127.0.0.1:${await listen(server.http, 0)}/graphql`;
 });
 
 afterAll(async () => {

@@ -1,4 +1,3 @@
-import type { AddressInfo } from 'node:net';
 import type { CommandStartedEvent } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postGraphQL, TEST_JWT_SECRET, testDatabase, type TestDatabase } from '@recs/devkit';
@@ -13,6 +12,7 @@ import {
   toListDoc,
   toUserStateDoc,
   type Identity,
+  listen,
 } from '@recs/shared';
 import { createRecommendationsServer, type RecommendationsServer } from '../server.ts';
 import { RecommendationStore } from '../store.ts';
@@ -168,8 +168,7 @@ beforeAll(async () => {
     logger: createLogger('serving-controls-test', 'silent'),
     production: true,
   });
-  await new Promise<void>((resolve) => server.http.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(server.http.address() as AddressInfo).port}/graphql`;
+  url = `http://127.0.0.1:${await listen(server.http, 0)}/graphql`;
 });
 
 afterAll(async () => {
