@@ -11,6 +11,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { WALK_OPTIONS } from './src/cliOptions.ts';
 import { defaultDataFile, DataFileError, parseDate } from './src/data.ts';
 import { evaluate, EvaluationInputError, loadDataset, type Progress } from './src/evaluate.ts';
 import { formatLeads, formatReplay, formatTable, STRONGEST_MARK, toHtml, toJson } from './src/report.ts';
@@ -28,10 +29,7 @@ let values;
 try {
   ({ values } = parseArgs({
     options: {
-      data: { type: 'string' },
-      split: { type: 'string', default: '2011-09-01' },
-      until: { type: 'string' },
-      k: { type: 'string', default: '10' },
+      ...WALK_OPTIONS,
       json: { type: 'string' },
       html: { type: 'string' },
       strategies: { type: 'string', default: STRATEGY_NAMES.join(',') },

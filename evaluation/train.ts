@@ -14,6 +14,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { WALK_OPTIONS } from './src/cliOptions.ts';
 import { DataFileError, defaultDataFile, parseDate } from './src/data.ts';
 import { evaluate, EvaluationInputError, loadDataset, type Progress } from './src/evaluate.ts';
 import { PythonEnvError } from '@recs/trainer';
@@ -32,10 +33,7 @@ let values;
 try {
   ({ values } = parseArgs({
     options: {
-      data: { type: 'string' },
-      split: { type: 'string', default: '2011-09-01' },
-      until: { type: 'string' },
-      k: { type: 'string', default: '10' },
+      ...WALK_OPTIONS,
       out: { type: 'string' },
       days: { type: 'string', default: '180' },
       'valid-days': { type: 'string', default: '28' },
