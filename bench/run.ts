@@ -32,6 +32,7 @@ import {
   type PhaseEvents,
   type ServerFreshness,
 } from './lib/report.ts';
+import { settle } from './lib/settle.ts';
 import { sleep } from './lib/stats.ts';
 import { startBenchSystem } from './lib/system.ts';
 import { assessTargets, formatTargets } from './lib/targets.ts';
@@ -105,9 +106,14 @@ try {
     cpu[phase] = m.end();
     return result;
   };
-  /** Lets the workers finish what they are doing, so the next phase starts on a quiet system. */
+  /** Lets the workers finish what earlier phases left them (see settle()), so the next phase starts on a quiet system. */
   const quiet = async () => {
-    while ((await db.collection('event_inbox').countDocuments()) > 0) await sleep(200);
+    const { seconds, settled, left } = await settle(system, db);
+    if (settled) log(`  settled in ${seconds} s (no ingestion batch, list job or write behind left)`);
+    else
+      log(
+        `  NOT settled after ${seconds} s: ${left.inbox} ingestion batches, ${left.listJobs} list jobs, ${left.writeBehind} documents to write behind; going on`,
+      );
     await sleep(1_000);
   };
 

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { COLLECTIONS, connectRedis, createLogger, listsQueue } from '@recs/shared';
 import type { Db } from 'mongodb';
 import { sampleValue } from '../lib/scrape.ts';
+import { pendingListJobs } from '../lib/settle.ts';
 import { sleep } from '../lib/stats.ts';
 import type { BenchSystem } from '../lib/system.ts';
 
@@ -68,12 +69,7 @@ export async function measureReplay(system: BenchSystem, db: Db, file: string): 
   const redis = await connectRedis(system.env['REDIS_URL']!, createLogger('bench', 'silent'), 'bench-replay');
   const lists = listsQueue(redis, system.env['QUEUE_PREFIX'] ?? 'recs');
   try {
-    // BullMQ announces no "queue empty" to a producer: this polls, as the applied phase does
-    for (;;) {
-      const counts = await lists.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children');
-      if (Object.values(counts).every((count) => count === 0)) break;
-      await sleep(500);
-    }
+    while ((await pendingListJobs(lists)) > 0) await sleep(500);
   } finally {
     await lists.close();
     await redis.close();
