@@ -6,7 +6,16 @@ import { eventKey, type TrackedEvent } from './event.ts';
 import { LruMap } from './lru.ts';
 import type { ReadModel } from './reads.ts';
 import { addToPair, emptyCooc, KIND_CODE, topNeighbours, type Cooc, type Neighbour, type SimilarityKind } from './similarity.ts';
-import { coocKey, type AggregateSnapshot, type AggregateStore, type BestSellersList, type CoocChange, type FlushChanges, type KindCode } from './store.ts';
+import {
+  coocKey,
+  kindOfCoocKey,
+  type AggregateSnapshot,
+  type AggregateStore,
+  type BestSellersList,
+  type CoocChange,
+  type FlushChanges,
+  type KindCode,
+} from './store.ts';
 import { dayOf } from './time.ts';
 import { emptyUserState, mergeEvents, type UserState } from './userState.ts';
 
@@ -15,6 +24,16 @@ const byBuyersThenId = (a: Ranked, b: Ranked) => b[1] - a[1] || (a[0] < b[0] ? -
 export interface AggregatorOptions {
   /** Users and co-occurrence entries kept in memory between batches (LRU). */
   readonly cacheSize?: number;
+  /**
+   * Rank a product's neighbours when they are read (neighbours(), coocOf(), dump()), not at every
+   * batch that changes its counts. For replays that read little until they end: the evaluator's
+   * and the trainer's walks, the recomputation behind rebuild and import-events. A batch then
+   * costs its counts alone; ranking a popular product re-reads every one of its pairs (up to
+   * maxPairsPerItem), the per-event cost that otherwise grows as a history is replayed. The
+   * neighbours read are ranked against the counts of that moment. Needs the whole state in
+   * memory (no cacheSize): an entry trimmed before it was ranked would keep a stale ranking.
+   */
+  readonly rankOnRead?: boolean;
 }
 
 /** Milliseconds spent in each stage of the last batch, for diagnostics. */
@@ -77,6 +96,9 @@ export class Aggregator implements ReadModel {
    */
   private readonly productsByDay = new Map<number, Set<string>>();
   private broken = false;
+  private readonly rankOnRead: boolean;
+  /** With rankOnRead: the co-occurrence entries (by coocKey) whose neighbours are not ranked since their counts last changed. */
+  private readonly unranked = new Set<string>();
   /** Stage timings of the last apply(). */
   readonly timings: FlushTimings = { load: 0, compute: 0, commit: 0 };
 
@@ -89,6 +111,8 @@ export class Aggregator implements ReadModel {
     this.catalog = catalog;
     this.config = config;
     const size = options.cacheSize ?? Infinity;
+    this.rankOnRead = options.rankOnRead === true;
+    if (this.rankOnRead && size !== Infinity) throw new Error('Aggregator: rankOnRead needs the whole state in memory (no cacheSize)');
     this.users = new LruMap(size);
     this.cooc = new LruMap(size);
   }
@@ -97,6 +121,7 @@ export class Aggregator implements ReadModel {
   async start(): Promise<void> {
     this.users.clear();
     this.cooc.clear();
+    this.unranked.clear();
     this.lists.clear();
     this.buyersTotal.clear();
     this.productsByDay.clear();
@@ -262,8 +287,9 @@ export class Aggregator implements ReadModel {
     for (const [key, { kind, productId }] of touched) {
       // read through the LRU: what a batch touched is the most recently used
       const entry = this.cooc.get(key)!;
-      entry.top = this.rankNeighbours(kind, entry);
-      changes.push({ kind, productId, users: entry.users, pairs: [...entry.pairs], top: entry.top });
+      if (this.rankOnRead) this.unranked.add(key);
+      else entry.top = this.rankNeighbours(kind, entry);
+      changes.push({ kind, productId, users: entry.users, pairs: entry.pairs, top: entry.top });
     }
     return changes;
   }
@@ -475,12 +501,25 @@ export class Aggregator implements ReadModel {
   }
 
   neighbours(productId: string, kind: SimilarityKind): readonly Neighbour[] {
-    return this.cooc.peek(coocKey(KIND_CODE[kind], productId))?.top ?? [];
+    return this.coocOf(KIND_CODE[kind], productId)?.top ?? [];
   }
 
-  /** Co-occurrence entry in memory (tests and diagnostics). */
+  /** Co-occurrence entry in memory, its neighbours ranked (tests and diagnostics). */
   coocOf(kind: KindCode, productId: string): Cooc | undefined {
-    return this.cooc.peek(coocKey(kind, productId));
+    const key = coocKey(kind, productId);
+    const entry = this.cooc.peek(key);
+    return entry === undefined ? undefined : this.ranked(key, kind, entry);
+  }
+
+  /** With rankOnRead: entries whose neighbours wait to be ranked (diagnostics). */
+  get pendingRanks(): number {
+    return this.unranked.size;
+  }
+
+  /** The entry, its neighbours ranked now if they wait to be (rankOnRead). */
+  private ranked(key: string, kind: KindCode, entry: Cooc): Cooc {
+    if (this.unranked.delete(key)) entry.top = this.rankNeighbours(kind, entry);
+    return entry;
   }
 
   productBuyers(productId: string): ProductBuyers {
@@ -505,7 +544,7 @@ export class Aggregator implements ReadModel {
     { kind: 'user'; state: UserState } | { kind: 'cooc'; key: string; cooc: Cooc } | { kind: 'buyerDays'; productId: string; days: BuyerDays; rebuyers: number }
   > {
     for (const [, state] of this.users.entries()) yield { kind: 'user', state };
-    for (const [key, cooc] of this.cooc.entries()) yield { kind: 'cooc', key, cooc };
+    for (const [key, cooc] of this.cooc.entries()) yield { kind: 'cooc', key, cooc: this.ranked(key, kindOfCoocKey(key), cooc) };
     const { buyerDays, rebuyers } = this.state();
     for (const [productId, days] of buyerDays) yield { kind: 'buyerDays', productId, days, rebuyers: rebuyers.get(productId) ?? 0 };
   }

@@ -8,8 +8,12 @@ export interface CoocChange {
   readonly kind: KindCode;
   readonly productId: string;
   readonly users: number;
-  /** Every [other product, count] the product now has. */
-  readonly pairs: readonly (readonly [string, number])[];
+  /**
+   * Every [other product, count] the product now has: the aggregator's own counts, not a copy
+   * (copying every touched product's pairs was a cost that grew with them), so a store reads them
+   * within commit(), before its first await.
+   */
+  readonly pairs: Iterable<readonly [string, number]>;
   readonly top: readonly Neighbour[];
 }
 
@@ -68,6 +72,10 @@ export interface AggregateStore {
 
 export function coocKey(kind: KindCode, productId: string): string {
   return `${kind}:${productId}`;
+}
+
+export function kindOfCoocKey(key: string): KindCode {
+  return key[0] as KindCode;
 }
 
 /** A store that keeps nothing: the aggregator's own caches, never trimmed, are the state. */

@@ -4,6 +4,7 @@ import { MemoryCatalog } from '../src/catalog.ts';
 import { engineConfig, type EngineConfig } from '../src/config.ts';
 import type { TrackedEvent } from '../src/event.ts';
 import { rankBestSellers } from '../src/bestSellers.ts';
+import { topNeighbours } from '../src/similarity.ts';
 import { MemoryStore, type AggregateSnapshot } from '../src/store.ts';
 import { dayOf } from '../src/time.ts';
 import { DAY, event, MINUTE, seededRandom, shuffled, T0 } from './fixtures.ts';
@@ -246,6 +247,53 @@ describe('Aggregator co-occurrence', () => {
     const pairs = agg.coocOf('b', 'p0')!.pairs;
     expect(pairs.size).toBe(2);
     expect(pairs.get('p1')).toBe(2);
+  });
+});
+
+describe('Aggregator ranking neighbours on read (replays)', () => {
+  it('ranks no neighbours while applying, and ranks those read exactly as a ranking afresh at that moment', async () => {
+    const products = catalog(30);
+    const events: TrackedEvent[] = [];
+    const next = seededRandom(11);
+    for (let i = 0; i < 600; i++) {
+      const user = `u${Math.floor(next() * 40)}`;
+      events.push(event(user, `p${Math.floor(next() ** 2 * 30)}`, next() < 0.6 ? 'PURCHASE' : 'VIEW', i * MINUTE, { eventId: `r${i}` }));
+    }
+    const replay = new Aggregator(new MemoryStore(), products, engineConfig(), { rankOnRead: true });
+    await replay.start();
+    const live = await aggregator(engineConfig(), products);
+    for (let i = 0; i < events.length; i += 50) {
+      await replay.apply(events.slice(i, i + 50), T0 + DAY);
+      await live.apply(events.slice(i, i + 50), T0 + DAY);
+    }
+    // every touched product waits; none was ranked
+    expect(replay.pendingRanks).toBeGreaterThan(20);
+    const afresh = (kind: 'v' | 'b', productId: string, users: (other: string) => number, total: number) =>
+      topNeighbours(replay.coocOf(kind, productId)!, users, total, engineConfig().neighboursPerItem, (other) => products.product(other) !== undefined);
+    const before = replay.pendingRanks;
+    const read = replay.neighbours('p0', 'ALSO_BOUGHT');
+    expect(replay.pendingRanks).toBe(before - 1);
+    expect(read).toEqual(afresh('b', 'p0', (other) => replay.coocOf('b', other)?.users ?? 0, replay.universe.buyers));
+    // the counts are the live aggregator's, and a product changed last in the last batch ranks as live ranked it
+    const lastProduct = events.at(-1)!.productId;
+    const kind = events.at(-1)!.type === 'PURCHASE' ? 'ALSO_BOUGHT' : 'ALSO_VIEWED';
+    expect(replay.neighbours(lastProduct, kind)).toEqual(live.neighbours(lastProduct, kind));
+    for (let p = 0; p < 30; p++)
+      expect(Object.fromEntries(replay.coocOf('b', `p${p}`)?.pairs ?? [])).toEqual(Object.fromEntries(live.coocOf('b', `p${p}`)?.pairs ?? []));
+    // a dump ranks what still waits, each as a ranking afresh
+    let dumped = 0;
+    for (const entry of replay.dump()) {
+      if (entry.kind !== 'cooc' || entry.key[0] !== 'b') continue;
+      const productId = entry.key.slice(2);
+      expect(entry.cooc.top, productId).toEqual(afresh('b', productId, (other) => replay.coocOf('b', other)?.users ?? 0, replay.universe.buyers));
+      dumped++;
+    }
+    expect(dumped).toBeGreaterThan(20);
+    expect(replay.pendingRanks).toBe(0);
+  });
+
+  it('refuses a bounded cache, whose trimmed entries would keep stale neighbours', () => {
+    expect(() => new Aggregator(new MemoryStore(), catalog(3), engineConfig(), { rankOnRead: true, cacheSize: 100 })).toThrow(/rankOnRead/);
   });
 });
 

@@ -118,7 +118,7 @@ export async function evaluate(dataset: Dataset, options: EvaluationOptions): Pr
     throw new EvaluationInputError(`no purchase from --split ${options.split}${options.until ? ` to --until ${options.until}` : ''}: nothing to score`);
 
   const config = options.config ?? DEFAULT_ENGINE_CONFIG;
-  const aggregator = new Aggregator(new MemoryStore(), dataset.catalog, config);
+  const aggregator = new Aggregator(new MemoryStore(), dataset.catalog, config, { rankOnRead: true });
   await aggregator.start();
   const history = new PurchaseHistory();
   let appliedAt = Number.NEGATIVE_INFINITY;

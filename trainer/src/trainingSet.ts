@@ -99,7 +99,7 @@ export async function buildTrainingSet(options: TrainingSetOptions): Promise<Tra
   const started = performance.now();
   const { catalog, config, from, until, validFrom, price, dir } = options;
   mkdirSync(dir, { recursive: true });
-  const aggregator = new Aggregator(new MemoryStore(), catalog, config);
+  const aggregator = new Aggregator(new MemoryStore(), catalog, config, { rankOnRead: true });
   await aggregator.start();
   let lastReport = performance.now();
   const progress = (text: () => string) => {

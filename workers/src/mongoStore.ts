@@ -144,8 +144,9 @@ export class MongoAggregateStore implements AggregateStore {
 
   async commit(changes: FlushChanges): Promise<void> {
     if (this.behind.closed) throw new ConcurrentWriteError('the store is closed');
-    if (this.seq === undefined) await this.recover();
+    // before any await: a change's pairs are the aggregator's live counts (see CoocChange)
     const ops = planOps(changes);
+    if (this.seq === undefined) await this.recover();
     const batchIds = changes.batchIds ?? [];
     if (ops.length === 0 && changes.eventIds.length === 0 && batchIds.length === 0) return;
     const seq = this.seq! + 1;

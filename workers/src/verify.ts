@@ -117,7 +117,7 @@ export function dumpAggregator(aggregator: Aggregator): AggregateDump {
  * workers run. `onProgress` is told how many events were replayed so far.
  */
 export async function recomputeAggregates(db: Db, catalog: CatalogView, engine: EngineConfig, onProgress?: (replayed: number) => void): Promise<Aggregator> {
-  const aggregator = new Aggregator(new MemoryStore(), catalog, engine);
+  const aggregator = new Aggregator(new MemoryStore(), catalog, engine, { rankOnRead: true });
   await aggregator.start();
   let batch = [];
   let replayed = 0;
