@@ -44,12 +44,12 @@ export async function settle(system: BenchSystem, db: Db, timeoutMs = 300_000): 
     for (;;) {
       const inbox = await db.collection(COLLECTIONS.inbox).countDocuments();
       const listJobs = await pendingListJobs(lists);
-      // the gauge is read on scrape; no workers running (or none answering) is nothing to wait for
+      // the gauge is read on scrape; no workers running (or none answering, or no gauge) is nothing to wait for
       const writeBehind = await system.scrape('workers').then(
-        (samples) => sampleValue(samples, 'recs_write_behind_backlog_documents'),
+        (samples) => sampleValue(samples, 'recs_write_behind_backlog_documents') || 0,
         () => 0,
       );
-      const left = { inbox, listJobs, writeBehind: Number.isNaN(writeBehind) ? 0 : writeBehind };
+      const left = { inbox, listJobs, writeBehind };
       const seconds = Math.round(performance.now() - started) / 1000;
       if (idle(left)) return { seconds, settled: true, left };
       if (performance.now() - started > timeoutMs) return { seconds, settled: false, left };

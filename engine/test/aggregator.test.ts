@@ -268,12 +268,18 @@ describe('Aggregator ranking neighbours on read (replays)', () => {
     }
     // every touched product waits; none was ranked
     expect(replay.pendingRanks).toBeGreaterThan(20);
-    const afresh = (kind: 'v' | 'b', productId: string, users: (other: string) => number, total: number) =>
-      topNeighbours(replay.coocOf(kind, productId)!, users, total, engineConfig().neighboursPerItem, (other) => products.product(other) !== undefined);
+    const afresh = (productId: string) =>
+      topNeighbours(
+        replay.coocOf('b', productId)!,
+        (other) => replay.coocOf('b', other)?.users ?? 0,
+        replay.universe.buyers,
+        engineConfig().neighboursPerItem,
+        (other) => products.product(other) !== undefined,
+      );
     const before = replay.pendingRanks;
     const read = replay.neighbours('p0', 'ALSO_BOUGHT');
     expect(replay.pendingRanks).toBe(before - 1);
-    expect(read).toEqual(afresh('b', 'p0', (other) => replay.coocOf('b', other)?.users ?? 0, replay.universe.buyers));
+    expect(read).toEqual(afresh('p0'));
     // the counts are the live aggregator's, and a product changed last in the last batch ranks as live ranked it
     const lastProduct = events.at(-1)!.productId;
     const kind = events.at(-1)!.type === 'PURCHASE' ? 'ALSO_BOUGHT' : 'ALSO_VIEWED';
@@ -285,7 +291,7 @@ describe('Aggregator ranking neighbours on read (replays)', () => {
     for (const entry of replay.dump()) {
       if (entry.kind !== 'cooc' || entry.key[0] !== 'b') continue;
       const productId = entry.key.slice(2);
-      expect(entry.cooc.top, productId).toEqual(afresh('b', productId, (other) => replay.coocOf('b', other)?.users ?? 0, replay.universe.buyers));
+      expect(entry.cooc.top, productId).toEqual(afresh(productId));
       dumped++;
     }
     expect(dumped).toBeGreaterThan(20);
