@@ -14,6 +14,16 @@ export interface LocalPrometheus {
 }
 
 /**
+ * The alerts page of this Prometheus: `/alerts`, or `/classic/alerts` on a build without the
+ * React UI (Debian's package), where `/alerts` is not found (`/graph` redirects by itself).
+ */
+async function alertsPage(url: string): Promise<string> {
+  const response = await fetch(`${url}/alerts`).catch(() => undefined);
+  await response?.body?.cancel();
+  return response?.ok === false && response.status === 404 ? `${url}/classic/alerts` : `${url}/alerts`;
+}
+
+/**
  * npm start's Prometheus: scrapes every process on 127.0.0.1 every 5 s with the alert rules of
  * deploy/prometheus/alerts.yml, its data in `dir` (kept between runs, 7 days). The binary comes
  * from PATH (installed with apt-get as root when missing); without it, or when it fails, npm start
@@ -45,11 +55,12 @@ export async function startLocalPrometheus({
       config: prometheusConfig({ targets, scrapeInterval: '5s', ruleFiles: [join(root, 'deploy', 'prometheus', 'alerts.yml')] }),
     });
     const url = `http://127.0.0.1:${port}`;
+    const alerts = await alertsPage(url);
     const graph = (expr: string) => `${url}/graph?${new URLSearchParams({ 'g0.expr': expr, 'g0.tab': '0', 'g0.range_input': '15m' })}`;
     const links = Object.entries(GRAPHS).map(([title, expr]) => `    ${title}:\n      ${graph(expr)}`);
     return {
       process: prometheus.process,
-      banner: [`  Prometheus (scrapes every process every 5 s; alerts at ${url}/alerts):  ${url}/graph`, ...links].join('\n'),
+      banner: [`  Prometheus (scrapes every process every 5 s; alerts at ${alerts}):  ${url}/graph`, ...links].join('\n'),
     };
   } catch (error) {
     say(`Prometheus skipped: ${(error as Error).message}`);
