@@ -499,6 +499,20 @@ function sortedEntries(record: Record<string, number>): [string, number][] {
   return Object.entries(record).sort((a, b) => (a[0] < b[0] ? -1 : 1));
 }
 
+/**
+ * A JSON value as text with every object's keys sorted: the same value whatever the order of its
+ * keys. JSON objects are unordered, and a MongoDB-wire server may reorder keys (FerretDB moves an
+ * `_id` key to the front of a nested document too, MongoDB only of the top-level one); arrays
+ * keep their order.
+ */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, inner: unknown) =>
+    inner !== null && typeof inner === 'object' && !Array.isArray(inner)
+      ? Object.fromEntries(Object.entries(inner).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : inner,
+  );
+}
+
 /** How a stored event differs from the model of the accepted one (first write wins for duplicates). */
 function differencesOf(model: ModelEvent, event: ReturnType<typeof fromRawEventDoc>, doc: RawEventDoc): string[] {
   const differences: string[] = [];
@@ -515,7 +529,7 @@ function differencesOf(model: ModelEvent, event: ReturnType<typeof fromRawEventD
   if (typeof model.occurredAt === 'number') same('occurredAt', event.occurredAt, model.occurredAt);
   if (model.occurredAt === 'now' && Math.abs(event.occurredAt - event.receivedAt) > 5_000)
     same('occurredAt (default: when received)', event.occurredAt, event.receivedAt);
-  const meta = model.metadata === null || model.metadata === undefined ? undefined : JSON.stringify(model.metadata);
-  same('metadata', doc.metadata === undefined ? undefined : JSON.stringify(doc.metadata), meta);
+  const meta = model.metadata === null || model.metadata === undefined ? undefined : canonicalJson(model.metadata);
+  same('metadata', doc.metadata === undefined ? undefined : canonicalJson(doc.metadata), meta);
   return differences;
 }
