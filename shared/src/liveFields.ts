@@ -2,6 +2,7 @@ import type { GraphQLError } from 'graphql';
 import { canAccessUser, type Identity } from './auth.ts';
 import { badUserInput, forbidden, unauthenticated } from './errors.ts';
 import { optionalId, requireId } from './ids.ts';
+import type { StoredList } from './documents.ts';
 import type { RedisNames } from './redis.ts';
 
 /**
@@ -118,7 +119,17 @@ export type LiveStream<F extends LiveFieldName> = (typeof LIVE_FIELDS)[F] extend
  * Optional: readers must accept messages without it.
  */
 export type LiveMessage<F extends LiveFieldName> =
-  (typeof LIVE_FIELDS)[F] extends LiveField<infer Stream, infer Marker> ? Readonly<Stream & Record<Marker, number> & { acceptedAt?: number }> : never;
+  (typeof LIVE_FIELDS)[F] extends LiveField<infer Stream, infer Marker>
+    ? Readonly<Stream & Record<Marker, number> & { acceptedAt?: number } & LiveValue<F>>
+    : never;
+
+/**
+ * The new value itself, where a message carries it: a recommendationsChanged message carries the
+ * list saved at its version (`list`), so the recommendations subgraph's replicas serve it from
+ * memory, with no read of the store, to the hydration the same message starts. Optional: readers
+ * must accept messages without it (and read the store then).
+ */
+type LiveValue<F extends LiveFieldName> = F extends 'recommendationsChanged' ? { list?: StoredList } : unknown;
 
 /** The table's entry for a Subscription field, if it is served live. */
 export function liveFieldOf(name: string): AnyLiveField | undefined {

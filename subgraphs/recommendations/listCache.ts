@@ -34,13 +34,29 @@ export function listBytes(list: StoredList | null): number {
   return 96 + list.userId.length + itemsBytes(list.items) + ranked;
 }
 
+/** The list a change message carried, when it has a list's shape (a message without one: undefined). */
+function carriedList(value: unknown): StoredList | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const list = value as Partial<StoredList>;
+  const ok =
+    typeof list.userId === 'string' &&
+    typeof list.version === 'number' &&
+    typeof list.generatedAt === 'number' &&
+    typeof list.strategy === 'string' &&
+    Array.isArray(list.items) &&
+    (list.ranked === undefined || (typeof list.ranked === 'object' && list.ranked !== null && Array.isArray(list.ranked.items)));
+  return ok ? (value as StoredList) : undefined;
+}
+
 /**
  * The lists this replica read lately, in memory: a storefront asks for the same shopper's list
  * on every page, and the workers announce each new version on the list's channel, which every
- * replica hears (a pattern subscription). A cached list is dropped when a newer version is
- * announced; a read that started before an announcement and returns an older version is not
- * cached (the newest version announced per user is kept, bounded). A gateway's hydration that
- * still reads the older list (the announcement reached it first) sees an older `version` than
+ * replica hears (a pattern subscription). A cached list is replaced by the newer one a change
+ * message carries (or dropped, from a message without it); a read that started before an
+ * announcement and returns an older version is not cached (the newest version announced per
+ * user is kept, bounded). A subscription's hydration is served from memory when the cache holds
+ * the newest version announced, so a live change costs no read of the store; one that still
+ * finds an older list (the announcement reached the gateway first) sees an older `version` than
  * the change and reads again. Bounded in entries and bytes; a lost message costs at most the TTL.
  */
 export class ListCache extends EventEmitter<{ announced: [userId: string, version: number] }> {
@@ -82,6 +98,13 @@ export class ListCache extends EventEmitter<{ announced: [userId: string, versio
    * change message the cache may not have heard yet), kept when no newer version was announced.
    */
   async refresh(userId: string, read: () => Promise<StoredList | undefined>, now = Date.now()): Promise<StoredList | undefined> {
+    // the newest version this replica heard of is in memory (a change message carried it)
+    const cached = this.lists.get(userId, now);
+    const floor = this.announced.get(userId, now);
+    if (cached != null && floor !== undefined && cached.version >= floor && this.subscriber?.isReady === true) {
+      this.hits++;
+      return cached;
+    }
     this.misses++;
     const list = await read();
     this.keep(userId, list, now);
@@ -97,13 +120,22 @@ export class ListCache extends EventEmitter<{ announced: [userId: string, versio
     }
   }
 
-  /** A newer version of the user's list was saved: forget an older one. */
-  announce(userId: string, version: number, now = Date.now()): void {
+  /**
+   * A newer version of the user's list was saved: an older one cached is replaced by `list` (the
+   * saved list the message carried) or forgotten. A user not cached stays out: the cache holds
+   * the lists this replica serves, not every list that changes.
+   */
+  announce(userId: string, version: number, now = Date.now(), list?: StoredList): void {
     const floor = this.announced.get(userId, now);
     if (floor === undefined || version > floor) this.announced.set(userId, version, now + ANNOUNCED_TTL_MS);
     const cached = this.lists.get(userId, now);
     if (cached === undefined) return;
-    if (cached === null || cached.version < version) this.lists.delete(userId);
+    if (cached !== null && cached.version >= version) return;
+    if (list !== undefined && list.userId === userId && list.version === version && this.subscriber?.isReady === true) {
+      this.lists.set(userId, list, now + this.ttlMs);
+    } else {
+      this.lists.delete(userId);
+    }
   }
 
   /**
@@ -116,9 +148,9 @@ export class ListCache extends EventEmitter<{ announced: [userId: string, versio
     subscriber.on('ready', () => this.lists.clear());
     await subscriber.pSubscribe(names.liveChannel('recommendations', '*'), (text) => {
       try {
-        const message = JSON.parse(text) as { userId?: unknown; version?: unknown };
+        const message = JSON.parse(text) as { userId?: unknown; version?: unknown; list?: unknown };
         if (typeof message.userId === 'string' && typeof message.version === 'number') {
-          this.announce(message.userId, message.version);
+          this.announce(message.userId, message.version, Date.now(), carriedList(message.list));
           this.emit('announced', message.userId, message.version);
         }
       } catch {

@@ -48,6 +48,24 @@ await runService('workers', workersConfig, async ({ config, logger: log, mongo, 
   const stops: (() => Promise<unknown>)[] = [];
 
   let aggregation: AggregatorService | undefined;
+  // built before aggregation starts: the leader recomputes its flushes' lists through it (the live path)
+  let listService: ListService | undefined;
+  let model: CurrentModel | undefined;
+  if (roles.has('lists')) {
+    model = new CurrentModel(mongo.db, log);
+    await model.watch(redis, names);
+    metrics.watchModel(model);
+    listService = new ListService({
+      model,
+      store: new ListStore(mongo.db),
+      catalog,
+      engine,
+      publisher,
+      logger: log,
+      metrics,
+      ...(roles.has('aggregate') ? { local: () => aggregation?.aggregator } : {}),
+    });
+  }
   if (roles.has('aggregate')) {
     aggregation = new AggregatorService({
       db: mongo.db,
@@ -56,6 +74,7 @@ await runService('workers', workersConfig, async ({ config, logger: log, mongo, 
       catalog,
       engine,
       lists,
+      ...(listService === undefined ? {} : { liveLists: listService }),
       publisher,
       logger: log,
       metrics,
@@ -67,23 +86,14 @@ await runService('workers', workersConfig, async ({ config, logger: log, mongo, 
     catalog.onChange(() => void events.add(TICK_JOB.name, TICK_JOB.data).catch(() => undefined));
     stops.push(() => aggregation!.stop());
   }
-  if (roles.has('lists')) {
-    const model = new CurrentModel(mongo.db, log);
-    await model.watch(redis, names);
-    metrics.watchModel(model);
-    stops.push(() => model.close());
-    const listService = new ListService({
-      model,
-      store: new ListStore(mongo.db),
-      catalog,
-      engine,
-      publisher,
-      logger: log,
-      metrics,
-      ...(aggregation === undefined ? {} : { local: () => aggregation!.aggregator }),
-    });
+  if (listService !== undefined) {
     listService.start(redis, config.QUEUE_PREFIX, config.LIST_CONCURRENCY, config.JOB_LOCK_MS);
-    stops.push(() => listService.stop());
+    const [service, serving] = [listService, model!];
+    // after aggregation stopped: its last live lists use both
+    stops.push(
+      () => service.stop(),
+      () => serving.close(),
+    );
   }
   if (roles.has('maintenance')) {
     const maintenance = new MaintenanceService({

@@ -24,6 +24,11 @@ export class MicroBatches<T, R> {
     });
   }
 
+  /** Jobs waiting for a batch (not counting the running one). */
+  get waitingCount(): number {
+    return this.waiting.length;
+  }
+
   /** True while jobs wait or a batch runs. */
   get active(): boolean {
     return this.draining || this.waiting.length > 0;

@@ -24,6 +24,12 @@ export interface MongoAggregateStoreOptions extends WriteBehindOptions {
    * Fault tests crash the process here (workers/test/crashingWorker.ts); nothing else sets it.
    */
   readonly afterPlan?: (commit: PlannedCommit) => Promise<void>;
+  /**
+   * Each commit stays unfinished (write-behind does not retire it, recovery replays it) until the
+   * release takeHolds() returns for it runs: the live path's follow-ups (the users' lists) are
+   * done by then, or recovery queues them again.
+   */
+  readonly holdCommits?: boolean;
 }
 
 /** The aggregates the aggregator keeps, emptied by a rebuild (not the raw events, the catalog, hidden histories or lists). */
@@ -46,6 +52,10 @@ export class MongoAggregateStore implements AggregateStore {
   private readonly loads: AggregateLoads;
   private seq: number | undefined;
   private readonly commitTimings = { plan: 0, apply: 0, writes: 0, planKiB: 0 };
+  /** Releases of the commits held since the last takeHolds(). */
+  private holds: (() => void)[] = [];
+  /** Users whose state the plans recover() replayed changed (their lists may never have been recomputed). */
+  private recovered = new Set<string>();
 
   constructor(db: Db, options: MongoAggregateStoreOptions = {}) {
     this.db = db;
@@ -102,9 +112,11 @@ export class MongoAggregateStore implements AggregateStore {
    */
   async recover(): Promise<'clean' | 'reapplied' | 'discarded'> {
     await this.behind.reset();
+    this.holds = [];
     const { appliedThrough, plans, discarded } = await this.log.unfinished();
     let last = appliedThrough;
     for (const plan of plans) {
+      for (const op of plan.ops) if (op.c === COLLECTIONS.users) this.recovered.add(op.id);
       await applyPlanOps(this.db, plan.ops);
       await retire(this.db, plan.eventIds, plan.batchIds);
       last = plan.seq;
@@ -112,6 +124,28 @@ export class MongoAggregateStore implements AggregateStore {
     await this.log.markWritten(last);
     this.seq = last;
     return plans.length > 0 ? 'reapplied' : discarded ? 'discarded' : 'clean';
+  }
+
+  /**
+   * The users whose state a plan replayed by recover() changed, once (then forgotten): a crash may
+   * have come before their lists were recomputed.
+   */
+  takeRecoveredUsers(): string[] {
+    const users = [...this.recovered];
+    this.recovered = new Set();
+    return users;
+  }
+
+  /**
+   * Hands over the holds of the commits since the last call (with `holdCommits`): they stay
+   * unfinished until the returned function runs.
+   */
+  takeHolds(): () => void {
+    const holds = this.holds;
+    this.holds = [];
+    return () => {
+      for (const release of holds) release();
+    };
   }
 
   /** Empties every aggregate for a rebuild, and marks jobs queued until now as possibly applied already. */
@@ -169,6 +203,7 @@ export class MongoAggregateStore implements AggregateStore {
         { seq, eventIds: changes.eventIds, batchIds },
         ops.filter((op) => !isImmediate(op)),
       );
+      if (this.options.holdCommits === true) this.holds.push(this.behind.hold(seq));
     } catch (error) {
       // recover() finishes whatever was committed before anything is loaded again
       this.seq = undefined;

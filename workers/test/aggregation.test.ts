@@ -183,7 +183,14 @@ describe('aggregation worker', () => {
     await ingest(database.db, events, [purchase]);
     const message = await announced;
     // acceptedAt: when the event behind the change was accepted, carried from the flush through the list job
-    expect(message).toEqual({ userId: 'shopper', version: 1, at: expect.any(Number), acceptedAt: purchase.receivedAt });
+    expect(message).toEqual({
+      userId: 'shopper',
+      version: 1,
+      at: expect.any(Number),
+      acceptedAt: purchase.receivedAt,
+      // the saved list itself, so the subgraph's replicas need not read it
+      list: expect.objectContaining({ userId: 'shopper', version: 1 }),
+    });
     const list = fromListDoc((await database.db.collection<ListDoc>(COLLECTIONS.lists).findOne({ _id: 'shopper' }))!);
     expect(list.strategy).toBe('PERSONALIZED');
     expect(list.items.find((i) => i.productId === 'teapot')?.reasons).toContain('ALSO_BOUGHT:mug');

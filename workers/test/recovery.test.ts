@@ -72,3 +72,42 @@ describe('MongoAggregateStore.recover', () => {
     expect(await database.db.collection(COLLECTIONS.applied).countDocuments()).toBe(0);
   });
 });
+
+describe('MongoAggregateStore with holdCommits', () => {
+  it('keeps a commit unfinished until its follow-ups release it, and recovery names the users of a commit never released', async () => {
+    const db = database.db;
+    for (const name of Object.values(COLLECTIONS)) await db.collection(name).deleteMany({});
+    const capture = new CapturingStore();
+    const memory = new Aggregator(capture, new MemoryCatalog([['mug', { categoryId: 'kitchen', inStock: true }]]), DEFAULT_ENGINE_CONFIG);
+    await memory.start();
+    const plansLeft = () => db.collection(COLLECTIONS.plans).countDocuments();
+
+    const store = new MongoAggregateStore(db, { holdCommits: true, writeBehindMs: 60_000 });
+    await store.recover();
+    await memory.apply([event('u1', 'mug', 'VIEW', 3), event('u2', 'mug', 'VIEW', 2)], Date.now());
+    await store.commit(capture.last!);
+    const release = store.takeHolds();
+    await store.writeBehind();
+    // every document is written, yet the plan stays: its follow-ups are still running
+    expect(store.backlog).toBe(0);
+    expect(await plansLeft()).toBe(1);
+    release();
+    await store.writeBehind();
+    expect(await plansLeft()).toBe(0);
+
+    // a second commit whose follow-ups never finish: the process dies
+    await memory.apply([event('u3', 'mug', 'VIEW', 1)], Date.now());
+    await store.commit(capture.last!);
+    store.takeHolds();
+    await store.writeBehind();
+    await store.close({ flush: false });
+    expect(await plansLeft()).toBe(1);
+
+    const next = new MongoAggregateStore(db);
+    expect(await next.recover()).toBe('reapplied');
+    expect(next.takeRecoveredUsers()).toEqual(['u3']);
+    // said once
+    expect(next.takeRecoveredUsers()).toEqual([]);
+    expect(compareAggregates(await readStoredAggregates(db), dumpAggregator(memory))).toEqual([]);
+  });
+});

@@ -34,9 +34,9 @@ async function following(options: ConstructorParameters<typeof ListCache>[0] = {
   subscribers.push(subscriber);
   await cache.follow(subscriber, names, logger);
   // resolves once the cache has heard the change
-  const publish = async (userId: string, version: number) => {
+  const publish = async (userId: string, version: number, carried?: StoredList) => {
     const heard = once(cache, 'announced');
-    const { channel, text } = encodeChange(names, 'recommendationsChanged', { userId, version });
+    const { channel, text } = encodeChange(names, 'recommendationsChanged', { userId, version, ...(carried === undefined ? {} : { list: carried }) });
     await redis.publish(channel, text);
     expect(await heard).toEqual([userId, version]);
   };
@@ -88,6 +88,24 @@ describe('ListCache', () => {
     expect((await cache.refresh('u5', store.read))?.version).toBe(2);
     expect((await cache.get('u5', store.read))?.version).toBe(2);
     expect(store.calls()).toBe(2);
+  });
+
+  it('takes the list a change message carries: the hydration it starts reads no store', async () => {
+    const { cache, publish } = await following();
+    const store = reader([list('u6', 1)]);
+    await cache.get('u6', store.read);
+    await publish('u6', 2, list('u6', 2, 'p2'));
+    expect(await cache.refresh('u6', store.read)).toEqual(list('u6', 2, 'p2'));
+    expect(await cache.get('u6', store.read)).toEqual(list('u6', 2, 'p2'));
+    expect(store.calls()).toBe(1);
+    // a message whose list is not the version it announces is not taken: the next read goes to the store
+    await publish('u6', 3, list('u6', 4));
+    const newer = reader([list('u6', 3, 'p3')]);
+    expect(await cache.refresh('u6', newer.read)).toEqual(list('u6', 3, 'p3'));
+    expect(newer.calls()).toBe(1);
+    // a user this replica has not served is not added by a message
+    await publish('u7', 1, list('u7', 1));
+    expect(cache.stats().entries).toBe(1);
   });
 
   it('remembers a user without a list until their first one is announced', async () => {

@@ -24,6 +24,17 @@ import { MongoAggregateStore, type MongoAggregateStoreOptions } from '../mongoSt
 import type { Publisher } from '../publisher.ts';
 import { Batcher, type BatchEntry, type FlushStats } from './batcher.ts';
 
+/**
+ * Where the leader's flushes have their users' lists recomputed at once, in this process, from
+ * the state it holds (ListService): the live path, with no queue hop. Without one (a process
+ * without the lists role) the users get list jobs instead.
+ */
+export interface LiveLists {
+  recompute(userIds: readonly string[], acceptedAt: ReadonlyMap<string, number>): Promise<void>;
+  /** Users waiting for a batch: beyond `maxLiveLists`, a flush's users get list jobs instead. */
+  readonly waiting: number;
+}
+
 export interface AggregatorServiceOptions {
   readonly db: Db;
   readonly redis: RedisClient;
@@ -31,6 +42,10 @@ export interface AggregatorServiceOptions {
   readonly catalog: CatalogCache;
   readonly engine: EngineConfig;
   readonly lists: Queue<ListsJob>;
+  /** See LiveLists. */
+  readonly liveLists?: LiveLists;
+  /** Users waiting for live lists at most; beyond, list jobs wait in Redis instead (bounded memory). */
+  readonly maxLiveLists?: number;
   readonly publisher: Publisher;
   readonly logger: Logger;
   /** Jobs taken from Redis at once (and merged into flushes). */
@@ -60,6 +75,7 @@ export const AGGREGATOR_DEFAULTS = {
   maxBacklog: 20_000,
   leaseMs: 15_000,
   jobLockMs: DEFAULT_JOB_LOCK_MS,
+  maxLiveLists: 5_000,
 } as const satisfies Partial<AggregatorServiceOptions>;
 
 type AggregatorSettings = AggregatorServiceOptions & { readonly [K in keyof typeof AGGREGATOR_DEFAULTS]: number };
@@ -78,6 +94,8 @@ export class AggregatorService extends EventEmitter<{ leading: []; standby: [] }
   private transition: Promise<void> = Promise.resolve();
   /** Jobs created before this (a rebuild's end) are checked against the applied events. */
   private verifyBefore = 0;
+  /** Live list recomputations under way (settled() and stop() wait for them). */
+  private readonly live = new Set<Promise<void>>();
 
   constructor(options: AggregatorServiceOptions) {
     super();
@@ -127,12 +145,16 @@ export class AggregatorService extends EventEmitter<{ leading: []; standby: [] }
     const store = new MongoAggregateStore(db, {
       ...(this.options.afterPlan === undefined ? {} : { afterPlan: this.options.afterPlan }),
       fence: () => this.lease.holds(),
+      holdCommits: true,
       busy: () => this.current?.batcher.busy ?? false,
       onWrittenBehind: (round) => logger.debug(round, 'written behind'),
     });
-    const recovered = await store.recover();
-    if (recovered !== 'clean') logger.warn({ recovered }, 'finished a commit interrupted by a crash');
+    const outcome = await store.recover();
+    if (outcome !== 'clean') logger.warn({ recovered: outcome }, 'finished a commit interrupted by a crash');
     this.verifyBefore = await store.verifyBefore();
+    // a crash may have come between a commit and its users' lists: recompute them
+    const recovered = store.takeRecoveredUsers();
+    if (recovered.length > 0) await this.options.lists.addBulk(recovered.map((userId) => listJob(userId)));
     const aggregator = new Aggregator(store, this.options.catalog, this.options.engine, { cacheSize: this.options.cacheSize });
     await aggregator.start();
     const batcher = new Batcher(
@@ -191,6 +213,7 @@ export class AggregatorService extends EventEmitter<{ leading: []; standby: [] }
   /** Resolves once everything applied so far is written to MongoDB (tests, shutdown). */
   async settled(): Promise<void> {
     await this.current?.batcher.idle();
+    await this.liveIdle();
     await this.current?.store.writeBehind();
   }
 
@@ -207,13 +230,21 @@ export class AggregatorService extends EventEmitter<{ leading: []; standby: [] }
     return batcher.submit(entry);
   }
 
+  private async liveIdle(): Promise<void> {
+    while (this.live.size > 0) await Promise.allSettled([...this.live]);
+  }
+
   /**
-   * Queues the follow-ups of a flush. The flush's commit is durable (its plan is written ahead),
-   * so its jobs are done when this returns; write-behind removes their batches from the inbox
-   * once everything they changed is in the collections.
+   * Starts the follow-ups of a flush. The flush's commit is durable (its plan is written ahead),
+   * so its jobs are done when this returns; the users' lists are recomputed meanwhile (the live
+   * path) or queued. The commit stays unfinished (held) until they are: should the process die
+   * first, recovery replays its plan and queues the lists of its users. Write-behind removes the
+   * batches from the inbox once everything they changed is in the collections and the holds are
+   * released.
    */
   private async afterFlush(store: MongoAggregateStore, result: FlushResult, events: readonly TrackedEvent[]): Promise<void> {
-    const { lists, publisher, logger, engine } = this.options;
+    const { lists, publisher, logger, engine, liveLists } = this.options;
+    const release = store.takeHolds();
     const tasks: Promise<unknown>[] = [];
     // when the oldest event behind each follow-up was accepted: the freshness clock starts there
     const acceptedAt = new Map<string, number>();
@@ -222,12 +253,28 @@ export class AggregatorService extends EventEmitter<{ leading: []; standby: [] }
       acceptedAt.set(userId, Math.min(receivedAt, acceptedAt.get(userId) ?? receivedAt));
       oldest = Math.min(receivedAt, oldest ?? receivedAt);
     }
-    if (result.users.length > 0) {
-      tasks.push(lists.addBulk(result.users.map((state) => listJob(state.userId, acceptedAt.get(state.userId)))));
-      store.noteActive(
-        dayOf(Date.now()),
-        result.users.map((u) => u.userId),
-      );
+    const userIds = result.users.map((u) => u.userId);
+    const queue = () => lists.addBulk(userIds.map((userId) => listJob(userId, acceptedAt.get(userId))));
+    let releasedByLive = false;
+    if (userIds.length > 0) {
+      store.noteActive(dayOf(Date.now()), userIds);
+      if (liveLists !== undefined && liveLists.waiting + userIds.length <= this.options.maxLiveLists) {
+        const task = liveLists
+          .recompute(userIds, acceptedAt)
+          .catch(async (error: unknown) => {
+            logger.warn({ err: (error as Error).message, users: userIds.length }, 'live lists failed; queued as list jobs');
+            await queue();
+          })
+          .catch((error: unknown) => logger.warn({ err: (error as Error).message }, 'queuing list jobs failed; the maintenance jobs catch up'))
+          .finally(() => {
+            release();
+            this.live.delete(task);
+          });
+        this.live.add(task);
+        releasedByLive = true;
+      } else {
+        tasks.push(queue());
+      }
     }
     for (const list of result.bestSellers) {
       if (list.windowDays === engine.defaultWindowDays)
@@ -244,6 +291,8 @@ export class AggregatorService extends EventEmitter<{ leading: []; standby: [] }
       // the aggregates are committed; a missed follow-up is caught up by the maintenance jobs
       if (outcome.status === 'rejected') logger.warn({ err: (outcome.reason as Error).message }, 'after-flush step failed');
     }
+    // queued (or nothing to do): the holds go now; live lists release them when done
+    if (!releasedByLive) release();
   }
 
   async stop(): Promise<void> {
@@ -251,6 +300,7 @@ export class AggregatorService extends EventEmitter<{ leading: []; standby: [] }
     clearInterval(this.timer);
     await this.transition;
     await this.current?.batcher.idle();
+    await this.liveIdle();
     await this.standBy(false);
     await this.lease.release().catch(() => undefined);
   }

@@ -248,6 +248,7 @@ export class ListService {
           userId: list.userId,
           version: list.version,
           ...(accepted === undefined ? {} : { acceptedAt: accepted }),
+          list,
         }),
       );
     }
@@ -259,6 +260,21 @@ export class ListService {
       outcomes.set(userId, (await this.computeMany([userId], now, acceptedAt)).get(userId)!);
     }
     return outcomes;
+  }
+
+  /**
+   * The live path (see LiveLists): recomputes these users' lists in this process's next batches,
+   * with its list jobs; resolves once each is saved and announced (or unchanged), rejects when a
+   * batch failed.
+   */
+  async recompute(userIds: readonly string[], acceptedAt: ReadonlyMap<string, number> = new Map()): Promise<void> {
+    const queuedAt = Date.now();
+    await Promise.all(userIds.map((userId) => this.batches.submit({ userId, queuedAt, acceptedAt: acceptedAt.get(userId) })));
+  }
+
+  /** Users waiting for a batch of this process (live path and jobs). */
+  get waiting(): number {
+    return this.batches.waitingCount;
   }
 
   /** Takes a user's list job into the next batch; resolves with its outcome. */

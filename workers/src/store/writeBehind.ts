@@ -69,6 +69,9 @@ export class WriteBehind {
   private generation = 0;
   private waiters: { generation: number; resolve: () => void }[] = [];
   private stopped = false;
+  /** Plans whose follow-ups are still running, by seq (how many holds each): none of them or later finishes. */
+  private readonly held = new Map<number, number>();
+  private resets = 0;
   /** Milliseconds the last round took. */
   lastRoundMs = 0;
 
@@ -106,6 +109,26 @@ export class WriteBehind {
     this.schedule();
   }
 
+  /**
+   * Keeps the plan `seq` and every later one unfinished (their events still count as pending,
+   * recovery still replays them) until the returned function runs: the lists the live path
+   * computes after a commit are recomputed by recovery should the process die first.
+   */
+  hold(seq: number): () => void {
+    this.held.set(seq, (this.held.get(seq) ?? 0) + 1);
+    const resets = this.resets;
+    let released = false;
+    return () => {
+      // a reset forgot every hold (recovery replays the plans they held)
+      if (released || resets !== this.resets) return;
+      released = true;
+      const left = (this.held.get(seq) ?? 1) - 1;
+      if (left > 0) this.held.set(seq, left);
+      else this.held.delete(seq);
+      if (this.plans.length > 0) this.schedule();
+    };
+  }
+
   /** Users active on `day` (lists refreshed as interest decays), recorded by the next round. */
   noteActive(day: number, userIds: readonly string[]): void {
     let set = this.active.get(day);
@@ -131,6 +154,8 @@ export class WriteBehind {
     this.waiting.clear();
     this.active.clear();
     this.events.clear();
+    this.held.clear();
+    this.resets++;
     this.plans = [];
   }
 
@@ -192,9 +217,10 @@ export class WriteBehind {
         for (const [day, users] of active) this.noteActive(day, [...users]);
         throw error;
       }
-      // plans older than every document still waiting are fully written
+      // plans older than every document still waiting (and every plan held) are fully written
       let oldestWaiting = Infinity;
       for (const { seq } of this.waiting.values()) oldestWaiting = Math.min(oldestWaiting, seq);
+      for (const seq of this.held.keys()) oldestWaiting = Math.min(oldestWaiting, seq);
       const done = this.plans.filter((plan) => plan.seq < oldestWaiting);
       if (done.length > 0) {
         await this.target.finish(done);
