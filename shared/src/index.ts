@@ -26,3 +26,4 @@ export * from './recommendationId.ts';
 export * from './experimentSetting.ts';
 export * from './experimentTallies.ts';
 export * from './rankerModels.ts';
+export * from './microBatches.ts';

@@ -3,7 +3,10 @@ import { eventKey, validateEvent, type ControlType, type EventInput, type EventR
 import {
   canAccessUser,
   isAttributable,
+  ErrorCode,
+  isUnavailable,
   JOB_NAMES,
+  MicroBatches,
   secondsSince,
   serviceUnavailable,
   toQueuedEvent,
@@ -14,10 +17,20 @@ import {
   type ServedList,
 } from '@recs/shared';
 import type { Queue } from 'bullmq';
+import { GraphQLError } from 'graphql';
 import type { IngestMetrics } from './metrics.ts';
-import type { EventStore } from './store.ts';
+import type { EventStore, StoredBatch } from './store.ts';
 
 export const MAX_BATCH = 1_000;
+/**
+ * Calls of at most this many events are stored together with the other small calls that arrive
+ * meanwhile (group commit): one inbox entry, one insert and one job for all of them, so a
+ * storefront's one-event calls cost MongoDB and the queue a few writes per group, not per call.
+ * Larger calls are stored on their own, concurrently.
+ */
+export const GROUP_CALL_EVENTS = 50;
+/** Events of one group at most. */
+export const GROUP_EVENTS = 500;
 
 export interface Rejected {
   readonly index: number;
@@ -63,6 +76,17 @@ export interface AttributedEvent {
   readonly served: ServedList;
 }
 
+/** A call's valid events, waiting to be stored with the others of its group. */
+interface GroupCall {
+  readonly events: readonly TrackedEvent[];
+  readonly now: number;
+}
+
+/** What storing one call's events came to: its own outcome, and the job queueing its accepted ones. */
+type Written =
+  | { readonly ok: true; readonly batchId: string; readonly stored: StoredBatch; readonly queued: Promise<void> }
+  | { readonly ok: false; readonly error: unknown };
+
 /** `work`, or a rejection made by `onTimeout` once `ms` have passed first. */
 async function within<T>(work: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -85,9 +109,24 @@ async function within<T>(work: Promise<T>, ms: number, onTimeout: () => Error): 
  */
 export class Ingestor {
   private readonly options: IngestorOptions;
+  /** Small calls waiting to be stored as one group (one group is written at a time). */
+  private readonly groups: MicroBatches<GroupCall, Written>;
 
   constructor(options: IngestorOptions) {
     this.options = options;
+    this.groups = new MicroBatches(
+      (waiting) => {
+        let events = 0;
+        let count = 0;
+        for (const call of waiting) {
+          if (count > 0 && events + call.events.length > GROUP_EVENTS) break;
+          events += call.events.length;
+          count++;
+        }
+        return count;
+      },
+      (calls) => this.writeGroup(calls),
+    );
   }
 
   async track(inputs: readonly EventInput[], identity: Identity, now = Date.now()): Promise<IngestResult> {
@@ -139,8 +178,9 @@ export class Ingestor {
     });
     if (valid.length === 0) return { accepted: [], duplicates, rejected };
 
-    const batchId = randomUUID();
-    const stored = await this.store(batchId, valid, now);
+    const written = valid.length <= GROUP_CALL_EVENTS ? await this.groups.submit({ events: valid, now }) : await this.writeAlone({ events: valid, now });
+    if (!written.ok) throw written.error;
+    const { batchId, stored, queued } = written;
     this.options.metrics?.durableAfter(secondsSince(started));
     const accepted = valid.filter((event) => stored.inserted.has(eventKey(event.userId, event.eventId)));
     for (const event of valid) {
@@ -153,19 +193,81 @@ export class Ingestor {
       }
     }
     rejected.sort((a, b) => a.index - b.index);
-    if (accepted.length === 0) {
-      // nothing new: the entry would only be swept and dropped later
-      await this.options.store.dropInboxEntry(batchId).catch((error: unknown) => {
-        this.options.logger.warn({ batchId, err: (error as Error).message }, 'could not drop an empty inbox entry; the sweeper will');
-      });
-    } else {
-      const attributed = accepted.flatMap((event) => {
-        const list = served.get(eventKey(event.userId, event.eventId));
-        return list === undefined ? [] : [{ event, served: list }];
-      });
-      await Promise.all([this.enqueue({ batchId, events: accepted.map(toQueuedEvent) }), this.attribute(attributed)]);
-    }
+    const attributed = accepted.flatMap((event) => {
+      const list = served.get(eventKey(event.userId, event.eventId));
+      return list === undefined ? [] : [{ event, served: list }];
+    });
+    await Promise.all([queued, this.attribute(attributed)]);
     return { accepted, duplicates, rejected };
+  }
+
+  /** Stores one call's events under an inbox entry of their own, and queues the accepted ones. */
+  private async writeAlone(call: GroupCall): Promise<Written> {
+    try {
+      const batchId = randomUUID();
+      const stored = await this.store(batchId, call.events, call.now);
+      return { ok: true, batchId, stored, queued: this.queueStored(batchId, call.events, stored) };
+    } catch (error) {
+      return { ok: false, error };
+    }
+  }
+
+  /**
+   * Stores a group of calls' events as one batch (one inbox entry, one insert, one job) and
+   * tells each call its own outcome. An event a call repeats from an earlier call of the group
+   * is that call's duplicate, left out of the insert. Should the group fail otherwise than as
+   * unavailable (the driver refusing a document before sending anything), each call is stored
+   * on its own, so one call's bad document fails that call only.
+   */
+  private async writeGroup(calls: readonly GroupCall[]): Promise<Written[]> {
+    if (calls.length === 1) return [await this.writeAlone(calls[0]!)];
+    const seen = new Set<string>();
+    const repeated = calls.map((call) =>
+      call.events.filter((event) => {
+        const key = eventKey(event.userId, event.eventId);
+        if (!seen.has(key)) {
+          seen.add(key);
+          return false;
+        }
+        return true;
+      }),
+    );
+    const events = calls.flatMap((call, i) => call.events.filter((event) => !repeated[i]!.includes(event)));
+    const batchId = randomUUID();
+    let stored: StoredBatch;
+    try {
+      stored = await this.store(batchId, events, calls[0]!.now);
+    } catch (error) {
+      const unavailable = isUnavailable(error) || (error instanceof GraphQLError && error.extensions['code'] === ErrorCode.SERVICE_UNAVAILABLE);
+      if (unavailable) return calls.map(() => ({ ok: false, error }));
+      return Promise.all(calls.map((call) => this.writeAlone(call)));
+    }
+    const queued = this.queueStored(batchId, events, stored);
+    return calls.map((call, i): Written => {
+      const own = new Set(call.events.map((event) => eventKey(event.userId, event.eventId)));
+      const again = new Set(repeated[i]!.map((event) => eventKey(event.userId, event.eventId)));
+      const mine = (key: string) => own.has(key) && !again.has(key);
+      return {
+        ok: true,
+        batchId,
+        queued,
+        stored: {
+          inserted: new Set([...stored.inserted].filter(mine)),
+          duplicates: new Set([...[...stored.duplicates].filter(mine), ...again]),
+          refused: new Map([...stored.refused].filter(([key]) => mine(key))),
+        },
+      };
+    });
+  }
+
+  /** Queues a stored batch's newly stored events; with none, drops its inbox entry. Never rejects. */
+  private async queueStored(batchId: string, events: readonly TrackedEvent[], stored: StoredBatch): Promise<void> {
+    const accepted = events.filter((event) => stored.inserted.has(eventKey(event.userId, event.eventId)));
+    if (accepted.length > 0) return this.enqueue({ batchId, events: accepted.map(toQueuedEvent) });
+    // nothing new: the entry would only be swept and dropped later
+    await this.options.store.dropInboxEntry(batchId).catch((error: unknown) => {
+      this.options.logger.warn({ batchId, err: (error as Error).message }, 'could not drop an empty inbox entry; the sweeper will');
+    });
   }
 
   /** Whether the event may carry this recommendationId: an attributable type, and an id issued for its user (see verifyRecommendationId). */

@@ -156,6 +156,51 @@ describe('event ids are per user', () => {
   });
 });
 
+describe('group commit', () => {
+  it('stores concurrent small calls as one batch (one inbox entry, one job), each told its own outcome, a repeat across calls a duplicate', async () => {
+    const calls = Array.from({ length: 12 }, (_, i) => ({ eventId: `g-${i}`, userId: `shopper${i}`, productId: 'p1', type: 'VIEW' }));
+    // the same event as call 0, sent at the same moment (a client retrying at once)
+    const results = await Promise.all([...calls, calls[0]!].map((input) => gql(TRACK, { input }, service)));
+    const answers = results.map((result) => result.data?.['trackEvent'] as { eventId: string; duplicate: boolean });
+    expect(answers.map((a) => a.eventId)).toEqual([...calls.map((c) => c.eventId), 'g-0']);
+    expect(answers.filter((a) => a.duplicate)).toHaveLength(1);
+    expect(await database.db.collection('events').countDocuments()).toBe(12);
+    const inbox = await database.db.collection<{ ids: string[] }>('event_inbox').find().toArray();
+    // fewer entries than calls: calls that arrived together share one
+    expect(inbox.length).toBeLessThan(12);
+    const listed = inbox.flatMap((entry) => entry.ids).sort();
+    expect(listed).toEqual(calls.map((c) => eventKey(c.userId, c.eventId)).sort());
+    const jobs = await queue.getJobs(['waiting']);
+    expect(jobs.length).toBe(inbox.length);
+    expect((await queuedEvents()).map((e) => e.eventId).sort()).toEqual(calls.map((c) => c.eventId).sort());
+  });
+
+  it('stores a call whose documents the driver refuses apart from the others of its group, so only that call fails', async () => {
+    // the driver refusing a document before sending anything (validation keeps such documents
+    // out; this stands for one it did not foresee)
+    const attempts: number[] = [];
+    class RefusingStore extends EventStore {
+      override async storeBatch(batchId: string, events: readonly TrackedEvent[], now: Date) {
+        attempts.push(events.length);
+        if (events.some((event) => event.eventId === 'poison')) throw new Error('document refused by the driver');
+        return super.storeBatch(batchId, events, now);
+      }
+    }
+    const ingestor = new Ingestor({ store: new RefusingStore(database.db), queue, logger });
+    const input = (eventId: string, userId: string) => ({ eventId, userId, productId: 'p1', type: 'VIEW' as const });
+    const good = ['b0', 'b1', 'b2', 'b3'].map((userId, i) => input(`ok-${i}`, userId));
+    const outcomes = await Promise.allSettled([...good, input('poison', 'b9')].map((event) => ingestor.track([event], service)));
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled', 'rejected']);
+    // the five calls were tried as one group first, then one by one
+    expect(attempts).toEqual([5, 1, 1, 1, 1, 1]);
+    for (const outcome of outcomes.slice(0, 4)) expect(outcome.status === 'fulfilled' && outcome.value.accepted.length).toBe(1);
+    expect(await database.db.collection('events').countDocuments()).toBe(4);
+    const listed = (await database.db.collection<{ ids: string[] }>('event_inbox').find().toArray()).flatMap((entry) => entry.ids);
+    expect(listed.sort()).toEqual(good.map((g) => eventKey(g.userId, g.eventId)).sort());
+    expect((await queuedEvents()).map((e) => e.eventId).sort()).toEqual(good.map((g) => g.eventId).sort());
+  });
+});
+
 describe('ordering within a batch', () => {
   it('gives events sent without occurredAt increasing times in the order sent, the last at the time received', async () => {
     const inputs = Array.from({ length: 6 }, (_, i) => ({ eventId: `o${i}`, userId: 'u1', productId: `p${i}`, type: 'VIEW' }));

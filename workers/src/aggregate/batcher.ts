@@ -1,5 +1,5 @@
+import { MicroBatches } from '@recs/shared';
 import { eventKey, type Aggregator, type FlushResult, type TrackedEvent } from '@recs/engine';
-import { MicroBatches } from '../microBatches.ts';
 
 export interface BatchEntry {
   readonly batchId: string;

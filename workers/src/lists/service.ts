@@ -28,6 +28,7 @@ import {
   connectionOf,
   DEFAULT_JOB_LOCK_MS,
   jobLock,
+  MicroBatches,
   RedisNames,
   redisErrorListener,
   type ListsJob,
@@ -39,7 +40,7 @@ import {
 } from '@recs/shared';
 import { Worker, type Job } from 'bullmq';
 import type { WorkersMetrics } from '../metrics.ts';
-import { MicroBatches } from '../microBatches.ts';
+
 import type { Publisher } from '../publisher.ts';
 import type { ListStore } from './store.ts';
 
