@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { QueueEvents, type Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deferred, testDatabase, testServices, uniqueName, type TestDatabase } from '@recs/devkit';
+import { testDatabase, testServices, uniqueName, type TestDatabase } from '@recs/devkit';
 import { DEFAULT_ENGINE_CONFIG, eventKey } from '@recs/engine';
 import {
   COLLECTIONS,
@@ -25,7 +25,7 @@ import { ListService } from '../src/lists/service.ts';
 import { ListStore } from '../src/lists/store.ts';
 import { Publisher } from '../src/publisher.ts';
 import { compareAggregates, dumpAggregator, readStoredAggregates, recomputeAggregates } from '../src/verify.ts';
-import { event, ingest, insertCatalog } from './helpers.ts';
+import { event, ingest, insertCatalog, nextMessage } from './helpers.ts';
 
 const logger = createLogger('workers-test', process.env['TEST_LOG_LEVEL'] ?? 'silent');
 const engine = DEFAULT_ENGINE_CONFIG;
@@ -59,13 +59,6 @@ function service(): AggregatorService {
     maxBacklog: 4,
     leaseMs: 1_500,
   });
-}
-
-/** Resolves with the first message published on `channel`. */
-async function nextMessage(channel: string): Promise<Record<string, unknown>> {
-  const message = deferred<Record<string, unknown>>();
-  await subscriber.subscribe(channel, (text) => message.resolve(JSON.parse(text) as Record<string, unknown>));
-  return message.promise.finally(() => subscriber.unsubscribe(channel));
 }
 
 beforeAll(async () => {
@@ -178,7 +171,7 @@ describe('aggregation worker', () => {
         ['x1', 'x2', 'x3'].flatMap((u) => [event(u, 'mug', 'PURCHASE', 60), event(u, 'teapot', 'PURCHASE', 60)]),
       )
     ).waitUntilFinished(queueEvents);
-    const announced = nextMessage(liveChannel(names, 'recommendationsChanged', { userId: 'shopper' }));
+    const announced = nextMessage(subscriber, liveChannel(names, 'recommendationsChanged', { userId: 'shopper' }));
     const purchase = event('shopper', 'mug', 'PURCHASE', 1);
     await ingest(database.db, events, [purchase]);
     const message = await announced;
@@ -198,8 +191,8 @@ describe('aggregation worker', () => {
   });
 
   it('announces best-seller changes, overall and per category, counting distinct buyers', async () => {
-    const overall = nextMessage(liveChannel(names, 'bestSellersChanged', { categoryId: null }));
-    const home = nextMessage(liveChannel(names, 'bestSellersChanged', { categoryId: 'home' }));
+    const overall = nextMessage(subscriber, liveChannel(names, 'bestSellersChanged', { categoryId: null }));
+    const home = nextMessage(subscriber, liveChannel(names, 'bestSellersChanged', { categoryId: 'home' }));
     await ingest(database.db, events, [event('e1', 'lamp', 'PURCHASE', 2), event('e2', 'lamp', 'PURCHASE', 2), event('e2', 'lamp', 'PURCHASE', 1)]);
     expect((await overall)['categoryId']).toBeNull();
     expect((await home)['categoryId']).toBe('home');

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { eventKey, type TrackedEvent, type EventType } from '@recs/engine';
-import { COLLECTIONS, JOB_NAMES, toQueuedEvent, toRawEventDoc, type EventsJob } from '@recs/shared';
+import { deferred } from '@recs/devkit';
+import { eventKey, MemoryStore, type FlushChanges, type TrackedEvent, type EventType } from '@recs/engine';
+import { COLLECTIONS, JOB_NAMES, toQueuedEvent, toRawEventDoc, type EventsJob, type RedisClient } from '@recs/shared';
 import type { Job, Queue } from 'bullmq';
 import type { Db } from 'mongodb';
 
@@ -31,4 +32,19 @@ export async function insertCatalog(db: Db, products: readonly { id: string; cat
       updatedAt: new Date(),
     })),
   );
+}
+
+/** A memory store that keeps the last changeset, to stage a crashed commit by hand. */
+export class CapturingStore extends MemoryStore {
+  last: FlushChanges | undefined;
+  override async commit(changes: FlushChanges): Promise<void> {
+    this.last = changes;
+  }
+}
+
+/** Resolves with the first message published on `channel`, heard on `subscriber` (a connection of its own). */
+export async function nextMessage(subscriber: RedisClient, channel: string): Promise<Record<string, unknown>> {
+  const message = deferred<Record<string, unknown>>();
+  await subscriber.subscribe(channel, (text) => message.resolve(JSON.parse(text) as Record<string, unknown>));
+  return message.promise.finally(() => subscriber.unsubscribe(channel));
 }

@@ -1,8 +1,8 @@
 import { once } from 'node:events';
 import { QueueEvents, type Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deferred, testDatabase, testServices, uniqueName, type TestDatabase } from '@recs/devkit';
-import { Aggregator, DEFAULT_ENGINE_CONFIG, MemoryCatalog, MemoryStore, type FlushChanges } from '@recs/engine';
+import { testDatabase, testServices, uniqueName, type TestDatabase } from '@recs/devkit';
+import { Aggregator, DEFAULT_ENGINE_CONFIG, MemoryCatalog } from '@recs/engine';
 import {
   COLLECTIONS,
   connectRedis,
@@ -23,7 +23,7 @@ import { ListService } from '../src/lists/service.ts';
 import { ListStore } from '../src/lists/store.ts';
 import { MongoAggregateStore } from '../src/mongoStore.ts';
 import { Publisher } from '../src/publisher.ts';
-import { event, ingest, insertCatalog } from './helpers.ts';
+import { CapturingStore, event, ingest, insertCatalog, nextMessage } from './helpers.ts';
 
 /*
  * The live path: the aggregation leader recomputes its flushes' lists itself, from the state it
@@ -74,12 +74,6 @@ async function leader(): Promise<{ aggregation: AggregatorService; listService: 
   return { aggregation, listService };
 }
 
-async function nextMessage(channel: string): Promise<Record<string, unknown>> {
-  const message = deferred<Record<string, unknown>>();
-  await subscriber.subscribe(channel, (text) => message.resolve(JSON.parse(text) as Record<string, unknown>));
-  return message.promise.finally(() => subscriber.unsubscribe(channel));
-}
-
 beforeAll(async () => {
   database = await testDatabase('live_lists');
   redis = await connectRedis(testServices().redisUrl, logger, 'live-lists-test');
@@ -122,7 +116,7 @@ describe('live lists', () => {
         ...['y1', 'y2', 'y3'].flatMap((u) => [event(u, 'cup', 'PURCHASE', 60), event(u, 'lamp', 'PURCHASE', 60)]),
       ])
     ).waitUntilFinished(queueEvents);
-    const announced = nextMessage(liveChannel(names, 'recommendationsChanged', { userId: 'shopper' }));
+    const announced = nextMessage(subscriber, liveChannel(names, 'recommendationsChanged', { userId: 'shopper' }));
     const purchase = event('shopper', 'mug', 'PURCHASE', 1);
     await ingest(database.db, events, [purchase]);
     const message = await announced;
@@ -149,12 +143,7 @@ describe('live lists', () => {
 
   it('a new leader queues the lists of the users whose commit a crash left unfinished', async () => {
     // a commit held by lists that never finished (the process died)
-    const capture = new (class extends MemoryStore {
-      last: FlushChanges | undefined;
-      override async commit(changes: FlushChanges): Promise<void> {
-        this.last = changes;
-      }
-    })();
+    const capture = new CapturingStore();
     const memory = new Aggregator(capture, new MemoryCatalog([['mug', { categoryId: 'kitchen', inStock: true }]]), engine);
     await memory.start();
     await memory.apply([event('lost', 'mug', 'VIEW', 1)], Date.now());

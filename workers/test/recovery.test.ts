@@ -1,20 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testDatabase, type TestDatabase } from '@recs/devkit';
-import { Aggregator, DEFAULT_ENGINE_CONFIG, MemoryCatalog, MemoryStore, type FlushChanges } from '@recs/engine';
+import { Aggregator, DEFAULT_ENGINE_CONFIG, MemoryCatalog } from '@recs/engine';
 import { COLLECTIONS } from '@recs/shared';
 import { MongoAggregateStore } from '../src/mongoStore.ts';
 import { planChunks } from '../src/store/planLog.ts';
 import { planOps } from '../src/store/planOps.ts';
 import { compareAggregates, dumpAggregator, readStoredAggregates } from '../src/verify.ts';
-import { event } from './helpers.ts';
-
-/** A memory store that keeps the last changeset, to stage a crashed commit by hand. */
-class CapturingStore extends MemoryStore {
-  last: FlushChanges | undefined;
-  override async commit(changes: FlushChanges): Promise<void> {
-    this.last = changes;
-  }
-}
+import { CapturingStore, event } from './helpers.ts';
 
 let database: TestDatabase;
 
