@@ -221,18 +221,18 @@ export class Ingestor {
    */
   private async writeGroup(calls: readonly GroupCall[]): Promise<Written[]> {
     if (calls.length === 1) return [await this.writeAlone(calls[0]!)];
+    const keyOf = (event: TrackedEvent) => eventKey(event.userId, event.eventId);
+    // per call, the keys an earlier call of the group already holds
     const seen = new Set<string>();
-    const repeated = calls.map((call) =>
-      call.events.filter((event) => {
-        const key = eventKey(event.userId, event.eventId);
-        if (!seen.has(key)) {
-          seen.add(key);
-          return false;
-        }
-        return true;
-      }),
-    );
-    const events = calls.flatMap((call, i) => call.events.filter((event) => !repeated[i]!.includes(event)));
+    const again = calls.map((call) => {
+      const repeats = new Set<string>();
+      for (const key of call.events.map(keyOf)) {
+        if (seen.has(key)) repeats.add(key);
+        else seen.add(key);
+      }
+      return repeats;
+    });
+    const events = calls.flatMap((call, i) => call.events.filter((event) => !again[i]!.has(keyOf(event))));
     const batchId = randomUUID();
     let stored: StoredBatch;
     try {
@@ -244,16 +244,15 @@ export class Ingestor {
     }
     const queued = this.queueStored(batchId, events, stored);
     return calls.map((call, i): Written => {
-      const own = new Set(call.events.map((event) => eventKey(event.userId, event.eventId)));
-      const again = new Set(repeated[i]!.map((event) => eventKey(event.userId, event.eventId)));
-      const mine = (key: string) => own.has(key) && !again.has(key);
+      const own = new Set(call.events.map(keyOf));
+      const mine = (key: string) => own.has(key) && !again[i]!.has(key);
       return {
         ok: true,
         batchId,
         queued,
         stored: {
           inserted: new Set([...stored.inserted].filter(mine)),
-          duplicates: new Set([...[...stored.duplicates].filter(mine), ...again]),
+          duplicates: new Set([...[...stored.duplicates].filter(mine), ...again[i]!]),
           refused: new Map([...stored.refused].filter(([key]) => mine(key))),
         },
       };

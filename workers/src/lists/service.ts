@@ -40,7 +40,6 @@ import {
 } from '@recs/shared';
 import { Worker, type Job } from 'bullmq';
 import type { WorkersMetrics } from '../metrics.ts';
-
 import type { Publisher } from '../publisher.ts';
 import type { ListStore } from './store.ts';
 
