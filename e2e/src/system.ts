@@ -10,7 +10,7 @@ import { createGatewayServer, gatewayConfig, type GatewayConfig, type GatewaySer
 import { createProductsServer } from '@recs/products';
 import { ProductStore } from '@recs/products/store';
 import { createRecommendationsServer } from '@recs/recommendations';
-import { ListCache } from '@recs/recommendations/listCache';
+import { followChanges } from '@recs/recommendations/caches';
 import { RecommendationStore } from '@recs/recommendations/store';
 import {
   closeServer,
@@ -137,16 +137,12 @@ export async function startSystem(options: SystemOptions): Promise<System> {
     store: eventStore,
     ingestor: new Ingestor({ store: eventStore, queue: events, logger, metrics: new IngestMetrics(registries.events), jwtSecret: TEST_JWT_SECRET }),
   });
-  // hot lists in memory, as the recommendations process keeps them (dropped on change messages)
-  const listCache = new ListCache();
-  const listSubscriber = redis.duplicate();
-  listSubscriber.on('error', redisErrorListener(logger, 'list change subscriber'));
-  await listSubscriber.connect();
-  await listCache.follow(listSubscriber, names, logger);
+  // hot lists and best sellers in memory, as the recommendations process keeps them (dropped on change messages)
+  const caches = await followChanges(redis, names, logger, engine, registries.recommendations);
   const recommendations = await createRecommendationsServer({
     ...common,
     metrics: registries.recommendations,
-    store: new RecommendationStore(db.db, engine.bestSellerWindows, undefined, { lists: listCache }),
+    store: new RecommendationStore(db.db, engine.bestSellerWindows, undefined, caches),
     engine,
     experiment: options.experiment,
   });
@@ -318,7 +314,7 @@ export async function startSystem(options: SystemOptions): Promise<System> {
       await events.close();
       await lists.close();
       await maintenance.close();
-      await listSubscriber.close();
+      await caches.close();
       await redis.close();
       await db.drop();
     },

@@ -71,7 +71,7 @@ async function recommendationList(userId: string, limit: number, args: ControlAr
   let list: StoredList | undefined = await ctx.store.list(userId, ctx.fresh === true);
   const coldStart = list === undefined;
   if (list === undefined) {
-    const popular = await ctx.store.bestSellers(null, ctx.engine.defaultWindowDays);
+    const popular = await ctx.store.bestSellers(null, ctx.engine.defaultWindowDays, ctx.fresh === true);
     const items: RecommendationItem[] = popular.items.map(([productId, buyers]) => ({ productId, score: buyers, reasons: ['POPULAR'] }));
     list = { userId, items, strategy: 'BEST_SELLERS', generatedAt: popular.changedAt, version: 0 };
   }
@@ -137,7 +137,7 @@ async function bestSellers(categoryId: string | null, limit: number, windowDays:
   if (!Number.isInteger(windowDays) || windowDays < 1 || windowDays > ctx.engine.maxWindowDays) {
     throw badUserInput(`windowDays must be from 1 to ${ctx.engine.maxWindowDays}`);
   }
-  return ctx.store.bestSellers(categoryId, windowDays);
+  return ctx.store.bestSellers(categoryId, windowDays, ctx.fresh === true);
 }
 
 const servedByGateway = () => {

@@ -20,6 +20,7 @@ import {
   type UserStateDoc,
 } from '@recs/shared';
 import type { Db } from 'mongodb';
+import { rankingBytes, type BestSellersCache } from './bestSellersCache.ts';
 import type { ListCache } from './listCache.ts';
 
 /** Best sellers kept per computed ranking, as the workers keep per materialized one. */
@@ -40,14 +41,12 @@ interface Waiting {
   readonly reject: (error: unknown) => void;
 }
 
-const rankedBytes = (list: BestSellersList): number => list.items.reduce((sum, [id]) => sum + id.length + 48, 64);
-
 /** All MongoDB access of the recommendations subgraph. */
 export class RecommendationStore {
   private readonly db: Db;
   private readonly materialized: ReadonlySet<number>;
   /** Windows that are not materialized, computed here: bounded, whatever categories and windows clients ask for. */
-  private readonly computed = new ExpiringCache<BestSellersList>({ max: 10_000, maxBytes: 16 * 1024 * 1024, sizeOf: rankedBytes });
+  private readonly computed = new ExpiringCache<BestSellersList>({ max: 10_000, maxBytes: 16 * 1024 * 1024, sizeOf: rankingBytes });
   private readonly computedTtlMs: number;
   /** Rankings asked for and not computed yet, by key: every request for one shares its computation. */
   private readonly pending = new Map<string, Promise<BestSellersList>>();
@@ -58,13 +57,20 @@ export class RecommendationStore {
 
   /** Lists in memory, dropped when the workers announce newer ones (see ListCache); none: every read goes to MongoDB. */
   private readonly lists: ListCache | undefined;
+  private readonly rankings: BestSellersCache | undefined;
   /** The experiments' per-variant figures (experiment_tallies, experiment_users). */
   readonly tallies: ExperimentTallies;
 
   /** `materializedWindows` are kept current by the workers; other windows are computed here. */
-  constructor(db: Db, materializedWindows: readonly number[], computedTtlMs = 60_000, options: { readonly lists?: ListCache } = {}) {
+  constructor(
+    db: Db,
+    materializedWindows: readonly number[],
+    computedTtlMs = 60_000,
+    options: { readonly lists?: ListCache; readonly bestSellers?: BestSellersCache } = {},
+  ) {
     this.db = db;
     this.lists = options.lists;
+    this.rankings = options.bestSellers;
     this.tallies = new ExperimentTallies(db);
     this.materialized = new Set(materializedWindows);
     this.computedTtlMs = computedTtlMs;
@@ -114,10 +120,14 @@ export class RecommendationStore {
     return new Map(docs.map((doc) => [doc._id, neighboursFromDoc(doc)]));
   }
 
-  async bestSellers(categoryId: string | null, windowDays: number, now = Date.now()): Promise<BestSellersList> {
+  /** A best-seller ranking; `fresh`: a stored window from MongoDB unless the cache holds the newest change heard of. */
+  async bestSellers(categoryId: string | null, windowDays: number, fresh = false, now = Date.now()): Promise<BestSellersList> {
     if (this.materialized.has(windowDays)) {
-      const doc = await this.db.collection<BestSellersDoc>(COLLECTIONS.bestSellers).findOne({ _id: bestSellersDocId(categoryId, windowDays) });
-      return doc === null ? { categoryId, windowDays, items: [], changedAt: 0 } : fromBestSellersDoc(doc);
+      const read = async (): Promise<BestSellersList> => {
+        const doc = await this.db.collection<BestSellersDoc>(COLLECTIONS.bestSellers).findOne({ _id: bestSellersDocId(categoryId, windowDays) });
+        return doc === null ? { categoryId, windowDays, items: [], changedAt: 0 } : fromBestSellersDoc(doc);
+      };
+      return this.rankings === undefined ? read() : this.rankings.get(categoryId, windowDays, read, fresh, now);
     }
     // the day is part of the key: a ranking computed yesterday is not today's
     const key = `${dayOf(now)}:${bestSellersDocId(categoryId, windowDays)}`;
