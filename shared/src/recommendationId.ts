@@ -9,8 +9,9 @@
  * The user is not written in the id, only signed: an id checks out only with the event's own
  * userId, and the id stays within the 128 characters of every other id whatever the userId's length.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual, type KeyObject } from 'node:crypto';
 import type { EventType, RecommendationStrategy } from '@recs/engine';
+import { keyOf } from './auth.ts';
 
 /** The event types that may carry a recommendationId (what a list leads to). */
 export const ATTRIBUTABLE_TYPES = ['CLICK', 'ADD_TO_CART', 'PURCHASE'] as const satisfies readonly EventType[];
@@ -53,16 +54,13 @@ const SEPARATOR = '~';
 const MAC_LENGTH = 22;
 const BASE36 = /^[0-9a-z]{1,11}$/;
 
-const keys = new Map<string, Buffer>();
-
-function keyFor(secret: string): Buffer {
-  let key = keys.get(secret);
-  if (key === undefined) keys.set(secret, (key = createHmac('sha256', secret).update('recs/recommendation-id/v1').digest()));
-  return key;
-}
+const keys = new Map<string, KeyObject>();
 
 function mac(userId: string, body: string, secret: string): string {
-  return createHmac('sha256', keyFor(secret)).update(`${userId}\n${body}`).digest('base64url').slice(0, MAC_LENGTH);
+  return createHmac('sha256', keyOf(keys, secret, 'recs/recommendation-id/v1'))
+    .update(`${userId}\n${body}`)
+    .digest('base64url')
+    .slice(0, MAC_LENGTH);
 }
 
 /** The id of a list served to `userId`. The names must match EXPERIMENT_NAME, VARIANT_NAME and MODEL_VERSION. */
