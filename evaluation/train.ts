@@ -122,7 +122,7 @@ try {
   for (const [name, share] of report.importance) console.log(`  ${name.padEnd(24)} ${(100 * share).toFixed(2)}%`);
   console.log(
     `\nranker: ${set.queries.toLocaleString('en')} training queries (${report.trainQueries} train, ${report.validQueries} validation), ${set.rows.toLocaleString('en')} rows, candidates holding ${(100 * set.candidateRecall).toFixed(1)}% of the products bought; ` +
-      `LightGBM ${report.lightgbm}, ${report.rounds} rounds${report.refit ? ' (refit on all queries)' : ''}, validation NDCG@10 ${report.validNdcg10.toFixed(4)}`,
+      `LightGBM ${report.lightgbm}, ${report.rounds} rounds${report.refit ? ' (refit on all queries)' : ''}, validation NDCG@10 ${report.validNdcg10?.toFixed(4) ?? 'none (fixed rounds)'}`,
   );
   console.log(
     `times: Python environment ${trained.installSeconds > 0 ? `installed in ${trained.installSeconds.toFixed(1)} s` : 'ready'}, training set ${set.seconds.toFixed(1)} s, trainer ${trained.trainerSeconds.toFixed(1)} s (fit ${report.fitSeconds.toFixed(1)} s), evaluation ${seconds(evaluationStarted)} s, total ${seconds(started)} s`,

@@ -29,6 +29,12 @@ export interface RankerModelDoc {
   bytes: number;
   /** The training baskets and the events replayed for them. */
   trainedOn: { from: Date; until: Date; queries: number; rows: number; events: number; validNdcg: number; candidateRecall: number };
+  /**
+   * When the model stored was fitted once more after its promotion: the same rounds on the
+   * baskets from `from` to `until`, `holdout` of them the holdout's (the figures below are of the
+   * model judged, fitted without them).
+   */
+  finalFit?: { from: Date; until: Date; queries: number; holdout: number; rows: number; seconds: number };
   /** The latest weeks, not trained on: this model, the blend and the model serving then, at k. */
   holdout: {
     from: Date;

@@ -1,14 +1,16 @@
 """Trains the learned ranking stage: LightGBM LambdaRank on a training set written by
 trainer/src/trainingSet.ts, early stopping on a time-based validation slice.
 
-    python3 trainer/python/train.py --data DIR --out DIR [--seed 1] [--no-refit] [--params JSON]
+    python3 trainer/python/train.py --data DIR --out DIR [--seed 1] [--no-refit] [--rounds N] [--params JSON]
 
 DIR holds meta.json (feature names, rows, validFrom), features.f64 (rows x features, float64
 little-endian, NaN = missing), labels.u8 (one per row) and queries.tsv (one line per query, in
 time order: at, customer, invoice, rows). Queries at or after validFrom are the validation slice:
 the model is trained on the earlier ones until NDCG@10 on it has not improved for
 `early_stopping` rounds; then (unless --no-refit) retrained on every query for that many rounds,
-so the latest weeks are learned from too. Writes OUT/model.json (booster.dump_model(), what the
+so the latest weeks are learned from too. With --rounds N: trained on every query for N rounds,
+no validation slice (the training job's final fit, the holdout weeks added, for the rounds its
+judged model was early-stopped at). Writes OUT/model.json (booster.dump_model(), what the
 TypeScript scorer reads), OUT/model.txt (LightGBM's own format) and OUT/report.json (rounds,
 validation NDCG, gain importances, seconds), and prints report.json's content as the last line.
 """
@@ -71,6 +73,7 @@ def main():
     parser.add_argument("--out", required=True)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-refit", action="store_true")
+    parser.add_argument("--rounds", type=int, help="train on every query for this many rounds: no early stopping, no validation slice")
     parser.add_argument("--params", default="{}", help="JSON object of LightGBM parameters over the defaults")
     args = parser.parse_args()
     started = time.time()
@@ -78,33 +81,42 @@ def main():
     params = {**DEFAULT_PARAMS, **json.loads(args.params), "seed": args.seed}
     read_seconds = time.time() - started
 
-    valid = at >= meta["validFrom"]
-    if valid.all() or not valid.any():
-        raise SystemExit("train.py: the validation slice must hold some queries but not all")
-    cut = int(np.argmax(valid))  # queries are in time order
-    if not valid[cut:].all():
-        raise SystemExit("train.py: queries.tsv is not in time order")
-    train_rows = int(sizes[:cut].sum())
-
-    fit_started = time.time()
-    train_set = lgb.Dataset(features[:train_rows], labels[:train_rows], group=sizes[:cut], feature_name=names, free_raw_data=False)
-    valid_set = lgb.Dataset(features[train_rows:], labels[train_rows:], group=sizes[cut:], reference=train_set)
-    history = {}
-    booster = lgb.train(
-        params,
-        train_set,
-        num_boost_round=MAX_ROUNDS,
-        valid_sets=[valid_set],
-        valid_names=["valid"],
-        callbacks=[lgb.early_stopping(EARLY_STOPPING, verbose=False), lgb.record_evaluation(history), lgb.log_evaluation(50)],
-    )
-    rounds = booster.best_iteration or MAX_ROUNDS
-    valid_ndcg = history["valid"]["ndcg@10"][rounds - 1]
-    if not args.no_refit:
+    if args.rounds is not None:
+        if args.rounds < 1:
+            raise SystemExit("train.py: --rounds must be at least 1")
+        fit_started = time.time()
         all_set = lgb.Dataset(features, labels, group=sizes, feature_name=names)
-        booster = lgb.train(params, all_set, num_boost_round=rounds)
+        booster = lgb.train(params, all_set, num_boost_round=args.rounds)
+        rounds, valid_ndcg, cut, refit = args.rounds, None, len(sizes), True
     else:
-        booster = lgb.train(params, train_set, num_boost_round=rounds)
+        valid = at >= meta["validFrom"]
+        if valid.all() or not valid.any():
+            raise SystemExit("train.py: the validation slice must hold some queries but not all")
+        cut = int(np.argmax(valid))  # queries are in time order
+        if not valid[cut:].all():
+            raise SystemExit("train.py: queries.tsv is not in time order")
+        train_rows = int(sizes[:cut].sum())
+
+        fit_started = time.time()
+        train_set = lgb.Dataset(features[:train_rows], labels[:train_rows], group=sizes[:cut], feature_name=names, free_raw_data=False)
+        valid_set = lgb.Dataset(features[train_rows:], labels[train_rows:], group=sizes[cut:], reference=train_set)
+        history = {}
+        booster = lgb.train(
+            params,
+            train_set,
+            num_boost_round=MAX_ROUNDS,
+            valid_sets=[valid_set],
+            valid_names=["valid"],
+            callbacks=[lgb.early_stopping(EARLY_STOPPING, verbose=False), lgb.record_evaluation(history), lgb.log_evaluation(50)],
+        )
+        rounds = booster.best_iteration or MAX_ROUNDS
+        valid_ndcg = history["valid"]["ndcg@10"][rounds - 1]
+        if not args.no_refit:
+            all_set = lgb.Dataset(features, labels, group=sizes, feature_name=names)
+            booster = lgb.train(params, all_set, num_boost_round=rounds)
+        else:
+            booster = lgb.train(params, train_set, num_boost_round=rounds)
+        refit = not args.no_refit
     fit_seconds = time.time() - fit_started
 
     os.makedirs(args.out, exist_ok=True)
@@ -118,7 +130,7 @@ def main():
         "lightgbm": lgb.__version__,
         "params": params,
         "rounds": rounds,
-        "refit": not args.no_refit,
+        "refit": refit,
         "validNdcg10": valid_ndcg,
         "trainQueries": cut,
         "validQueries": int(len(sizes) - cut),

@@ -16,7 +16,8 @@ export interface TrainerReport {
   readonly lightgbm: string;
   readonly rounds: number;
   readonly refit: boolean;
-  readonly validNdcg10: number;
+  /** NDCG@10 on the validation slice at `rounds`; null for a fit of fixed rounds (no slice). */
+  readonly validNdcg10: number | null;
   readonly trainQueries: number;
   readonly validQueries: number;
   readonly rows: number;
@@ -33,6 +34,8 @@ export interface FitOptions {
   readonly seed?: number | undefined;
   /** Retrain on every query for the early-stopped number of rounds (default true). */
   readonly refit?: boolean | undefined;
+  /** Train on every query for this many rounds: no early stopping, no validation slice (the job's final fit). */
+  readonly rounds?: number | undefined;
   /** LightGBM parameters over train.py's defaults. */
   readonly params?: Readonly<Record<string, unknown>> | undefined;
   readonly venv?: string | undefined;
@@ -81,6 +84,7 @@ export async function fitRanker(options: FitOptions): Promise<FittedModel> {
   const started = performance.now();
   const args = ['--data', options.data, '--out', options.out, '--seed', String(options.seed ?? 1), '--params', JSON.stringify(options.params ?? {})];
   if (options.refit === false) args.push('--no-refit');
+  if (options.rounds !== undefined) args.push('--rounds', String(options.rounds));
   await runTrainer(python, args, log);
   const trainerSeconds = (performance.now() - started) / 1000;
   const modelFile = join(options.out, 'model.json');

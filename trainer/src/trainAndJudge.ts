@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { DAY_MS, type CatalogView, type EngineConfig, type LightgbmModel } from '@recs/engine';
 import { judgeModel, scoreHoldout, type HoldoutFigures, type Verdict } from './holdout.ts';
 import { fitRanker, type FittedModel } from './lightgbm.ts';
-import { buildTrainingSet, type HistoryStep, type TrainingSetSummary } from './trainingSet.ts';
+import { buildTrainingSet, withHoldout, type HistoryStep, type TrainingSetSummary } from './trainingSet.ts';
 
 export interface TrainingSettings {
   /** The latest days, never trained on: the model is judged on their baskets (default 28). */
@@ -21,6 +21,12 @@ export interface TrainingSettings {
   readonly maxHoldoutQueries: number;
   /** List length the holdout is scored at (default 10). */
   readonly k: number;
+  /**
+   * A promoted model is fitted once more, for the rounds it was early-stopped at, on the baskets
+   * of the `trainDays` up to now (the holdout's included): what serves has learned from the
+   * latest weeks too (default true).
+   */
+  readonly finalFit: boolean;
 }
 
 export const TRAINING_DEFAULTS: TrainingSettings = {
@@ -31,6 +37,7 @@ export const TRAINING_DEFAULTS: TrainingSettings = {
   minHoldoutQueries: 50,
   maxHoldoutQueries: 20_000,
   k: 10,
+  finalFit: true,
 };
 
 export class TrainingSettingsError extends Error {
@@ -40,10 +47,11 @@ export class TrainingSettingsError extends Error {
 /** The settings with TRAINING_DEFAULTS for what is left out; a TrainingSettingsError when they make no periods. */
 export function trainingSettings(partial: Partial<TrainingSettings> = {}): TrainingSettings {
   const settings = { ...TRAINING_DEFAULTS, ...partial };
-  const { holdoutDays, trainDays, validDays, minTrainQueries, minHoldoutQueries, maxHoldoutQueries, k } = settings;
+  const { holdoutDays, trainDays, validDays, minTrainQueries, minHoldoutQueries, maxHoldoutQueries, k, finalFit } = settings;
   const whole = (value: number) => Number.isInteger(value) && value > 0;
   if (![holdoutDays, trainDays, validDays, minTrainQueries, minHoldoutQueries, maxHoldoutQueries, k].every(whole))
     throw new TrainingSettingsError('every training setting must be a whole number above 0');
+  if (typeof finalFit !== 'boolean') throw new TrainingSettingsError('finalFit must be true or false');
   if (validDays >= trainDays) throw new TrainingSettingsError(`the validation days (${validDays}) must be fewer than the training days (${trainDays})`);
   if (minHoldoutQueries > maxHoldoutQueries) throw new TrainingSettingsError('the holdout cannot need more baskets than it keeps');
   return settings;
@@ -81,7 +89,15 @@ export type Judged =
       readonly verdict: Verdict;
       readonly periods: TrainingPeriods;
       readonly set: TrainingSetSummary;
+      /** The model judged (fitted on the training baskets only): `candidate` is its figures. */
       readonly fitted: FittedModel;
+      /**
+       * What serves when promoted: the final fit (the same rounds on the training and holdout
+       * baskets), or `fitted` itself without one (finalFit false, refused).
+       */
+      readonly serves: FittedModel;
+      /** The final fit's baskets (and rows), and how many of them the holdout added, when there was one. */
+      readonly finalFit?: { readonly queries: number; readonly rows: number; readonly added: number };
       readonly candidate: HoldoutFigures;
       readonly blend: HoldoutFigures;
       readonly serving?: { readonly version: string; readonly figures: HoldoutFigures };
@@ -94,7 +110,11 @@ export type Judged =
  * `holdoutDays` train a LightGBM LambdaRank model (fitRanker; early stopping on the last
  * `validDays` of them); the holdout's baskets, never trained on, score it beside the blend (the
  * candidates in recommend()'s order) and the serving model; judgeModel gives the verdict. Too few
- * training baskets: nothing is fitted (`skipped`).
+ * training baskets: nothing is fitted (`skipped`). A promoted model is then fitted once more on
+ * the baskets of the `trainDays` up to now, the holdout's included, for the rounds the judged one
+ * was early-stopped at (`serves`), as the trainer refits on its validation slice: the recipe is
+ * what was judged, and what serves has seen the latest weeks, the ones nearest the lists it
+ * will rank.
  */
 export async function trainAndJudge(options: TrainAndJudgeOptions, now: number): Promise<Judged> {
   const started = performance.now();
@@ -132,12 +152,30 @@ export async function trainAndJudge(options: TrainAndJudgeOptions, now: number):
     const candidate = scoreHoldout(holdout, fitted.model, settings.k);
     const blend = scoreHoldout(holdout, undefined, settings.k);
     const verdict = judgeModel({ candidate, blend, serving, minQueries: settings.minHoldoutQueries });
+    let serves = fitted;
+    let finalFit: { readonly queries: number; readonly rows: number; readonly added: number } | undefined;
+    if (verdict.promote && settings.finalFit) {
+      finalFit = withHoldout(join(dir, 'training-set'), holdout, join(dir, 'final-set'), now - settings.trainDays * DAY_MS);
+      say(
+        `ranker: final fit, ${fitted.report.rounds} rounds, on the baskets of the ${settings.trainDays} days to ${date(now)}: ${finalFit.queries.toLocaleString('en')} (${finalFit.added.toLocaleString('en')} from the holdout), ${finalFit.rows.toLocaleString('en')} rows`,
+      );
+      serves = await fitRanker({
+        data: join(dir, 'final-set'),
+        out: join(dir, 'final-model'),
+        rounds: fitted.report.rounds,
+        params: options.params,
+        venv: options.venv,
+        onProgress: say,
+      });
+    }
     return {
       outcome: verdict.promote ? 'promoted' : 'refused',
       verdict,
       periods,
       set: summary,
       fitted,
+      serves,
+      ...(finalFit === undefined ? {} : { finalFit }),
       candidate,
       blend,
       ...(serving === undefined ? {} : { serving }),

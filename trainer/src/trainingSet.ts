@@ -1,4 +1,4 @@
-import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   Aggregator,
@@ -192,4 +192,56 @@ export async function buildTrainingSet(options: TrainingSetOptions): Promise<Tra
   };
   writeFileSync(join(dir, 'meta.json'), `${JSON.stringify({ features: RANKER_FEATURE_NAMES, from, until, validFrom, ...summary }, null, 1)}\n`);
   return { summary, holdout, holdoutDropped };
+}
+
+/**
+ * The training set in `dir` with its queries before `since` left out and the holdout's baskets
+ * added (labelled as the training ones, those with no bought candidate left out), written to
+ * `out`: the final fit of a model promoted on them learns from the latest weeks, over as many
+ * days as it was trained on. Returns the queries and rows it holds, and those the holdout added.
+ */
+export function withHoldout(
+  dir: string,
+  holdout: readonly HoldoutQuery[],
+  out: string,
+  since: number,
+): { readonly queries: number; readonly rows: number; readonly added: number } {
+  mkdirSync(out, { recursive: true });
+  const width = RANKER_FEATURE_NAMES.length;
+  const [header, ...lines] = readFileSync(join(dir, 'queries.tsv'), 'utf8').trimEnd().split('\n');
+  // queries are in time order: the first ones kept start at row `skipRows`
+  let skipRows = 0;
+  let first = 0;
+  for (; first < lines.length; first++) {
+    const [at, , , rows] = lines[first]!.split('\t');
+    if (Number(at) >= since) break;
+    skipRows += Number(rows);
+  }
+  const kept = lines.slice(first);
+  const features = readFileSync(join(dir, 'features.f64'));
+  const labels = readFileSync(join(dir, 'labels.u8'));
+  let rows = labels.length - skipRows;
+  writeFileSync(join(out, 'features.f64'), features.subarray(skipRows * width * 8));
+  writeFileSync(join(out, 'labels.u8'), labels.subarray(skipRows));
+  const featureFile = openSync(join(out, 'features.f64'), 'a');
+  const labelFile = openSync(join(out, 'labels.u8'), 'a');
+  let added = 0;
+  try {
+    for (const { basket, productIds, features: block } of holdout) {
+      const label = Uint8Array.from(productIds, (productId) => (basket.products.has(productId) ? 1 : 0));
+      if (!label.includes(1)) continue;
+      writeSync(featureFile, new Uint8Array(block.buffer, block.byteOffset, block.byteLength));
+      writeSync(labelFile, label);
+      kept.push(`${basket.at}\t${basket.userId}\t${basket.id}\t${productIds.length}`);
+      added++;
+      rows += productIds.length;
+    }
+  } finally {
+    closeSync(featureFile);
+    closeSync(labelFile);
+  }
+  writeFileSync(join(out, 'queries.tsv'), `${[header, ...kept].join('\n')}\n`);
+  const meta = JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as Record<string, unknown>;
+  writeFileSync(join(out, 'meta.json'), `${JSON.stringify({ ...meta, from: since, rows, queries: kept.length, holdoutQueries: added }, null, 1)}\n`);
+  return { queries: kept.length, rows, added };
 }

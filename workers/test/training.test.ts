@@ -95,6 +95,16 @@ describe('the ranking model training job', () => {
     expect(serving?.doc.status).toBe('serving');
     expect(serving?.doc.holdout.model.ndcg).toBeCloseTo(outcome.candidate.ndcg, 3);
     expect(serving?.doc.trainedOn.until.getTime()).toBe(NOW - 21 * DAY_MS);
+    // what serves was fitted again on the training days up to now, the holdout's baskets added
+    // (the figures are the judged fit's)
+    const finalFit = serving?.doc.finalFit;
+    expect(finalFit?.until.getTime()).toBe(NOW);
+    expect(finalFit?.from.getTime()).toBe(NOW - 100 * DAY_MS);
+    expect(finalFit?.holdout).toBeGreaterThanOrEqual(outcome.candidate.queries * 0.5);
+    expect(finalFit?.holdout).toBeLessThanOrEqual(outcome.candidate.queries);
+    // the oldest 21 days of training baskets are left out, as many added: about as many in all
+    expect(finalFit!.queries).toBeLessThan(serving!.doc.trainedOn.queries + finalFit!.holdout);
+    expect(finalFit!.rows).toBeGreaterThan(finalFit!.queries);
     expect(serving?.doc.importance.length).toBeGreaterThan(10);
 
     // a list worker (here the aggregation leader's, the aggregates in its memory) loads it and
@@ -148,6 +158,8 @@ describe('the ranking model training job', () => {
     expect(await models.servingVersion()).toBe(before);
     const latest = await models.latest();
     expect(latest[0]).toMatchObject({ _id: outcome.version, status: 'refused', reason: outcome.reason });
+    // a refused model is kept as judged: no final fit
+    expect(latest[0]?.finalFit).toBeUndefined();
     expect(latest.find((model) => model._id === before)?.status).toBe('serving');
   }, 180_000);
 

@@ -159,5 +159,5 @@ export async function trainServedModel(dataset: Dataset, options: ServedModelOpt
   );
   if (judged.outcome !== 'promoted') return { judged };
   const version = `split-${new Date(options.split).toISOString().slice(0, 10)}`;
-  return { judged, served: { model: judged.fitted.model, price, version } };
+  return { judged, served: { model: judged.serves.model, price, version } };
 }

@@ -6,7 +6,7 @@
  * model, no change: the blend serves.
  */
 import { createHash } from 'node:crypto';
-import { ModelFormatError, RANKER_FEATURE_NAMES, type CatalogView, type EngineConfig, type LightgbmModel, type TrackedEvent } from '@recs/engine';
+import { DAY_MS, ModelFormatError, RANKER_FEATURE_NAMES, type CatalogView, type EngineConfig, type LightgbmModel, type TrackedEvent } from '@recs/engine';
 import { COLLECTIONS, fromRawEventDoc, RankerModels, type RankerModelDoc, type RawEventDoc } from '@recs/shared';
 import { basketSteps, trainAndJudge, trainingSettings, type HoldoutFigures, type TrainingSettings } from '@recs/trainer';
 import type { Db } from 'mongodb';
@@ -90,9 +90,9 @@ export async function trainFromEvents(options: TrainingJobOptions, now = Date.no
     now,
   );
   if (judged.outcome === 'skipped') return { outcome: 'skipped', reason: judged.reason, seconds: judged.seconds };
-  const { fitted, candidate, blend, verdict, periods, set } = judged;
+  const { fitted, serves, candidate, blend, verdict, periods, set } = judged;
   const trainedAt = new Date(now);
-  const version = `${trainedAt.toISOString().replace(/[-:]/g, '').slice(0, 15)}Z-${createHash('sha256').update(fitted.dump).digest('hex').slice(0, 8)}`;
+  const version = `${trainedAt.toISOString().replace(/[-:]/g, '').slice(0, 15)}Z-${createHash('sha256').update(serves.dump).digest('hex').slice(0, 8)}`;
   const doc: Omit<RankerModelDoc, 'status' | 'dump'> = {
     _id: version,
     reason: verdict.reason,
@@ -100,17 +100,30 @@ export async function trainFromEvents(options: TrainingJobOptions, now = Date.no
     features: [...RANKER_FEATURE_NAMES],
     lightgbm: fitted.report.lightgbm,
     rounds: fitted.report.rounds,
-    trees: fitted.model.treeCount,
-    bytes: fitted.modelBytes,
+    trees: serves.model.treeCount,
+    bytes: serves.modelBytes,
     trainedOn: {
       from: new Date(periods.from),
       until: new Date(periods.until),
       queries: set.queries,
       rows: set.rows,
       events: set.events,
-      validNdcg: round(fitted.report.validNdcg10),
+      // the judged fit is early-stopped on the validation days: it has their NDCG
+      validNdcg: round(fitted.report.validNdcg10!),
       candidateRecall: round(set.candidateRecall),
     },
+    ...(judged.finalFit === undefined
+      ? {}
+      : {
+          finalFit: {
+            from: new Date(now - settings.trainDays * DAY_MS),
+            until: trainedAt,
+            queries: judged.finalFit.queries,
+            holdout: judged.finalFit.added,
+            rows: judged.finalFit.rows,
+            seconds: round(serves.trainerSeconds),
+          },
+        }),
     holdout: {
       from: new Date(periods.until),
       until: trainedAt,
@@ -121,11 +134,11 @@ export async function trainFromEvents(options: TrainingJobOptions, now = Date.no
       ...(judged.serving === undefined ? {} : { serving: { version: judged.serving.version, ...scoreOf(judged.serving.figures) } }),
     },
     importance: fitted.report.importance.map(([feature, share]) => ({ feature, share: round(share) })),
-    seconds: { set: round(set.seconds), fit: round(fitted.trainerSeconds), total: round(judged.seconds) },
+    seconds: { set: round(set.seconds), fit: round(fitted.trainerSeconds + (serves === fitted ? 0 : serves.trainerSeconds)), total: round(judged.seconds) },
   };
   if (options.record !== false) {
-    if (verdict.promote) await models.promote({ ...doc, dump: fitted.dump }, trainedAt);
-    else await models.refuse({ ...doc, dump: fitted.dump });
+    if (verdict.promote) await models.promote({ ...doc, dump: serves.dump }, trainedAt);
+    else await models.refuse({ ...doc, dump: serves.dump });
   }
   say(`ranker: model ${version} ${judged.outcome}: ${verdict.reason}`);
   return {
