@@ -120,12 +120,12 @@ try {
     );
     if (served !== undefined && served.judged.outcome !== 'skipped') {
       const { judged } = served;
-      const importance = judged.fitted.report.importance
+      const importance = judged.serves.report.importance
         .slice(0, 8)
         .map(([name, share]) => `${name} ${(100 * share).toFixed(1)}%`)
         .join(', ');
       console.log(
-        `served: the training job at the split ${judged.outcome} its model: ${judged.verdict.reason} (holdout ${judged.candidate.queries} baskets, Recall@10 ${judged.candidate.recall.toFixed(4)} vs the blend's ${judged.blend.recall.toFixed(4)}); ${judged.fitted.model.treeCount} trees, ${(judged.fitted.modelBytes / 1024).toFixed(0)} KiB, training set ${judged.set.seconds.toFixed(0)} s, LightGBM ${judged.fitted.trainerSeconds.toFixed(0)} s; gain: ${importance}`,
+        `served: the training job at the split ${judged.outcome} its model: ${judged.verdict.reason} (holdout ${judged.candidate.queries} baskets, Recall@10 ${judged.candidate.recall.toFixed(4)} vs the blend's ${judged.blend.recall.toFixed(4)}); popularity penalty ${judged.penalty.penalty.weight}${judged.finalFit === undefined ? '' : `; final fit on ${judged.finalFit.queries.toLocaleString('en')} baskets (${judged.finalFit.added.toLocaleString('en')} of the holdout)`}; ${judged.serves.model.treeCount} trees, ${(judged.serves.modelBytes / 1024).toFixed(0)} KiB, training set ${judged.set.seconds.toFixed(0)} s, LightGBM ${(judged.fitted.trainerSeconds + (judged.serves === judged.fitted ? 0 : judged.serves.trainerSeconds)).toFixed(0)} s; gain: ${importance}`,
       );
     }
   }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { LightgbmModel, ModelFormatError } from '../src/ranker/model.ts';
+import { dumpWithPenalty, LightgbmModel, ModelFormatError } from '../src/ranker/model.ts';
 import { RANKER_FEATURE_NAMES } from '../src/ranker/features.ts';
 import { rankerModel } from '../src/ranker/rank.ts';
 
@@ -82,5 +82,25 @@ describe('LightgbmModel', () => {
     expect(() => rankerModel(model)).toThrow(/trained on another version of RANKER_FEATURES/);
     const ours = { feature_names: RANKER_FEATURE_NAMES, tree_info: [{ tree_structure: { leaf_value: 0.25 } }] };
     expect(rankerModel(ours).score(RANKER_FEATURE_NAMES.map(() => 0))).toBe(0.25);
+  });
+
+  it("takes the popularity penalty off the trees' score, and keeps it in the dump it is saved with", () => {
+    const dump = { feature_names: ['x', 'buyers'], tree_info: [{ tree_structure: { leaf_value: 2 } }] };
+    const plain = LightgbmModel.fromDump(dump);
+    expect(plain.penalty).toBeUndefined();
+    expect(plain.score([0, 7])).toBe(2);
+    const penalized = plain.withPenalty({ feature: 'buyers', weight: 0.5 });
+    // 0.5 × log2(1 + 7) = 1.5
+    expect(penalized.score([0, 7])).toBeCloseTo(0.5, 12);
+    expect(penalized.treeScore([0, 7])).toBe(2);
+    // a missing or non-positive value is not penalized
+    expect(penalized.score([0, Number.NaN])).toBe(2);
+    expect(penalized.score([0, -3])).toBe(2);
+    // what the job saves loads with the same penalty; weight 0 saves none
+    const saved = dumpWithPenalty(JSON.stringify(dump), { feature: 'buyers', weight: 0.5 });
+    expect(LightgbmModel.fromDump(saved).score([0, 7])).toBeCloseTo(0.5, 12);
+    expect(JSON.parse(dumpWithPenalty(saved, { feature: 'buyers', weight: 0 }))).toEqual(dump);
+    expect(() => plain.withPenalty({ feature: 'nope', weight: 1 })).toThrow(/nope is not one of the model's features/);
+    expect(() => LightgbmModel.fromDump({ ...dump, recs_popularity_penalty: { feature: 'buyers', weight: -1 } })).toThrow(ModelFormatError);
   });
 });

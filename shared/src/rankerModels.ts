@@ -30,6 +30,11 @@ export interface RankerModelDoc {
   /** The training baskets and the events replayed for them. */
   trainedOn: { from: Date; until: Date; queries: number; rows: number; events: number; validNdcg: number; candidateRecall: number };
   /**
+   * The popularity penalty chosen on the holdout (stored in the dump too, which is what scoring
+   * reads) and each weight tried: its holdout NDCG and Recall, and the distinct products its lists held.
+   */
+  penalty?: { feature: string; weight: number; tried: { weight: number; ndcg: number; recall: number; products: number }[] };
+  /**
    * When the model stored was fitted once more after its promotion: the same rounds on the
    * baskets from `from` to `until`, `holdout` of them the holdout's (the figures below are of the
    * model judged, fitted without them).

@@ -1,4 +1,4 @@
-import { RANKER_FEATURE_NAMES, type LightgbmModel } from '@recs/engine';
+import { RANKER_FEATURE_NAMES, type LightgbmModel, type PopularityPenalty } from '@recs/engine';
 import { scoreList } from './listScore.ts';
 import type { HoldoutQuery } from './trainingSet.ts';
 
@@ -20,6 +20,70 @@ export function holdoutList(query: HoldoutQuery, model: LightgbmModel | undefine
   const scored = query.productIds.map((productId, i) => ({ productId, i, score: model.score(query.features.subarray(i * width, (i + 1) * width)) }));
   scored.sort((a, b) => b.score - a.score || a.i - b.i);
   return scored.slice(0, k).map((entry) => entry.productId);
+}
+
+/** The feature the popularity penalty is on: a product's distinct buyers in the last 30 days. */
+export const PENALTY_FEATURE = 'buyers_30d';
+/** The penalty weights the job tries on its holdout, smallest first (see PopularityPenalty). */
+export const PENALTY_WEIGHTS: readonly number[] = [0, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2];
+
+/** One weight tried: the holdout's figures under it and the distinct products its lists held. */
+export interface PenaltyTrial extends HoldoutFigures {
+  readonly weight: number;
+  readonly products: number;
+}
+
+export interface PenaltyChoice {
+  readonly penalty: PopularityPenalty;
+  /** The holdout figures under the weight chosen. */
+  readonly figures: HoldoutFigures;
+  readonly tried: readonly PenaltyTrial[];
+}
+
+/**
+ * How much to hold popular products back (PopularityPenalty on PENALTY_FEATURE): the largest of
+ * `weights` whose holdout NDCG@k is not below the unpenalized model's, so the lists gain
+ * breadth (more distinct products, less of what everyone is shown) only where the shop's latest
+ * weeks say it costs no accuracy. Trees are scored once per candidate, whatever the weights.
+ */
+export function choosePenalty(holdout: readonly HoldoutQuery[], model: LightgbmModel, k = 10, weights = PENALTY_WEIGHTS): PenaltyChoice {
+  const width = RANKER_FEATURE_NAMES.length;
+  const column = RANKER_FEATURE_NAMES.indexOf(PENALTY_FEATURE);
+  const scored = holdout.map((query) => {
+    const n = query.productIds.length;
+    const tree = new Float64Array(n);
+    const popularity = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      const row = query.features.subarray(i * width, (i + 1) * width);
+      tree[i] = model.treeScore(row);
+      const value = row[column]!;
+      popularity[i] = value > 0 ? Math.log2(1 + value) : 0;
+    }
+    return { query, tree, popularity };
+  });
+  const tried = weights.map((weight): PenaltyTrial => {
+    let recall = 0;
+    let ndcg = 0;
+    const products = new Set<string>();
+    for (const { query, tree, popularity } of scored) {
+      const order = query.productIds.map((_, i) => i);
+      order.sort((a, b) => tree[b]! - weight * popularity[b]! - (tree[a]! - weight * popularity[a]!) || a - b);
+      const list = order.slice(0, k).map((i) => query.productIds[i]!);
+      for (const productId of list) products.add(productId);
+      const score = scoreList(list, query.basket.products, k);
+      recall += score.recall;
+      ndcg += score.ndcg;
+    }
+    const n = holdout.length;
+    return { weight, queries: n, k, recall: n === 0 ? 0 : recall / n, ndcg: n === 0 ? 0 : ndcg / n, products: products.size };
+  });
+  const floor = tried[0]?.ndcg ?? 0;
+  const chosen = tried.filter((trial) => trial.ndcg >= floor).at(-1) ?? { weight: 0, queries: 0, k, recall: 0, ndcg: 0, products: 0 };
+  return {
+    penalty: { feature: PENALTY_FEATURE, weight: chosen.weight },
+    figures: { queries: chosen.queries, k: chosen.k, recall: chosen.recall, ndcg: chosen.ndcg },
+    tried,
+  };
 }
 
 /** Scores `model` (undefined: the blend) on the holdout, each basket against what it held. */

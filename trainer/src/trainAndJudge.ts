@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DAY_MS, type CatalogView, type EngineConfig, type LightgbmModel } from '@recs/engine';
-import { judgeModel, scoreHoldout, type HoldoutFigures, type Verdict } from './holdout.ts';
+import { DAY_MS, dumpWithPenalty, type CatalogView, type EngineConfig, type LightgbmModel } from '@recs/engine';
+import { choosePenalty, judgeModel, scoreHoldout, type HoldoutFigures, type PenaltyChoice, type Verdict } from './holdout.ts';
 import { fitRanker, type FittedModel } from './lightgbm.ts';
 import { buildTrainingSet, withHoldout, type HistoryStep, type TrainingSetSummary } from './trainingSet.ts';
 
@@ -89,8 +89,10 @@ export type Judged =
       readonly verdict: Verdict;
       readonly periods: TrainingPeriods;
       readonly set: TrainingSetSummary;
-      /** The model judged (fitted on the training baskets only): `candidate` is its figures. */
+      /** The model judged (fitted on the training baskets only, its penalty chosen on the holdout): `candidate` is its figures. */
       readonly fitted: FittedModel;
+      /** The popularity penalty chosen on the holdout, and every weight tried. */
+      readonly penalty: PenaltyChoice;
       /**
        * What serves when promoted: the final fit (the same rounds on the training and holdout
        * baskets), or `fitted` itself without one (finalFit false, refused).
@@ -104,11 +106,19 @@ export type Judged =
       readonly seconds: number;
     };
 
+/** A fitted model under the penalty chosen: its scorer and its dump (what is stored and loaded) both carry it. */
+function penalized(fitted: FittedModel, { penalty }: PenaltyChoice): FittedModel {
+  if (penalty.weight === 0) return fitted;
+  const dump = dumpWithPenalty(fitted.dump, penalty);
+  return { ...fitted, dump, model: fitted.model.withPenalty(penalty) };
+}
+
 /**
  * The ranking model's training as the daily job runs it, wherever the history comes from (the
  * raw event log, the evaluation's invoices): the baskets of the `trainDays` before the last
  * `holdoutDays` train a LightGBM LambdaRank model (fitRanker; early stopping on the last
- * `validDays` of them); the holdout's baskets, never trained on, score it beside the blend (the
+ * `validDays` of them); the holdout's baskets, never trained on, choose its popularity penalty
+ * (choosePenalty: the largest that costs no NDCG there) and score it beside the blend (the
  * candidates in recommend()'s order) and the serving model; judgeModel gives the verdict. Too few
  * training baskets: nothing is fitted (`skipped`). A promoted model is then fitted once more on
  * the baskets of the `trainDays` up to now, the holdout's included, for the rounds the judged one
@@ -146,10 +156,15 @@ export async function trainAndJudge(options: TrainAndJudgeOptions, now: number):
       const reason = `${summary.queries} training baskets (${summary.validQueries} in the validation days), fewer than the ${settings.minTrainQueries} needed to fit a model, or a slice is empty`;
       return { outcome: 'skipped', reason, periods, set: summary, seconds: seconds() };
     }
-    const fitted = await fitRanker({ data: join(dir, 'training-set'), out: join(dir, 'model'), params: options.params, venv: options.venv, onProgress: say });
+    const trees = await fitRanker({ data: join(dir, 'training-set'), out: join(dir, 'model'), params: options.params, venv: options.venv, onProgress: say });
+    const penalty = choosePenalty(holdout, trees.model, settings.k);
+    say(
+      `ranker: popularity penalty ${penalty.penalty.weight} (holdout NDCG@${settings.k} / distinct products by weight: ${penalty.tried.map((trial) => `${trial.weight}: ${trial.ndcg.toFixed(4)} / ${trial.products}`).join(', ')})`,
+    );
+    const fitted = penalized(trees, penalty);
     const serving =
       options.serving === undefined ? undefined : { version: options.serving.version, figures: scoreHoldout(holdout, options.serving.model, settings.k) };
-    const candidate = scoreHoldout(holdout, fitted.model, settings.k);
+    const candidate = penalty.figures;
     const blend = scoreHoldout(holdout, undefined, settings.k);
     const verdict = judgeModel({ candidate, blend, serving, minQueries: settings.minHoldoutQueries });
     let serves = fitted;
@@ -159,7 +174,7 @@ export async function trainAndJudge(options: TrainAndJudgeOptions, now: number):
       say(
         `ranker: final fit, ${fitted.report.rounds} rounds, on the baskets of the ${settings.trainDays} days to ${date(now)}: ${finalFit.queries.toLocaleString('en')} (${finalFit.added.toLocaleString('en')} from the holdout), ${finalFit.rows.toLocaleString('en')} rows`,
       );
-      serves = await fitRanker({
+      const final = await fitRanker({
         data: join(dir, 'final-set'),
         out: join(dir, 'final-model'),
         rounds: fitted.report.rounds,
@@ -167,6 +182,7 @@ export async function trainAndJudge(options: TrainAndJudgeOptions, now: number):
         venv: options.venv,
         onProgress: say,
       });
+      serves = penalized(final, penalty);
     }
     return {
       outcome: verdict.promote ? 'promoted' : 'refused',
@@ -174,6 +190,7 @@ export async function trainAndJudge(options: TrainAndJudgeOptions, now: number):
       periods,
       set: summary,
       fitted,
+      penalty,
       serves,
       ...(finalFit === undefined ? {} : { finalFit }),
       candidate,

@@ -1,6 +1,6 @@
 import { RANKER_FEATURE_NAMES, rankerModel } from '@recs/engine';
 import { describe, expect, it } from 'vitest';
-import { holdoutList, judgeModel, scoreHoldout, type HoldoutFigures, type HoldoutQuery } from '../src/index.ts';
+import { choosePenalty, holdoutList, judgeModel, PENALTY_FEATURE, scoreHoldout, type HoldoutFigures, type HoldoutQuery } from '../src/index.ts';
 
 const width = RANKER_FEATURE_NAMES.length;
 const price = RANKER_FEATURE_NAMES.indexOf('price');
@@ -41,6 +41,44 @@ describe('the holdout', () => {
     const model = scoreHoldout(holdout, dearerFirst, 2);
     expect(blend).toEqual({ queries: 2, k: 2, recall: 0.5, ndcg: 0.5 });
     expect(model).toEqual({ queries: 2, k: 2, recall: 1, ndcg: 1 });
+  });
+});
+
+describe('choosePenalty', () => {
+  const buyers = RANKER_FEATURE_NAMES.indexOf(PENALTY_FEATURE);
+  /** A basket whose candidates have these prices and 30-day buyers. */
+  const withBuyers = (products: readonly string[], prices: readonly number[], counts: readonly number[], bought: readonly string[]) => {
+    const q = query(products, prices, bought);
+    counts.forEach((value, i) => {
+      (q.features as Float64Array)[i * width + buyers] = value;
+    });
+    return q;
+  };
+
+  it('holds popular products back as far as it costs no NDCG, and no further', () => {
+    // the model ranks the dear ones first; among the cheap ones (a tie) the basket held the one
+    // fewer bought, which a penalty puts first, until it is large enough to pass a dear one
+    const holdout = [
+      withBuyers(['dear', 'popular', 'niche'], [9, 1, 1], [1, 1_000, 3], ['dear', 'niche']),
+      withBuyers(['dear2', 'popular2', 'niche2'], [9, 1, 1], [3, 1_000, 0], ['dear2', 'niche2']),
+    ];
+    const choice = choosePenalty(holdout, dearerFirst, 2, [0, 0.01, 0.05, 0.5]);
+    expect(choice.tried.map((trial) => trial.weight)).toEqual([0, 0.01, 0.05, 0.5]);
+    // without a penalty the tie goes to the blend's order (popular first): half the basket
+    expect(choice.tried[0]!.ndcg).toBeLessThan(1);
+    expect(choice.tried[1]!.ndcg).toBe(1);
+    expect(choice.tried[2]!.ndcg).toBe(1);
+    // the largest weight that keeps NDCG: at 0.5 "dear2" (3 buyers: 1 − 0.5 × 2 = 0) still ties "niche2" and leads by the blend's order
+    expect(choice.penalty).toEqual({ feature: PENALTY_FEATURE, weight: 0.5 });
+    expect(choice.figures).toEqual({ queries: 2, k: 2, recall: 1, ndcg: 1 });
+    expect(scoreHoldout(holdout, dearerFirst.withPenalty(choice.penalty), 2)).toEqual(choice.figures);
+
+    // a weight that costs NDCG is not taken: here the basket held the popular one of a tie
+    const popularBought = [withBuyers(['hit', 'miss'], [1, 1], [1_000, 0], ['hit'])];
+    const costly = choosePenalty(popularBought, dearerFirst, 1, [0, 0.05]);
+    expect(costly.tried.map((trial) => trial.ndcg)).toEqual([1, 0]);
+    expect(costly.penalty.weight).toBe(0);
+    expect(costly.figures.ndcg).toBe(1);
   });
 });
 

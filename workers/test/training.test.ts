@@ -13,6 +13,7 @@ import {
   type ListDoc,
   type RedisClient,
 } from '@recs/shared';
+import { PENALTY_WEIGHTS } from '@recs/trainer';
 import { CatalogCache } from '../src/catalog.ts';
 import { ListService } from '../src/lists/service.ts';
 import { ListStore } from '../src/lists/store.ts';
@@ -95,6 +96,16 @@ describe('the ranking model training job', () => {
     expect(serving?.doc.status).toBe('serving');
     expect(serving?.doc.holdout.model.ndcg).toBeCloseTo(outcome.candidate.ndcg, 3);
     expect(serving?.doc.trainedOn.until.getTime()).toBe(NOW - 21 * DAY_MS);
+    // its popularity penalty: the largest weight tried on the holdout that kept its NDCG
+    const penalty = serving!.doc.penalty!;
+    expect(penalty.tried.map((trial) => trial.weight)).toEqual([...PENALTY_WEIGHTS]);
+    const unpenalized = penalty.tried[0]!.ndcg;
+    for (const trial of penalty.tried) {
+      // (figures are stored rounded: a heavier weight may round level with the unpenalized)
+      if (trial.weight === penalty.weight) expect(trial.ndcg).toBeGreaterThanOrEqual(unpenalized);
+      if (trial.weight > penalty.weight) expect(trial.ndcg).toBeLessThanOrEqual(unpenalized);
+    }
+    expect(serving!.model.penalty?.weight ?? 0).toBe(penalty.weight);
     // what serves was fitted again on the training days up to now, the holdout's baskets added
     // (the figures are the judged fit's)
     const finalFit = serving?.doc.finalFit;

@@ -28,6 +28,20 @@ export interface LightgbmDump {
   readonly feature_names: readonly string[];
   readonly average_output?: boolean;
   readonly tree_info: readonly { readonly shrinkage?: number; readonly tree_structure: DumpNode }[];
+  /** Ours, not LightGBM's: the serving penalty on popular products (see PopularityPenalty). */
+  readonly recs_popularity_penalty?: PopularityPenalty;
+}
+
+/**
+ * A penalty on popular products applied after the trees: `weight` × log2(1 + the row's
+ * `feature`) is taken off a row's score (a missing or negative value: none), so among items the
+ * trees score alike the less bought ones go first. The training job chooses the weight on its
+ * holdout (the largest that costs it no NDCG) and stores it with the model's dump, so every
+ * process that loads the model ranks with it.
+ */
+export interface PopularityPenalty {
+  readonly feature: string;
+  readonly weight: number;
 }
 
 const MISSING = { None: 0, Zero: 1, NaN: 2 } as const;
@@ -131,14 +145,43 @@ function goesLeft(tree: FlatTree, node: number, value: number): boolean {
 export class LightgbmModel {
   readonly featureNames: readonly string[];
   readonly objective: string;
+  readonly penalty: PopularityPenalty | undefined;
   private readonly trees: readonly FlatTree[];
   private readonly average: boolean;
+  /** The penalty's column, -1 without one. */
+  private readonly penaltyColumn: number;
 
-  private constructor(dump: LightgbmDump) {
+  private constructor(dump: LightgbmDump, trees?: readonly FlatTree[]) {
     this.featureNames = dump.feature_names;
     this.objective = dump.objective ?? '';
     this.average = dump.average_output === true;
-    this.trees = dump.tree_info.map((tree, i) => flatten(tree.tree_structure, dump.feature_names.length, `tree ${i}`));
+    this.trees = trees ?? dump.tree_info.map((tree, i) => flatten(tree.tree_structure, dump.feature_names.length, `tree ${i}`));
+    const penalty = dump.recs_popularity_penalty;
+    if (penalty === undefined || penalty.weight === 0) {
+      this.penalty = undefined;
+      this.penaltyColumn = -1;
+    } else {
+      if (typeof penalty.weight !== 'number' || !Number.isFinite(penalty.weight) || penalty.weight < 0)
+        throw new ModelFormatError(`recs_popularity_penalty: weight ${String(penalty.weight)} is not a number at or above 0`);
+      this.penaltyColumn = dump.feature_names.indexOf(penalty.feature);
+      if (this.penaltyColumn < 0) throw new ModelFormatError(`recs_popularity_penalty: ${String(penalty.feature)} is not one of the model's features`);
+      this.penalty = { feature: penalty.feature, weight: penalty.weight };
+    }
+  }
+
+  /** The same trees under another popularity penalty (weight 0: none). */
+  withPenalty(penalty: PopularityPenalty): LightgbmModel {
+    return new LightgbmModel(
+      { feature_names: this.featureNames, objective: this.objective, average_output: this.average, tree_info: [], recs_popularity_penalty: penalty },
+      this.trees,
+    );
+  }
+
+  /** What the penalty takes off a row's score (0 without one). */
+  penaltyOf(row: ArrayLike<number>): number {
+    if (this.penaltyColumn < 0) return 0;
+    const value = row[this.penaltyColumn]!;
+    return value > 0 ? this.penalty!.weight * Math.log2(1 + value) : 0;
   }
 
   /** A model from dump_model()'s JSON (text or parsed); a ModelFormatError when it is not one. */
@@ -157,8 +200,13 @@ export class LightgbmModel {
     return this.trees.length;
   }
 
-  /** The raw score of one row (missing values as NaN). */
+  /** The score a row is ranked by: the trees' (treeScore) less the popularity penalty. */
   score(row: ArrayLike<number>): number {
+    return this.treeScore(row) - this.penaltyOf(row);
+  }
+
+  /** The raw score of one row (missing values as NaN): LightGBM's own prediction. */
+  treeScore(row: ArrayLike<number>): number {
     if (row.length !== this.featureNames.length)
       throw new ModelFormatError(`a row of ${row.length} values for a model of ${this.featureNames.length} features`);
     let sum = 0;
@@ -169,4 +217,10 @@ export class LightgbmModel {
     }
     return this.average && this.trees.length > 0 ? sum / this.trees.length : sum;
   }
+}
+
+/** A dump_model() JSON text with `penalty` stored in it (weight 0: none), as the training job saves a model. */
+export function dumpWithPenalty(dump: string, penalty: PopularityPenalty): string {
+  const { recs_popularity_penalty: _, ...rest } = JSON.parse(dump) as LightgbmDump;
+  return JSON.stringify(penalty.weight === 0 ? rest : { ...rest, recs_popularity_penalty: penalty });
 }

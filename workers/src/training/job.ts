@@ -112,6 +112,10 @@ export async function trainFromEvents(options: TrainingJobOptions, now = Date.no
       validNdcg: round(fitted.report.validNdcg10!),
       candidateRecall: round(set.candidateRecall),
     },
+    penalty: {
+      ...judged.penalty.penalty,
+      tried: judged.penalty.tried.map((trial) => ({ weight: trial.weight, ndcg: round(trial.ndcg), recall: round(trial.recall), products: trial.products })),
+    },
     ...(judged.finalFit === undefined
       ? {}
       : {
