@@ -98,9 +98,19 @@ try {
         `model ${outcome.version}: ${doc.trees} trees, ${(doc.bytes / 1024).toFixed(0)} KiB, trained on ${doc.trainedOn.queries.toLocaleString('en')} baskets in ${doc.seconds.total.toFixed(0)} s`,
         `holdout: ${candidate.queries.toLocaleString('en')} baskets of the last ${settings.holdoutDays ?? TRAINING_DEFAULTS.holdoutDays} days, at k = ${candidate.k}`,
         `  ${'ranking'.padEnd(28)} Recall   NDCG`,
-        row('this model', candidate),
+        row(`this model (penalty ${doc.penalty?.weight ?? 0})`, candidate),
         row('the blend', blend),
         ...(serving === undefined ? [] : [row(`serving (${serving.version})`, serving.figures)]),
+        ...(doc.penalty === undefined
+          ? []
+          : [
+              `popularity penalty by weight (NDCG / distinct products): ${doc.penalty.tried.map((t) => `${t.weight}: ${t.ndcg.toFixed(4)} / ${t.products}`).join(', ')}`,
+            ]),
+        ...(doc.finalFit === undefined
+          ? []
+          : [
+              `serves its final fit: the same rounds on the ${doc.finalFit.queries.toLocaleString('en')} baskets of ${doc.finalFit.from.toISOString().slice(0, 10)} to ${doc.finalFit.until.toISOString().slice(0, 10)} (${doc.finalFit.holdout.toLocaleString('en')} of the holdout)`,
+            ]),
         `top features: ${doc.importance
           .slice(0, 5)
           .map(({ feature, share }) => `${feature} ${(100 * share).toFixed(1)}%`)

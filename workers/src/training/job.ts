@@ -137,7 +137,7 @@ export async function trainFromEvents(options: TrainingJobOptions, now = Date.no
       blend: scoreOf(blend),
       ...(judged.serving === undefined ? {} : { serving: { version: judged.serving.version, ...scoreOf(judged.serving.figures) } }),
     },
-    importance: fitted.report.importance.map(([feature, share]) => ({ feature, share: round(share) })),
+    importance: serves.report.importance.map(([feature, share]) => ({ feature, share: round(share) })),
     seconds: { set: round(set.seconds), fit: round(fitted.trainerSeconds + (serves === fitted ? 0 : serves.trainerSeconds)), total: round(judged.seconds) },
   };
   if (options.record !== false) {
