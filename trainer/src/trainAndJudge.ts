@@ -94,8 +94,9 @@ export type Judged =
       /** The popularity penalty chosen on the holdout, and every weight tried. */
       readonly penalty: PenaltyChoice;
       /**
-       * What serves when promoted: the final fit (the same rounds on the training and holdout
-       * baskets), or `fitted` itself without one (finalFit false, refused).
+       * What serves when promoted: the final fit (the same rounds on the baskets of the
+       * `trainDays` up to now, the holdout's included), or `fitted` itself without one (finalFit
+       * false, refused, or no basket to fit on).
        */
       readonly serves: FittedModel;
       /** The final fit's baskets (and rows), and how many of them the holdout added, when there was one. */
@@ -169,8 +170,12 @@ export async function trainAndJudge(options: TrainAndJudgeOptions, now: number):
     const verdict = judgeModel({ candidate, blend, serving, minQueries: settings.minHoldoutQueries });
     let serves = fitted;
     let finalFit: { readonly queries: number; readonly rows: number; readonly added: number } | undefined;
-    if (verdict.promote && settings.finalFit) {
-      finalFit = withHoldout(join(dir, 'training-set'), holdout, join(dir, 'final-set'), now - settings.trainDays * DAY_MS);
+    const finalSet =
+      verdict.promote && settings.finalFit
+        ? withHoldout(join(dir, 'training-set'), holdout, join(dir, 'final-set'), now - settings.trainDays * DAY_MS)
+        : undefined;
+    if (finalSet !== undefined && finalSet.queries > 0) {
+      finalFit = finalSet;
       say(
         `ranker: final fit, ${fitted.report.rounds} rounds, on the baskets of the ${settings.trainDays} days to ${date(now)}: ${finalFit.queries.toLocaleString('en')} (${finalFit.added.toLocaleString('en')} from the holdout), ${finalFit.rows.toLocaleString('en')} rows`,
       );

@@ -1,4 +1,4 @@
-import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, readSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   Aggregator,
@@ -194,6 +194,22 @@ export async function buildTrainingSet(options: TrainingSetOptions): Promise<Tra
   return { summary, holdout, holdoutDropped };
 }
 
+/** Appends the bytes of `file` from `offset` on to the open `target`, a chunk at a time; returns how many. */
+function copyFrom(file: string, offset: number, target: number): number {
+  const source = openSync(file, 'r');
+  const chunk = Buffer.allocUnsafe(8 * 1024 * 1024);
+  let copied = 0;
+  try {
+    for (let read = readSync(source, chunk, 0, chunk.length, offset); read > 0; read = readSync(source, chunk, 0, chunk.length, offset + copied)) {
+      writeSync(target, chunk, 0, read);
+      copied += read;
+    }
+  } finally {
+    closeSync(source);
+  }
+  return copied;
+}
+
 /**
  * The training set in `dir` with its queries before `since` left out and the holdout's baskets
  * added (labelled as the training ones, those with no bought candidate left out), written to
@@ -218,15 +234,13 @@ export function withHoldout(
     skipRows += Number(rows);
   }
   const kept = lines.slice(first);
-  const features = readFileSync(join(dir, 'features.f64'));
-  const labels = readFileSync(join(dir, 'labels.u8'));
-  let rows = labels.length - skipRows;
-  writeFileSync(join(out, 'features.f64'), features.subarray(skipRows * width * 8));
-  writeFileSync(join(out, 'labels.u8'), labels.subarray(skipRows));
-  const featureFile = openSync(join(out, 'features.f64'), 'a');
-  const labelFile = openSync(join(out, 'labels.u8'), 'a');
+  const featureFile = openSync(join(out, 'features.f64'), 'w');
+  const labelFile = openSync(join(out, 'labels.u8'), 'w');
+  let rows = 0;
   let added = 0;
   try {
+    rows = copyFrom(join(dir, 'labels.u8'), skipRows, labelFile);
+    copyFrom(join(dir, 'features.f64'), skipRows * width * 8, featureFile);
     for (const { basket, productIds, features: block } of holdout) {
       const label = Uint8Array.from(productIds, (productId) => (basket.products.has(productId) ? 1 : 0));
       if (!label.includes(1)) continue;
