@@ -271,7 +271,7 @@ under connection settings: connectionParams { "authorization": "Bearer <token>" 
 
 Experiment ${experiment}: shoppers are split between its serving policies; clicks, basket adds and purchases in the
 storefront's "Recommended for you" are attributed. As admin, in Sandbox:  query { experimentReport(name: "${experiment.split(':')[0]}") { variants { variant users clickThroughRate { value low high } conversionRate { value low high } } } }
-The ranking model: \`npm run train\` (in another shell, about 2 minutes) trains it on the history, judges it on the last
+The ranking model: \`npm run train\` (in another shell, about 3 minutes) trains it on the history, judges it on the last
 28 days and promotes it when it beats the blend; the \`ranker\` variant is then served its order (the blend until then).
 
 ${rate > 0 ? `The simulator sends about ${rate} events/s and makes shopper-1 browse every few seconds, so the list changes live.` : 'The simulator is off (SIMULATOR_RATE=0).'}
