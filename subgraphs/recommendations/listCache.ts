@@ -122,20 +122,18 @@ export class ListCache extends EventEmitter<{ announced: [userId: string, versio
 
   /**
    * A newer version of the user's list was saved: an older one cached is replaced by `list` (the
-   * saved list the message carried) or forgotten. A user not cached stays out: the cache holds
-   * the lists this replica serves, not every list that changes.
+   * saved list the message carried) or forgotten. A user not cached is added when the message
+   * carries the newest version announced: the lists that change are those of the shoppers active
+   * now, whose next page asks for them (the LRU bounds what that adds).
    */
   announce(userId: string, version: number, now = Date.now(), list?: StoredList): void {
     const floor = this.announced.get(userId, now);
     if (floor === undefined || version > floor) this.announced.set(userId, version, now + ANNOUNCED_TTL_MS);
     const cached = this.lists.get(userId, now);
-    if (cached === undefined) return;
-    if (cached !== null && cached.version >= version) return;
-    if (list !== undefined && list.userId === userId && list.version === version && this.subscriber?.isReady === true) {
-      this.lists.set(userId, list, now + this.ttlMs);
-    } else {
-      this.lists.delete(userId);
-    }
+    if (cached != null && cached.version >= version) return;
+    const carried = list !== undefined && list.userId === userId && list.version === version && (floor === undefined || version >= floor);
+    if (carried && this.subscriber?.isReady === true) this.lists.set(userId, list, now + this.ttlMs);
+    else if (cached !== undefined) this.lists.delete(userId);
   }
 
   /**

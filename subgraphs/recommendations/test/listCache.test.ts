@@ -103,9 +103,15 @@ describe('ListCache', () => {
     const newer = reader([list('u6', 3, 'p3')]);
     expect(await cache.refresh('u6', newer.read)).toEqual(list('u6', 3, 'p3'));
     expect(newer.calls()).toBe(1);
-    // a user this replica has not served is not added by a message
+    // a user this replica has not served yet is added by a message that carries their list (their
+    // next page is served from memory); one without a list adds nothing, nor does an older version
+    await publish('u7', 2, list('u7', 2));
+    await publish('u8', 1);
     await publish('u7', 1, list('u7', 1));
-    expect(cache.stats().entries).toBe(1);
+    expect(cache.stats().entries).toBe(2);
+    const unread = reader([list('u7', 0)]);
+    expect(await cache.get('u7', unread.read)).toEqual(list('u7', 2));
+    expect(unread.calls()).toBe(0);
   });
 
   it('remembers a user without a list until their first one is announced', async () => {
