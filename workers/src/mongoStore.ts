@@ -20,6 +20,12 @@ export interface MongoAggregateStoreOptions extends WriteBehindOptions {
   /** Checked before writing; false (the lease was taken over) stops the write. */
   readonly fence?: () => Promise<boolean>;
   /**
+   * Called once a commit has passed its fence (this process still leads), before its plan and
+   * documents are written, with the users it changes: the leader starts their lists from its
+   * memory then, so they do not wait for those writes (see AggregatorService).
+   */
+  readonly onFenced?: (userIds: readonly string[]) => void;
+  /**
    * Awaited between a commit's commit point (its plan written) and its first document write.
    * Fault tests crash the process here (workers/test/crashingWorker.ts); nothing else sets it.
    */
@@ -186,6 +192,7 @@ export class MongoAggregateStore implements AggregateStore {
     const seq = this.seq! + 1;
     try {
       await this.checkFence();
+      if (changes.users.length > 0) this.options.onFenced?.(changes.users.map((user) => user.userId));
       const planning = performance.now();
       const chunks = planChunks(seq, ops, changes.eventIds, batchIds);
       await this.log.append(chunks);

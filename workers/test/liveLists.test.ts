@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { QueueEvents, type Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testDatabase, testServices, uniqueName, type TestDatabase } from '@recs/devkit';
+import { deferred, testDatabase, testServices, uniqueName, type TestDatabase } from '@recs/devkit';
 import { Aggregator, DEFAULT_ENGINE_CONFIG, MemoryCatalog } from '@recs/engine';
 import {
   COLLECTIONS,
@@ -21,7 +21,7 @@ import { AggregatorService } from '../src/aggregate/service.ts';
 import { CatalogCache } from '../src/catalog.ts';
 import { ListService } from '../src/lists/service.ts';
 import { ListStore } from '../src/lists/store.ts';
-import { MongoAggregateStore } from '../src/mongoStore.ts';
+import { MongoAggregateStore, type MongoAggregateStoreOptions } from '../src/mongoStore.ts';
 import { Publisher } from '../src/publisher.ts';
 import { CapturingStore, event, ingest, insertCatalog, nextMessage } from './helpers.ts';
 
@@ -45,7 +45,7 @@ let catalog: CatalogCache;
 const running: AggregatorService[] = [];
 
 /** A leader whose lists are recomputed by `listService` (started on no queue: only the live path feeds it). */
-async function leader(): Promise<{ aggregation: AggregatorService; listService: ListService }> {
+async function leader(afterPlan?: MongoAggregateStoreOptions['afterPlan']): Promise<{ aggregation: AggregatorService; listService: ListService }> {
   let aggregation: AggregatorService | undefined;
   const listService = new ListService({
     store: new ListStore(database.db),
@@ -66,6 +66,7 @@ async function leader(): Promise<{ aggregation: AggregatorService; listService: 
     publisher: new Publisher(redis, names),
     logger,
     leaseMs: 1_500,
+    ...(afterPlan === undefined ? {} : { afterPlan }),
   });
   running.push(aggregation);
   const leading = once(aggregation, 'leading');
@@ -136,6 +137,30 @@ describe('live lists', () => {
     const counts = await lists.getJobCounts();
     expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(0);
     // and once settled, the batches are retired (the holds were released)
+    await aggregation.settled();
+    await aggregation.stop();
+    expect(await database.db.collection(COLLECTIONS.inbox).countDocuments()).toBe(0);
+  });
+
+  it('announces a flush’s lists without waiting for its commit to write the aggregates', async () => {
+    // the commit of the flush holding `early`'s event stops after its plan, before its documents
+    const writesMayGo = deferred<void>();
+    const planned = deferred<void>();
+    const { aggregation } = await leader(async ({ immediate }) => {
+      if (!immediate.some((op) => op.c === COLLECTIONS.users && op.id === 'early')) return;
+      planned.resolve();
+      await writesMayGo.promise;
+    });
+    const announced = nextMessage(subscriber, liveChannel(names, 'recommendationsChanged', { userId: 'early' }));
+    const job = await ingest(database.db, events, [event('early', 'lamp', 'VIEW', 1)]);
+    const message = await announced;
+    await planned.promise;
+    expect(message).toMatchObject({ userId: 'early', version: 1, list: expect.objectContaining({ userId: 'early' }) });
+    // the list was saved and announced while the user's state was not written yet
+    expect(await database.db.collection<{ _id: string }>(COLLECTIONS.users).findOne({ _id: 'early' })).toBeNull();
+    writesMayGo.resolve();
+    await job.waitUntilFinished(queueEvents);
+    expect(await database.db.collection<{ _id: string }>(COLLECTIONS.users).findOne({ _id: 'early' })).not.toBeNull();
     await aggregation.settled();
     await aggregation.stop();
     expect(await database.db.collection(COLLECTIONS.inbox).countDocuments()).toBe(0);

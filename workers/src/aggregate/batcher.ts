@@ -21,6 +21,8 @@ export interface BatcherHooks {
   afterFlush(result: FlushResult, batches: readonly BatchEntry[], events: readonly TrackedEvent[]): Promise<void>;
   /** Awaited before each flush: backpressure (the next flush waits while this is pending). */
   beforeFlush?(): Promise<void>;
+  /** The events a flush applies (redelivered ones left out), just before the aggregator applies them. */
+  applying?(events: readonly TrackedEvent[]): void;
 }
 
 export interface FlushStats {
@@ -110,6 +112,7 @@ export class Batcher {
     const verified = performance.now();
     const events = batches.flatMap((b) => b.events).filter((e) => applied.size === 0 || !applied.has(eventKey(e.userId, e.eventId)));
     const now = Date.now();
+    this.hooks.applying?.(events);
     const result = await this.aggregator.apply(
       events,
       now,

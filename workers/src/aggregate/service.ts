@@ -80,6 +80,17 @@ export const AGGREGATOR_DEFAULTS = {
 
 type AggregatorSettings = AggregatorServiceOptions & { readonly [K in keyof typeof AGGREGATOR_DEFAULTS]: number };
 
+/** When each user's oldest event of a flush was accepted, and the oldest of all. */
+function acceptedTimes(events: readonly TrackedEvent[]): { byUser: Map<string, number>; oldest: number | undefined } {
+  const byUser = new Map<string, number>();
+  let oldest: number | undefined;
+  for (const { userId, receivedAt } of events) {
+    byUser.set(userId, Math.min(receivedAt, byUser.get(userId) ?? receivedAt));
+    oldest = Math.min(receivedAt, oldest ?? receivedAt);
+  }
+  return { byUser, oldest };
+}
+
 /**
  * The aggregation role: while it holds the aggregator lease, it consumes the events queue and
  * applies batches to the aggregates; otherwise it stands by and takes over when the lease lapses.
@@ -96,6 +107,10 @@ export class AggregatorService extends EventEmitter<{ leading: []; standby: [] }
   private verifyBefore = 0;
   /** Live list recomputations under way (settled() and stop() wait for them). */
   private readonly live = new Set<Promise<void>>();
+  /** The events of the flush being applied: when each was accepted starts the freshness clock. */
+  private applying: readonly TrackedEvent[] = [];
+  /** The live lists the flush being committed started once it passed its fence (startLive), for its afterFlush. */
+  private started: { readonly userIds: ReadonlySet<string>; readonly task: Promise<void> } | undefined;
 
   constructor(options: AggregatorServiceOptions) {
     super();
@@ -145,6 +160,7 @@ export class AggregatorService extends EventEmitter<{ leading: []; standby: [] }
     const store = new MongoAggregateStore(db, {
       ...(this.options.afterPlan === undefined ? {} : { afterPlan: this.options.afterPlan }),
       fence: () => this.lease.holds(),
+      onFenced: (userIds) => this.startLive(userIds),
       holdCommits: true,
       busy: () => this.current?.batcher.busy ?? false,
       onWrittenBehind: (round) => logger.debug(round, 'written behind'),
@@ -161,6 +177,10 @@ export class AggregatorService extends EventEmitter<{ leading: []; standby: [] }
       aggregator,
       {
         appliedAmong: (ids) => store.appliedAmong(ids),
+        applying: (events) => {
+          this.applying = events;
+          this.started = undefined;
+        },
         afterFlush: (result, _batches, events) => this.afterFlush(store, result, events),
         // MongoDB slower than the events: stop taking more until write-behind catches up, so
         // memory stays bounded and the events wait, durable, in the queue
@@ -230,14 +250,37 @@ export class AggregatorService extends EventEmitter<{ leading: []; standby: [] }
     return batcher.submit(entry);
   }
 
+  /**
+   * The live path's start: once a commit has passed its fence, its users' lists are computed from
+   * this process's memory (where the flush's changes already are) while the commit writes its plan
+   * and documents, so the lists wait on none of those writes. Safe to save before the commit ends:
+   * this process still led at the fence, and should the commit fail, its jobs are retried and the
+   * same events, applied again, make the same lists (unchanged, so not saved again); should the
+   * process die, recovery finishes the commit or the jobs are redelivered. More lists waiting than
+   * maxLiveLists: none are started, afterFlush queues them.
+   */
+  private startLive(userIds: readonly string[]): void {
+    const { liveLists } = this.options;
+    if (liveLists === undefined || liveLists.waiting + userIds.length > this.options.maxLiveLists) return;
+    const task = liveLists.recompute(userIds, acceptedTimes(this.applying).byUser);
+    this.started = { userIds: new Set(userIds), task };
+    // tracked on its own too: a commit that fails has no afterFlush
+    const tracked: Promise<void> = task
+      .catch(() => undefined)
+      .finally(() => {
+        this.live.delete(tracked);
+      });
+    this.live.add(tracked);
+  }
+
   private async liveIdle(): Promise<void> {
     while (this.live.size > 0) await Promise.allSettled([...this.live]);
   }
 
   /**
    * Starts the follow-ups of a flush. The flush's commit is durable (its plan is written ahead),
-   * so its jobs are done when this returns; the users' lists are recomputed meanwhile (the live
-   * path) or queued. The commit stays unfinished (held) until they are: should the process die
+   * so its jobs are done when this returns; the users' lists are being recomputed already (the
+   * live path, started at the commit's fence), recomputed from now, or queued. The commit stays unfinished (held) until they are: should the process die
    * first, recovery replays its plan and queues the lists of its users. Write-behind removes the
    * batches from the inbox once everything they changed is in the collections and the holds are
    * released.
@@ -247,20 +290,20 @@ export class AggregatorService extends EventEmitter<{ leading: []; standby: [] }
     const release = store.takeHolds();
     const tasks: Promise<unknown>[] = [];
     // when the oldest event behind each follow-up was accepted: the freshness clock starts there
-    const acceptedAt = new Map<string, number>();
-    let oldest: number | undefined;
-    for (const { userId, receivedAt } of events) {
-      acceptedAt.set(userId, Math.min(receivedAt, acceptedAt.get(userId) ?? receivedAt));
-      oldest = Math.min(receivedAt, oldest ?? receivedAt);
-    }
+    const { byUser: acceptedAt, oldest } = acceptedTimes(events);
     const userIds = result.users.map((u) => u.userId);
     const queue = () => lists.addBulk(userIds.map((userId) => listJob(userId, acceptedAt.get(userId))));
+    // the lists this flush started at its fence (startLive), when they are this flush's users'
+    const started = this.started !== undefined && userIds.every((userId) => this.started!.userIds.has(userId)) ? this.started.task : undefined;
+    this.started = undefined;
     let releasedByLive = false;
     if (userIds.length > 0) {
       store.noteActive(dayOf(Date.now()), userIds);
-      if (liveLists !== undefined && liveLists.waiting + userIds.length <= this.options.maxLiveLists) {
-        const task = liveLists
-          .recompute(userIds, acceptedAt)
+      const live =
+        started ??
+        (liveLists !== undefined && liveLists.waiting + userIds.length <= this.options.maxLiveLists ? liveLists.recompute(userIds, acceptedAt) : undefined);
+      if (live !== undefined) {
+        const task = live
           .catch(async (error: unknown) => {
             logger.warn({ err: (error as Error).message, users: userIds.length }, 'live lists failed; queued as list jobs');
             await queue();
