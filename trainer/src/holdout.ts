@@ -62,20 +62,18 @@ export function choosePenalty(holdout: readonly HoldoutQuery[], model: LightgbmM
     return { query, tree, popularity };
   });
   const tried = weights.map((weight): PenaltyTrial => {
-    let recall = 0;
-    let ndcg = 0;
     const products = new Set<string>();
-    for (const { query, tree, popularity } of scored) {
-      const order = query.productIds.map((_, i) => i);
-      order.sort((a, b) => tree[b]! - weight * popularity[b]! - (tree[a]! - weight * popularity[a]!) || a - b);
-      const list = order.slice(0, k).map((i) => query.productIds[i]!);
-      for (const productId of list) products.add(productId);
-      const score = scoreList(list, query.basket.products, k);
-      recall += score.recall;
-      ndcg += score.ndcg;
-    }
-    const n = holdout.length;
-    return { weight, queries: n, k, recall: n === 0 ? 0 : recall / n, ndcg: n === 0 ? 0 : ndcg / n, products: products.size };
+    const figures = figuresOf(
+      scored.map(({ query, tree, popularity }) => {
+        const order = query.productIds.map((_, i) => i);
+        order.sort((a, b) => tree[b]! - weight * popularity[b]! - (tree[a]! - weight * popularity[a]!) || a - b);
+        const list = order.slice(0, k).map((i) => query.productIds[i]!);
+        for (const productId of list) products.add(productId);
+        return [list, query] as const;
+      }),
+      k,
+    );
+    return { weight, ...figures, products: products.size };
   });
   const floor = tried[0]?.ndcg ?? 0;
   const chosen = tried.filter((trial) => trial.ndcg >= floor).at(-1) ?? { weight: 0, queries: 0, k, recall: 0, ndcg: 0, products: 0 };
@@ -88,14 +86,22 @@ export function choosePenalty(holdout: readonly HoldoutQuery[], model: LightgbmM
 
 /** Scores `model` (undefined: the blend) on the holdout, each basket against what it held. */
 export function scoreHoldout(holdout: readonly HoldoutQuery[], model: LightgbmModel | undefined, k = 10): HoldoutFigures {
+  return figuresOf(
+    holdout.map((query) => [holdoutList(query, model, k), query] as const),
+    k,
+  );
+}
+
+/** Mean Recall@k and NDCG@k of lists, each scored against its basket. */
+function figuresOf(lists: readonly (readonly [list: readonly string[], query: HoldoutQuery])[], k: number): HoldoutFigures {
   let recall = 0;
   let ndcg = 0;
-  for (const query of holdout) {
-    const score = scoreList(holdoutList(query, model, k), query.basket.products, k);
+  for (const [list, query] of lists) {
+    const score = scoreList(list, query.basket.products, k);
     recall += score.recall;
     ndcg += score.ndcg;
   }
-  const n = holdout.length;
+  const n = lists.length;
   return { queries: n, k, recall: n === 0 ? 0 : recall / n, ndcg: n === 0 ? 0 : ndcg / n };
 }
 

@@ -110,7 +110,7 @@ export class AggregatorService extends EventEmitter<{ leading: []; standby: [] }
   /** The events of the flush being applied: when each was accepted starts the freshness clock. */
   private applying: readonly TrackedEvent[] = [];
   /** The live lists the flush being committed started once it passed its fence (startLive), for its afterFlush. */
-  private started: { readonly userIds: ReadonlySet<string>; readonly task: Promise<void> } | undefined;
+  private started: Promise<void> | undefined;
 
   constructor(options: AggregatorServiceOptions) {
     super();
@@ -263,7 +263,7 @@ export class AggregatorService extends EventEmitter<{ leading: []; standby: [] }
     const { liveLists } = this.options;
     if (liveLists === undefined || liveLists.waiting + userIds.length > this.options.maxLiveLists) return;
     const task = liveLists.recompute(userIds, acceptedTimes(this.applying).byUser);
-    this.started = { userIds: new Set(userIds), task };
+    this.started = task;
     // tracked on its own too: a commit that fails has no afterFlush
     const tracked: Promise<void> = task
       .catch(() => undefined)
@@ -280,28 +280,26 @@ export class AggregatorService extends EventEmitter<{ leading: []; standby: [] }
   /**
    * Starts the follow-ups of a flush. The flush's commit is durable (its plan is written ahead),
    * so its jobs are done when this returns; the users' lists are being recomputed already (the
-   * live path, started at the commit's fence), recomputed from now, or queued. The commit stays unfinished (held) until they are: should the process die
-   * first, recovery replays its plan and queues the lists of its users. Write-behind removes the
+   * live path, started at the commit's fence) or are queued. The commit stays unfinished (held)
+   * until they are: should the process die first, recovery replays its plan and queues the lists of its users. Write-behind removes the
    * batches from the inbox once everything they changed is in the collections and the holds are
    * released.
    */
   private async afterFlush(store: MongoAggregateStore, result: FlushResult, events: readonly TrackedEvent[]): Promise<void> {
-    const { lists, publisher, logger, engine, liveLists } = this.options;
+    const { lists, publisher, logger, engine } = this.options;
     const release = store.takeHolds();
     const tasks: Promise<unknown>[] = [];
     // when the oldest event behind each follow-up was accepted: the freshness clock starts there
     const { byUser: acceptedAt, oldest } = acceptedTimes(events);
     const userIds = result.users.map((u) => u.userId);
     const queue = () => lists.addBulk(userIds.map((userId) => listJob(userId, acceptedAt.get(userId))));
-    // the lists this flush started at its fence (startLive), when they are this flush's users'
-    const started = this.started !== undefined && userIds.every((userId) => this.started!.userIds.has(userId)) ? this.started.task : undefined;
+    // the lists this flush started at its fence (startLive; reset as each flush begins); none: too
+    // many waiting, so they are queued
+    const live = this.started;
     this.started = undefined;
     let releasedByLive = false;
     if (userIds.length > 0) {
       store.noteActive(dayOf(Date.now()), userIds);
-      const live =
-        started ??
-        (liveLists !== undefined && liveLists.waiting + userIds.length <= this.options.maxLiveLists ? liveLists.recompute(userIds, acceptedAt) : undefined);
       if (live !== undefined) {
         const task = live
           .catch(async (error: unknown) => {
