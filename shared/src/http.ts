@@ -1,5 +1,5 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import { HeaderMap, type ApolloServer, type BaseContext, type ContextFunction } from '@apollo/server';
 import type { Registry } from 'prom-client';
 import { counterOn, METRIC_PREFIX } from './metrics.ts';
@@ -115,7 +115,7 @@ export function createGraphQLHttpServer<TContext extends BaseContext>(options: H
           help: 'HTTP responses of this process by status code (GraphQL, /health, /ready, /metrics, refusals).',
           labelNames: ['status'],
         });
-  return createServer((req, res) => {
+  return createHttpServer((req, res) => {
     // every answer, whichever branch below sends it (a destroyed response sent none)
     if (responses !== undefined) res.once('finish', () => responses.inc({ status: String(res.statusCode) }));
     void (async () => {
@@ -182,10 +182,65 @@ export async function listen(server: Server, port: number, host = '127.0.0.1'): 
   return (server.address() as AddressInfo).port;
 }
 
-/** Stops accepting connections and waits for open requests to finish (keep-alive sockets are closed). */
-export function closeServer(server: Server): Promise<void> {
+/** A server's open sockets, each with the requests it is answering, and whether it is closing. */
+interface Connections {
+  readonly sockets: Map<Socket, number>;
+  closing: boolean;
+}
+
+const connectionsOf = new WeakMap<Server, Connections>();
+
+/**
+ * node:http's createServer with its sockets followed, so that closeServer ends at once every
+ * socket that is not answering a request. Node's closeIdleConnections leaves one that has not
+ * sent a request yet (browsers open one ahead of need), and server.close() then waits for it
+ * until headersTimeout (60 s): a restart that should take milliseconds takes a minute.
+ */
+export function createHttpServer(handler: RequestListener): Server {
+  const server = createServer(handler);
+  const state: Connections = { sockets: new Map(), closing: false };
+  connectionsOf.set(server, state);
+  server.on('connection', (socket: Socket) => {
+    state.sockets.set(socket, 0);
+    socket.once('close', () => state.sockets.delete(socket));
+  });
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const { socket } = req;
+    const open = state.sockets.get(socket);
+    if (open === undefined) return;
+    state.sockets.set(socket, open + 1);
+    res.once('close', () => {
+      const left = (state.sockets.get(socket) ?? 1) - 1;
+      if (!state.sockets.has(socket)) return;
+      state.sockets.set(socket, left);
+      // a keep-alive socket of a closing server: its answer is out, nothing more comes on it
+      if (state.closing && left === 0) socket.end();
+    });
+  });
+  return server;
+}
+
+/**
+ * Stops accepting connections and waits for open requests to finish: sockets answering nothing
+ * are closed at once (keep-alive ones, and, on a server made by createHttpServer, those that
+ * have not sent a request yet), the others once their answer is out. After `graceMs` whatever
+ * is still open is cut, so a stuck request cannot hold a shutdown.
+ */
+export function closeServer(server: Server, graceMs = 10_000): Promise<void> {
   return new Promise((resolve) => {
-    server.close(() => resolve());
+    const state = connectionsOf.get(server);
+    const cut = setTimeout(() => {
+      server.closeAllConnections();
+      for (const socket of state?.sockets.keys() ?? []) socket.destroy();
+    }, graceMs).unref();
+    server.close(() => {
+      clearTimeout(cut);
+      resolve();
+    });
     server.closeIdleConnections();
+    if (state === undefined) return;
+    state.closing = true;
+    // sockets a websocket server took over answer no request either; it has closed them already
+    for (const [socket, open] of state.sockets) if (open === 0) socket.end();
   });
 }

@@ -1,7 +1,8 @@
-import type { AddressInfo } from 'node:net';
+import { once } from 'node:events';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import { ApolloServer } from '@apollo/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeServer, createGraphQLHttpServer, listen, requestQuery } from '../src/http.ts';
+import { closeServer, createGraphQLHttpServer, createHttpServer, listen, requestQuery } from '../src/http.ts';
 
 const apollo = new ApolloServer({
   typeDefs: 'type Query { echo(text: String): String }',
@@ -54,5 +55,54 @@ describe('createGraphQLHttpServer', () => {
     await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ echo(text: "a") }' }) });
     await fetch(`${url}?query=${encodeURIComponent('{ echo(text: "b") }')}`, { headers: { 'apollo-require-preflight': 'true' } });
     expect(seen).toEqual(['{ echo(text: "a") }', '{ echo(text: "b") }']);
+  });
+});
+
+describe('closeServer', () => {
+  /** A socket that connects and sends nothing, as a browser's connection opened ahead of need. */
+  async function silentSocket(port: number): Promise<{ socket: Socket; ended: Promise<void> }> {
+    const socket = connect(port, '127.0.0.1');
+    await once(socket, 'connect');
+    const ended = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.on('error', () => undefined);
+    return { socket, ended };
+  }
+
+  it('ends a socket that has sent no request at once, and lets an answer in progress finish first', async () => {
+    let release: () => void = () => undefined;
+    const answering = new Promise<void>((resolve) => (release = resolve));
+    const started = Promise.withResolvers<void>();
+    const server = createHttpServer((_req, res) => {
+      started.resolve();
+      void answering.then(() => res.end('done'));
+    });
+    const port = await listen(server, 0);
+    const silent = await silentSocket(port);
+    const slow = fetch(`http://127.0.0.1:${port}/`).then((response) => response.text());
+    await started.promise;
+
+    let closed = false;
+    const closing = closeServer(server).then(() => (closed = true));
+    // the silent socket is not waited for (server.close() alone would wait headersTimeout, 60 s)
+    await silent.ended;
+    expect(closed).toBe(false);
+    release();
+    expect(await slow).toBe('done');
+    await closing;
+    expect(server.listening).toBe(false);
+  });
+
+  it('cuts what is still open after the grace period', async () => {
+    const started = Promise.withResolvers<void>();
+    // never answers
+    const server = createHttpServer(() => started.resolve());
+    const port = await listen(server, 0);
+    const stuck = fetch(`http://127.0.0.1:${port}/`).then(
+      () => 'answered',
+      () => 'cut',
+    );
+    await started.promise;
+    await closeServer(server, 50);
+    expect(await stuck).toBe('cut');
   });
 });

@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { join } from 'node:path';
-import { answerHealth, HttpError, readBody, sendText, signClientToken, type Logger } from '@recs/shared';
+import { answerHealth, createHttpServer, HttpError, readBody, sendText, signClientToken, type Logger } from '@recs/shared';
 import { build } from 'esbuild';
 import { PICKER_CUSTOMERS, VISITOR_ID, type DemoCustomer } from './customers.ts';
 
@@ -125,7 +125,7 @@ export async function createStorefrontServer(options: StorefrontOptions): Promis
     sendJson(res, 200, { userId, token, expiresAt: new Date(payload.exp * 1000).toISOString() });
   };
 
-  const http = createServer((req, res) => {
+  const http = createHttpServer((req, res) => {
     void (async () => {
       const { pathname } = new URL(req.url ?? '/', 'http://localhost');
       if (await answerHealth(pathname, res)) return;

@@ -1,5 +1,5 @@
-import { createServer, type Server } from 'node:http';
-import { answerHealth, metricsRoute, sendText } from '@recs/shared';
+import type { Server } from 'node:http';
+import { answerHealth, createHttpServer, metricsRoute, sendText } from '@recs/shared';
 import type { Registry } from 'prom-client';
 
 export interface WorkersHttpOptions {
@@ -15,7 +15,7 @@ export interface WorkersHttpOptions {
  */
 export function createWorkersHttpServer({ registry, ready }: WorkersHttpOptions): Server {
   const metrics = metricsRoute(registry);
-  return createServer((req, res) => {
+  return createHttpServer((req, res) => {
     void (async () => {
       const { pathname } = new URL(req.url ?? '/', 'http://localhost');
       if (req.method !== 'GET' && req.method !== 'HEAD') return sendText(res, 405, 'method not allowed');
