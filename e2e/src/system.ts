@@ -138,7 +138,7 @@ export async function startSystem(options: SystemOptions): Promise<System> {
     ingestor: new Ingestor({ store: eventStore, queue: events, logger, metrics: new IngestMetrics(registries.events), jwtSecret: TEST_JWT_SECRET }),
   });
   // hot lists and best sellers in memory, as the recommendations process keeps them (dropped on change messages)
-  const caches = await followChanges(redis, names, logger, engine, registries.recommendations);
+  const caches = await followChanges(db.db, redis, names, logger, engine, registries.recommendations);
   const recommendations = await createRecommendationsServer({
     ...common,
     metrics: registries.recommendations,

@@ -49,7 +49,7 @@ afterAll(async () => {
 });
 
 describe('live recommendations through the gateway', () => {
-  it('pushes a shopper’s new list, with product fields from the products subgraph, after their events', async () => {
+  it('pushes a shopper’s new list, with its products’ catalog fields, after their events', async () => {
     // three shoppers buy mug and teapot together, two others buy lights
     const others = await system.query(
       `mutation ($e: [TrackEventInput!]!) { trackEvents(inputs: $e) { accepted rejected { index code } } }`,

@@ -16,6 +16,7 @@ export * from './shutdown.ts';
 export * from './subgraph.ts';
 export * from './finiteNumbers.ts';
 export * from './literalDepth.ts';
+export * from './catalogReader.ts';
 export * from './documents.ts';
 export * from './service.ts';
 export * from './metrics.ts';

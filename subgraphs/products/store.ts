@@ -1,24 +1,17 @@
-import { COLLECTIONS, ExpiringCache, type RedisClient, type RedisNames } from '@recs/shared';
+import {
+  approximateBytes,
+  CatalogReader,
+  COLLECTIONS,
+  ExpiringCache,
+  type CategoryDoc,
+  type ProductDoc,
+  type RedisClient,
+  type RedisNames,
+} from '@recs/shared';
 import type { Collection, Db, Filter } from 'mongodb';
 import type { ProductRecord } from './catalog/product.ts';
 
-export interface ProductDoc {
-  _id: string;
-  name: string;
-  categoryId?: string;
-  price?: number;
-  currency: string;
-  description?: string;
-  imageUrl?: string;
-  inStock: boolean;
-  attributes?: Record<string, unknown>;
-  updatedAt: Date;
-}
-
-export interface CategoryDoc {
-  _id: string;
-  name: string;
-}
+export type { CategoryDoc, ProductDoc } from '@recs/shared';
 
 export interface ProductPage {
   readonly products: readonly ProductDoc[];
@@ -64,11 +57,6 @@ function sameProduct(a: Omit<ProductDoc, 'updatedAt'>, b: ProductDoc): boolean {
   return JSON.stringify(Object.entries(a).sort()) === JSON.stringify(Object.entries(rest).sort());
 }
 
-/** What a cached row weighs, about: its JSON (rows are small, a miss is null), computed once per load. */
-function approximateBytes(doc: object | null): number {
-  return doc === null ? 0 : JSON.stringify(doc).length;
-}
-
 export interface ProductStoreOptions {
   /** Publishes catalog changes (other processes' caches refresh on them). */
   readonly publish?: { readonly redis: RedisClient; readonly names: RedisNames };
@@ -82,12 +70,8 @@ export class ProductStore {
   private readonly categoryCollection: Collection<CategoryDoc>;
   private readonly redis: RedisClient | undefined;
   private readonly names: RedisNames | undefined;
-  /**
-   * Rows read within the TTL are reused; a catalog change message empties the caches. null: not
-   * found, remembered too (under a valid id: the resolvers refuse others), within the same budget.
-   */
-  private readonly productCache = new ExpiringCache<ProductDoc | null>({ max: 100_000, maxBytes: 64 * 1024 * 1024, sizeOf: approximateBytes });
-  private readonly categoryCache = new ExpiringCache<CategoryDoc | null>({ max: 10_000, maxBytes: 4 * 1024 * 1024, sizeOf: approximateBytes });
+  /** Products and categories by id (cached; emptied by catalog change messages). */
+  readonly reader: CatalogReader;
   /**
    * Pages of the catalog read within the TTL, by query: a storefront's first pages of each
    * category and its common searches are most of its catalog traffic, and counting the matches
@@ -95,8 +79,6 @@ export class ProductStore {
    * clients choose the queries.
    */
   private readonly pageCache = new ExpiringCache<ProductPage>({ max: 5_000, maxBytes: 16 * 1024 * 1024, sizeOf: approximateBytes });
-  /** Bumped by invalidate(): a page read that started before a change is not cached after it. */
-  private generation = 0;
   private readonly cacheTtlMs: number;
 
   constructor(db: Db, options: ProductStoreOptions = {}) {
@@ -105,53 +87,28 @@ export class ProductStore {
     this.redis = options.publish?.redis;
     this.names = options.publish?.names;
     this.cacheTtlMs = options.cacheTtlMs ?? 30_000;
+    this.reader = new CatalogReader(db, { ttlMs: this.cacheTtlMs });
   }
 
   /** What the caches hold (diagnostics and tests). */
   cacheStats(): { readonly entries: number; readonly bytes: number } {
-    return {
-      entries: this.productCache.size + this.categoryCache.size + this.pageCache.size,
-      bytes: this.productCache.bytes + this.categoryCache.bytes + this.pageCache.bytes,
-    };
+    const reader = this.reader.stats();
+    return { entries: reader.entries + this.pageCache.size, bytes: reader.bytes + this.pageCache.bytes };
   }
 
-  /** Forgets cached products and categories (after a catalog change anywhere). */
+  /** Forgets cached products, categories and pages (after a catalog change anywhere). */
   invalidate(): void {
-    this.generation++;
-    this.productCache.clear();
-    this.categoryCache.clear();
+    this.reader.invalidate();
     this.pageCache.clear();
   }
 
   /** One query for any number of ids (DataLoader batches), cached ones left out. */
-  async findByIds(ids: readonly string[], now = Date.now()): Promise<ProductDoc[]> {
-    return this.cachedByIds(ids, this.productCache, (missing) => this.products.find({ _id: { $in: missing } }).toArray(), now);
+  findByIds(ids: readonly string[], now = Date.now()): Promise<ProductDoc[]> {
+    return this.reader.productsByIds(ids, now);
   }
 
-  async categoriesByIds(ids: readonly string[], now = Date.now()): Promise<CategoryDoc[]> {
-    return this.cachedByIds(ids, this.categoryCache, (missing) => this.categoryCollection.find({ _id: { $in: missing } }).toArray(), now);
-  }
-
-  private async cachedByIds<V extends { _id: string }>(
-    ids: readonly string[],
-    cache: ExpiringCache<V | null>,
-    load: (missing: string[]) => Promise<V[]>,
-    now: number,
-  ): Promise<V[]> {
-    const found: V[] = [];
-    const missing: string[] = [];
-    for (const id of ids) {
-      const cached = cache.get(id, now);
-      if (cached === undefined) missing.push(id);
-      else if (cached !== null) found.push(cached);
-    }
-    if (missing.length > 0) {
-      const loaded = await load(missing);
-      const byId = new Map(loaded.map((doc) => [doc._id, doc]));
-      if (this.cacheTtlMs > 0) for (const id of missing) cache.set(id, byId.get(id) ?? null, now + this.cacheTtlMs);
-      found.push(...loaded);
-    }
-    return found;
+  categoriesByIds(ids: readonly string[], now = Date.now()): Promise<CategoryDoc[]> {
+    return this.reader.categoriesByIds(ids, now);
   }
 
   categories(): Promise<CategoryDoc[]> {
@@ -163,9 +120,9 @@ export class ProductStore {
     const key = JSON.stringify([query.ids ?? null, query.categoryId ?? null, query.search ?? null, query.first, query.after ?? null]);
     const cached = this.pageCache.get(key, now);
     if (cached !== undefined) return cached;
-    const generation = this.generation;
+    const { generation } = this.reader;
     const page = await this.readPage(query);
-    if (generation === this.generation) this.pageCache.set(key, page, now + this.cacheTtlMs);
+    if (generation === this.reader.generation) this.pageCache.set(key, page, now + this.cacheTtlMs);
     return page;
   }
 
@@ -219,8 +176,9 @@ export class ProductStore {
     for (const record of records) {
       if (record.categoryId !== undefined) categories.set(record.categoryId, record.categoryName ?? categories.get(record.categoryId));
     }
+    let renamed = 0;
     if (categories.size > 0) {
-      await this.categoryCollection.bulkWrite(
+      const result = await this.categoryCollection.bulkWrite(
         [...categories].map(([id, name]) => ({
           updateOne: {
             filter: { _id: id },
@@ -230,10 +188,12 @@ export class ProductStore {
         })),
         { ordered: false },
       );
+      renamed = result.modifiedCount + result.upsertedCount;
     }
     if (writes.length > 0 || categories.size > 0) this.invalidate();
-    if (writes.length > 0 && this.redis !== undefined && this.names !== undefined) {
-      await this.redis.publish(this.names.catalogChannel(), JSON.stringify({ changed: writes.length }));
+    // every process showing products caches them (a category's name too): tell them
+    if ((writes.length > 0 || renamed > 0) && this.redis !== undefined && this.names !== undefined) {
+      await this.redis.publish(this.names.catalogChannel(), JSON.stringify({ changed: writes.length, categories: renamed }));
     }
     return { created, updated, unchanged: records.length - created - updated };
   }

@@ -9,7 +9,7 @@ await runService('recommendations', recommendationsConfig, async (context) => {
   const { config, logger, mongo, redis } = context;
   const engine = DEFAULT_ENGINE_CONFIG;
   // hot lists and best sellers in memory, dropped as the workers announce changes on their channels
-  const caches = await followChanges(redis, new RedisNames(config.QUEUE_PREFIX), logger, engine, context.metrics);
+  const caches = await followChanges(mongo.db, redis, new RedisNames(config.QUEUE_PREFIX), logger, engine, context.metrics);
   const server = await createRecommendationsServer({
     store: new RecommendationStore(mongo.db, engine.bestSellerWindows, undefined, caches),
     engine,

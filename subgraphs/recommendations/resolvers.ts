@@ -7,6 +7,8 @@ import {
   requireAdmin,
   requireId,
   requireUserAccess,
+  type CategoryDoc,
+  type ProductDoc,
   type StoredList,
   type SubgraphContext,
 } from '@recs/shared';
@@ -28,10 +30,21 @@ export interface RecommendationsContext extends SubgraphContext {
   readonly fresh?: boolean;
   /** Category and stock by product id (null: not in the catalog), batched per request (serving controls). */
   readonly catalog: DataLoader<string, CatalogProduct | null>;
+  /** Catalog rows by id (null: not in the catalog), batched per request: the product fields this subgraph provides. */
+  readonly products: DataLoader<string, ProductDoc | null>;
+  readonly categories: DataLoader<string, CategoryDoc | null>;
 }
 
-export function createLoaders(store: RecommendationStore): Pick<RecommendationsContext, 'neighbours' | 'catalog'> {
+export function createLoaders(store: RecommendationStore): Pick<RecommendationsContext, 'neighbours' | 'catalog' | 'products' | 'categories'> {
   return {
+    products: new DataLoader(async (ids: readonly string[]) => {
+      const found = new Map((await store.catalogReader.productsByIds(ids)).map((doc) => [doc._id, doc]));
+      return ids.map((id) => found.get(id) ?? null);
+    }),
+    categories: new DataLoader(async (ids: readonly string[]) => {
+      const found = new Map((await store.catalogReader.categoriesByIds(ids)).map((doc) => [doc._id, doc]));
+      return ids.map((id) => found.get(id) ?? null);
+    }),
     neighbours: new DataLoader(async (ids: readonly string[]) => {
       const found = await store.neighbours(ids);
       return ids.map((id) => found.get(id) ?? []);
@@ -140,6 +153,17 @@ async function bestSellers(categoryId: string | null, limit: number, windowDays:
   return ctx.store.bestSellers(categoryId, windowDays, ctx.fresh === true);
 }
 
+/**
+ * The catalog row of a product a list names, for the fields this subgraph provides. One that is
+ * not in the catalog is an error, as the null entity the products subgraph answers for it is
+ * where the field is non-null (lists name catalog products only: the workers leave others out).
+ */
+async function catalogRow(id: string, ctx: RecommendationsContext): Promise<ProductDoc> {
+  const doc = await ctx.products.load(id);
+  if (doc === null) throw new GraphQLError(`Product ${id} is not in the catalog`, { extensions: { code: 'NOT_FOUND' } });
+  return doc;
+}
+
 const servedByGateway = () => {
   throw new GraphQLError('Subscriptions are served by the gateway over graphql-ws', { extensions: { code: 'BAD_REQUEST' } });
 };
@@ -169,5 +193,16 @@ export const resolvers = {
     __resolveReference: (ref) => ({ id: ref.id }),
     alsoViewed: (product, { limit }, ctx) => similar(product.id, 'ALSO_VIEWED', limit, ctx),
     alsoBought: (product, { limit }, ctx) => similar(product.id, 'ALSO_BOUGHT', limit, ctx),
+    // the fields provided where a list names a product, read as the products subgraph reads them
+    name: async (product, _, ctx) => (await catalogRow(product.id, ctx)).name,
+    price: async (product, _, ctx) => (await catalogRow(product.id, ctx)).price ?? null,
+    currency: async (product, _, ctx) => (await catalogRow(product.id, ctx)).currency,
+    imageUrl: async (product, _, ctx) => (await catalogRow(product.id, ctx)).imageUrl ?? null,
+    inStock: async (product, _, ctx) => (await catalogRow(product.id, ctx)).inStock,
+    category: async (product, _, ctx) => {
+      const { categoryId } = await catalogRow(product.id, ctx);
+      const category = categoryId === undefined ? null : await ctx.categories.load(categoryId);
+      return category === null ? null : { id: category._id, name: category.name };
+    },
   },
 } satisfies Resolvers;

@@ -1,6 +1,7 @@
 import { dayOf, WindowRanker, type BestSellersList, type CatalogProduct, type Neighbour, type Ranked, type UserState } from '@recs/engine';
 import {
   bestSellersDocId,
+  CatalogReader,
   buyerDaysFromDoc,
   COLLECTIONS,
   ExperimentTallies,
@@ -58,6 +59,8 @@ export class RecommendationStore {
   /** Lists in memory, dropped when the workers announce newer ones (see ListCache); none: every read goes to MongoDB. */
   private readonly lists: ListCache | undefined;
   private readonly rankings: BestSellersCache | undefined;
+  /** Products and categories by id: the catalog fields this subgraph provides, category and stock for the serving controls. */
+  readonly catalogReader: CatalogReader;
   /** The experiments' per-variant figures (experiment_tallies, experiment_users). */
   readonly tallies: ExperimentTallies;
 
@@ -66,9 +69,11 @@ export class RecommendationStore {
     db: Db,
     materializedWindows: readonly number[],
     computedTtlMs = 60_000,
-    options: { readonly lists?: ListCache; readonly bestSellers?: BestSellersCache } = {},
+    options: { readonly lists?: ListCache; readonly bestSellers?: BestSellersCache; readonly catalog?: CatalogReader } = {},
   ) {
     this.db = db;
+    // one that follows no change message must not cache
+    this.catalogReader = options.catalog ?? new CatalogReader(db, { ttlMs: 0 });
     this.lists = options.lists;
     this.rankings = options.bestSellers;
     this.tallies = new ExperimentTallies(db);
@@ -91,16 +96,17 @@ export class RecommendationStore {
     return fresh ? this.lists.refresh(userId, read) : this.lists.get(userId, read);
   }
 
-  /** Category and stock of products, in one query; a product not in the catalog has no entry. */
+  /** Category, stock and price of products, in one query for those not cached; a product not in the catalog has no entry. */
   async catalog(ids: readonly string[]): Promise<Map<string, CatalogProduct>> {
-    const docs = await this.db
-      .collection<{ _id: string; categoryId?: string; inStock?: boolean }>(COLLECTIONS.products)
-      .find({ _id: { $in: [...ids] } }, { projection: { categoryId: 1, inStock: 1 } })
-      .toArray();
+    const docs = await this.catalogReader.productsByIds(ids);
     return new Map(
       docs.map((doc): [string, CatalogProduct] => [
         doc._id,
-        doc.categoryId === undefined ? { inStock: doc.inStock ?? true } : { categoryId: doc.categoryId, inStock: doc.inStock ?? true },
+        {
+          inStock: doc.inStock ?? true,
+          ...(doc.categoryId === undefined ? {} : { categoryId: doc.categoryId }),
+          ...(doc.price === undefined ? {} : { price: doc.price }),
+        },
       ]),
     );
   }

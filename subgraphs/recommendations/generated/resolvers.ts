@@ -30,6 +30,13 @@ export type BestSellersUpdate = {
   readonly items: ReadonlyArray<RankedProduct>;
 };
 
+/** A product's category, as the products subgraph serves it (see Product). */
+export type Category = {
+  readonly __typename?: 'Category';
+  readonly id: Scalars['ID']['output'];
+  readonly name: Scalars['String']['output'];
+};
+
 /** An online experiment's figures, per variant. */
 export type ExperimentReport = {
   readonly __typename?: 'ExperimentReport';
@@ -47,8 +54,19 @@ export type Product = {
   readonly alsoBought: ReadonlyArray<RankedProduct>;
   /** Products viewed in the same sessions as this one, strongest first. */
   readonly alsoViewed: ReadonlyArray<RankedProduct>;
+  readonly category?: Maybe<Category>;
+  readonly currency: Scalars['String']['output'];
   /** Product id. */
   readonly id: Scalars['ID']['output'];
+  readonly imageUrl?: Maybe<Scalars['String']['output']>;
+  readonly inStock: Scalars['Boolean']['output'];
+  /**
+   * The products subgraph's fields this subgraph also serves where it names a product in a list
+   * (`@provides` on `product`), from its own cached read of the catalog: a page of recommendations
+   * then needs no second fetch.
+   */
+  readonly name: Scalars['String']['output'];
+  readonly price?: Maybe<Scalars['Float']['output']>;
 };
 
 
@@ -474,16 +492,17 @@ export type FederationReferenceTypes = {
 export type ResolversTypes = {
   BestSellersUpdate: ResolverTypeWrapper<Omit<BestSellersUpdate, 'items'> & { items: ReadonlyArray<ResolversTypes['RankedProduct']> }>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
+  Category: ResolverTypeWrapper<Category>;
+  String: ResolverTypeWrapper<Scalars['String']['output']>;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   ExperimentReport: ResolverTypeWrapper<ExperimentReport>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
-  String: ResolverTypeWrapper<Scalars['String']['output']>;
   JSON: ResolverTypeWrapper<Scalars['JSON']['output']>;
   Product: ResolverTypeWrapper<EntityRef>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
+  Float: ResolverTypeWrapper<Scalars['Float']['output']>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   RankedProduct: ResolverTypeWrapper<Omit<RankedProduct, 'product'> & { product: ResolversTypes['Product'] }>;
-  Float: ResolverTypeWrapper<Scalars['Float']['output']>;
   RankerFeatureShare: ResolverTypeWrapper<RankerFeatureShare>;
   RankerModel: ResolverTypeWrapper<RankerModel>;
   RankerModelStatus: RankerModelStatus;
@@ -501,16 +520,17 @@ export type ResolversTypes = {
 export type ResolversParentTypes = {
   BestSellersUpdate: Omit<BestSellersUpdate, 'items'> & { items: ReadonlyArray<ResolversParentTypes['RankedProduct']> };
   ID: Scalars['ID']['output'];
+  Category: Category;
+  String: Scalars['String']['output'];
   DateTime: Scalars['DateTime']['output'];
   ExperimentReport: ExperimentReport;
   Boolean: Scalars['Boolean']['output'];
-  String: Scalars['String']['output'];
   JSON: Scalars['JSON']['output'];
   Product: EntityRef;
   Int: Scalars['Int']['output'];
+  Float: Scalars['Float']['output'];
   Query: Record<PropertyKey, never>;
   RankedProduct: Omit<RankedProduct, 'product'> & { product: ResolversParentTypes['Product'] };
-  Float: Scalars['Float']['output'];
   RankerFeatureShare: RankerFeatureShare;
   RankerModel: RankerModel;
   RateEstimate: RateEstimate;
@@ -525,6 +545,10 @@ export type BestSellersUpdateResolvers<ContextType = RecommendationsContext, Par
   categoryId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
   changedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   items?: Resolver<ReadonlyArray<ResolversTypes['RankedProduct']>, ParentType, ContextType>;
+};
+
+export type CategoryResolvers<ContextType = RecommendationsContext, ParentType extends ResolversParentTypes['Category'] = ResolversParentTypes['Category']> = {
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
 };
 
 export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
@@ -545,7 +569,13 @@ export type ProductResolvers<ContextType = RecommendationsContext, ParentType ex
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['Product']> | FederationReferenceType, FederationReferenceType, ContextType>;
   alsoBought?: Resolver<ReadonlyArray<ResolversTypes['RankedProduct']>, ParentType, ContextType, RequireFields<ProductAlsoBoughtArgs, 'limit'>>;
   alsoViewed?: Resolver<ReadonlyArray<ResolversTypes['RankedProduct']>, ParentType, ContextType, RequireFields<ProductAlsoViewedArgs, 'limit'>>;
+  category?: Resolver<Maybe<ResolversTypes['Category']>, ParentType, ContextType>;
+  currency?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  imageUrl?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  inStock?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  price?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
 };
 
 export type QueryResolvers<ContextType = RecommendationsContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
@@ -643,6 +673,7 @@ export type VariantReportResolvers<ContextType = RecommendationsContext, ParentT
 
 export type Resolvers<ContextType = RecommendationsContext> = {
   BestSellersUpdate?: BestSellersUpdateResolvers<ContextType>;
+  Category?: CategoryResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
   ExperimentReport?: ExperimentReportResolvers<ContextType>;
   JSON?: GraphQLScalarType;
