@@ -15,7 +15,7 @@ import { SUBGRAPHS, type SubgraphName } from './schema/index.ts';
 const MAPPERS: Readonly<Record<SubgraphName, Readonly<Record<string, string>>>> = {
   products: { Product: '../store.ts#ProductDoc', Category: '../store.ts#CategoryDoc' },
   events: { User: '../resolvers.ts#UserRef' },
-  recommendations: { User: '../resolvers.ts#EntityRef', Product: '../resolvers.ts#EntityRef' },
+  recommendations: { User: '../resolvers.ts#EntityRef', Product: '../resolvers.ts#ProductRef' },
 };
 
 const CONTEXT_TYPES: Readonly<Record<SubgraphName, string>> = {

@@ -13,7 +13,7 @@ import {
   type SubgraphContext,
 } from '@recs/shared';
 import DataLoader from 'dataloader';
-import { GraphQLError } from 'graphql';
+import { GraphQLError, Kind, type GraphQLResolveInfo } from 'graphql';
 import type { Experiments } from './experiments.ts';
 import type { Resolvers } from './generated/resolvers.ts';
 import { controlledItems, servingControls, type ControlArgs } from './servingControls.ts';
@@ -153,15 +153,34 @@ async function bestSellers(categoryId: string | null, limit: number, windowDays:
   return ctx.store.bestSellers(categoryId, windowDays, ctx.fresh === true);
 }
 
+/** A product this subgraph names: its key, and its catalog row once read (null: not in the catalog). */
+export interface ProductRef extends EntityRef {
+  readonly row?: ProductDoc | null;
+}
+
 /**
- * The catalog row of a product a list names, for the fields this subgraph provides. One that is
- * not in the catalog is an error, as the null entity the products subgraph answers for it is
- * where the field is non-null (lists name catalog products only: the workers leave others out).
+ * A provided field of a product: from the catalog row read with the list (see `withRow`), else
+ * read now. One that is not in the catalog is an error, as the null entity the products subgraph
+ * answers for it is where the field is non-null (lists name catalog products only: the workers
+ * leave others out).
  */
-async function catalogRow(id: string, ctx: RecommendationsContext): Promise<ProductDoc> {
-  const doc = await ctx.products.load(id);
-  if (doc === null) throw new GraphQLError(`Product ${id} is not in the catalog`, { extensions: { code: 'NOT_FOUND' } });
-  return doc;
+function provided<T>(product: ProductRef, ctx: RecommendationsContext, field: (row: ProductDoc) => T): T | Promise<T> {
+  const present = (row: ProductDoc | null) => {
+    if (row === null) throw new GraphQLError(`Product ${product.id} is not in the catalog`, { extensions: { code: 'NOT_FOUND' } });
+    return field(row);
+  };
+  return product.row === undefined ? ctx.products.load(product.id).then(present) : present(product.row);
+}
+
+/**
+ * A list item's product, with its catalog row when the selection asks for more than its key: the
+ * rows of a page are read in one batch, and each provided field is then a plain property read.
+ */
+function withRow(product: ProductRef, ctx: RecommendationsContext, info: GraphQLResolveInfo): ProductRef | Promise<ProductRef> {
+  const wantsRow = info.fieldNodes.some((node) =>
+    node.selectionSet?.selections.some((selection) => selection.kind !== Kind.FIELD || (selection.name.value !== 'id' && selection.name.value !== '__typename')),
+  );
+  return wantsRow ? ctx.products.load(product.id).then((row) => ({ id: product.id, row })) : product;
 }
 
 const servedByGateway = () => {
@@ -194,15 +213,21 @@ export const resolvers = {
     alsoViewed: (product, { limit }, ctx) => similar(product.id, 'ALSO_VIEWED', limit, ctx),
     alsoBought: (product, { limit }, ctx) => similar(product.id, 'ALSO_BOUGHT', limit, ctx),
     // the fields provided where a list names a product, read as the products subgraph reads them
-    name: async (product, _, ctx) => (await catalogRow(product.id, ctx)).name,
-    price: async (product, _, ctx) => (await catalogRow(product.id, ctx)).price ?? null,
-    currency: async (product, _, ctx) => (await catalogRow(product.id, ctx)).currency,
-    imageUrl: async (product, _, ctx) => (await catalogRow(product.id, ctx)).imageUrl ?? null,
-    inStock: async (product, _, ctx) => (await catalogRow(product.id, ctx)).inStock,
+    name: (product, _, ctx) => provided(product, ctx, (row) => row.name),
+    price: (product, _, ctx) => provided(product, ctx, (row) => row.price ?? null),
+    currency: (product, _, ctx) => provided(product, ctx, (row) => row.currency),
+    imageUrl: (product, _, ctx) => provided(product, ctx, (row) => row.imageUrl ?? null),
+    inStock: (product, _, ctx) => provided(product, ctx, (row) => row.inStock),
     category: async (product, _, ctx) => {
-      const { categoryId } = await catalogRow(product.id, ctx);
+      const categoryId = await provided(product, ctx, (row) => row.categoryId);
       const category = categoryId === undefined ? null : await ctx.categories.load(categoryId);
       return category === null ? null : { id: category._id, name: category.name };
     },
+  },
+  Recommendation: {
+    product: (item, _, ctx, info) => withRow(item.product, ctx, info),
+  },
+  RankedProduct: {
+    product: (item, _, ctx, info) => withRow(item.product, ctx, info),
   },
 } satisfies Resolvers;
