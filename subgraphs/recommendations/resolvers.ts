@@ -178,7 +178,9 @@ function provided<T>(product: ProductRef, ctx: RecommendationsContext, field: (r
  */
 function withRow(product: ProductRef, ctx: RecommendationsContext, info: GraphQLResolveInfo): ProductRef | Promise<ProductRef> {
   const wantsRow = info.fieldNodes.some((node) =>
-    node.selectionSet?.selections.some((selection) => selection.kind !== Kind.FIELD || (selection.name.value !== 'id' && selection.name.value !== '__typename')),
+    node.selectionSet?.selections.some(
+      (selection) => selection.kind !== Kind.FIELD || (selection.name.value !== 'id' && selection.name.value !== '__typename'),
+    ),
   );
   return wantsRow ? ctx.products.load(product.id).then((row) => ({ id: product.id, row })) : product;
 }
