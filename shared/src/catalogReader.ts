@@ -1,3 +1,4 @@
+import DataLoader from 'dataloader';
 import type { Collection, Db } from 'mongodb';
 import { ExpiringCache } from './cache.ts';
 import { COLLECTIONS } from './mongo.ts';
@@ -121,4 +122,19 @@ export class CatalogReader {
     found.push(...loaded);
     return found;
   }
+}
+
+/** Products and categories by id through `reader`, batched per request (null: not in the catalog). */
+export function catalogLoaders(reader: CatalogReader): {
+  readonly products: DataLoader<string, ProductDoc | null>;
+  readonly categories: DataLoader<string, CategoryDoc | null>;
+} {
+  const byId = <V extends { _id: string }>(ids: readonly string[], found: readonly V[]) => {
+    const map = new Map(found.map((doc) => [doc._id, doc]));
+    return ids.map((id) => map.get(id) ?? null);
+  };
+  return {
+    products: new DataLoader(async (ids: readonly string[]) => byId(ids, await reader.productsByIds(ids))),
+    categories: new DataLoader(async (ids: readonly string[]) => byId(ids, await reader.categoriesByIds(ids))),
+  };
 }

@@ -210,8 +210,9 @@ export function createHttpServer(handler: RequestListener): Server {
     if (open === undefined) return;
     state.sockets.set(socket, open + 1);
     res.once('close', () => {
-      const left = (state.sockets.get(socket) ?? 1) - 1;
-      if (!state.sockets.has(socket)) return;
+      const answering = state.sockets.get(socket);
+      if (answering === undefined) return;
+      const left = answering - 1;
       state.sockets.set(socket, left);
       // a keep-alive socket of a closing server: its answer is out, nothing more comes on it
       if (state.closing && left === 0) socket.end();

@@ -1,6 +1,6 @@
-import { badUserInput, optionalId, requireAdmin, requireId, requireIds, type SubgraphContext } from '@recs/shared';
+import { badUserInput, catalogLoaders, optionalId, requireAdmin, requireId, requireIds, type SubgraphContext } from '@recs/shared';
 import { isValidId } from '@recs/engine';
-import DataLoader from 'dataloader';
+import type DataLoader from 'dataloader';
 import { PRODUCT_LIMITS, ProductValidationError, validateProduct } from './catalog/product.ts';
 import type { Resolvers } from './generated/resolvers.ts';
 import type { CategoryDoc, ProductDoc, ProductStore } from './store.ts';
@@ -13,16 +13,7 @@ export interface ProductsContext extends SubgraphContext {
 
 /** Loaders live for one request, so each request batches its lookups into one query per kind. */
 export function createLoaders(store: ProductStore): Pick<ProductsContext, 'products' | 'categories'> {
-  return {
-    products: new DataLoader(async (ids: readonly string[]) => {
-      const found = new Map((await store.findByIds(ids)).map((doc) => [doc._id, doc]));
-      return ids.map((id) => found.get(id) ?? null);
-    }),
-    categories: new DataLoader(async (ids: readonly string[]) => {
-      const found = new Map((await store.categoriesByIds(ids)).map((doc) => [doc._id, doc]));
-      return ids.map((id) => found.get(id) ?? null);
-    }),
-  };
+  return catalogLoaders(store.reader);
 }
 
 const MAX_PAGE = 100;

@@ -1,6 +1,7 @@
 import { KIND_CODE, type CatalogProduct, type EngineConfig, type Neighbour, type RecommendationItem, type SimilarityKind } from '@recs/engine';
 import {
   badUserInput,
+  catalogLoaders,
   coocDocId,
   EXPERIMENT_NAME,
   optionalId,
@@ -17,7 +18,7 @@ import { GraphQLError, Kind, type GraphQLResolveInfo } from 'graphql';
 import type { Experiments } from './experiments.ts';
 import type { Resolvers } from './generated/resolvers.ts';
 import { controlledItems, servingControls, type ControlArgs } from './servingControls.ts';
-import type { RecommendationStore } from './store.ts';
+import { catalogProductOf, type RecommendationStore } from './store.ts';
 
 export interface RecommendationsContext extends SubgraphContext {
   readonly store: RecommendationStore;
@@ -36,22 +37,17 @@ export interface RecommendationsContext extends SubgraphContext {
 }
 
 export function createLoaders(store: RecommendationStore): Pick<RecommendationsContext, 'neighbours' | 'catalog' | 'products' | 'categories'> {
+  const { products, categories } = catalogLoaders(store.catalogReader);
   return {
-    products: new DataLoader(async (ids: readonly string[]) => {
-      const found = new Map((await store.catalogReader.productsByIds(ids)).map((doc) => [doc._id, doc]));
-      return ids.map((id) => found.get(id) ?? null);
-    }),
-    categories: new DataLoader(async (ids: readonly string[]) => {
-      const found = new Map((await store.catalogReader.categoriesByIds(ids)).map((doc) => [doc._id, doc]));
-      return ids.map((id) => found.get(id) ?? null);
-    }),
+    products,
+    categories,
+    // the serving controls' view of the same rows: one read of the catalog per request
+    catalog: new DataLoader(async (ids: readonly string[]) =>
+      (await products.loadMany(ids)).map((row) => (row === null || row instanceof Error ? row : catalogProductOf(row))),
+    ),
     neighbours: new DataLoader(async (ids: readonly string[]) => {
       const found = await store.neighbours(ids);
       return ids.map((id) => found.get(id) ?? []);
-    }),
-    catalog: new DataLoader(async (ids: readonly string[]) => {
-      const found = await store.catalog(ids);
-      return ids.map((id) => found.get(id) ?? null);
     }),
   };
 }

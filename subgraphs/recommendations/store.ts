@@ -16,6 +16,7 @@ import {
   type BuyerDaysDoc,
   type CoocDoc,
   type ListDoc,
+  type ProductDoc,
   type RankerModelSummary,
   type StoredList,
   type UserStateDoc,
@@ -40,6 +41,15 @@ interface Waiting {
   readonly now: number;
   readonly resolve: (list: BestSellersList) => void;
   readonly reject: (error: unknown) => void;
+}
+
+/** What the serving controls and the ranker read of a catalog row: category, stock and price. */
+export function catalogProductOf(doc: ProductDoc): CatalogProduct {
+  return {
+    inStock: doc.inStock ?? true,
+    ...(doc.categoryId === undefined ? {} : { categoryId: doc.categoryId }),
+    ...(doc.price === undefined ? {} : { price: doc.price }),
+  };
 }
 
 /** All MongoDB access of the recommendations subgraph. */
@@ -94,21 +104,6 @@ export class RecommendationStore {
     };
     if (this.lists === undefined) return read();
     return fresh ? this.lists.refresh(userId, read) : this.lists.get(userId, read);
-  }
-
-  /** Category, stock and price of products, in one query for those not cached; a product not in the catalog has no entry. */
-  async catalog(ids: readonly string[]): Promise<Map<string, CatalogProduct>> {
-    const docs = await this.catalogReader.productsByIds(ids);
-    return new Map(
-      docs.map((doc): [string, CatalogProduct] => [
-        doc._id,
-        {
-          inStock: doc.inStock ?? true,
-          ...(doc.categoryId === undefined ? {} : { categoryId: doc.categoryId }),
-          ...(doc.price === undefined ? {} : { price: doc.price }),
-        },
-      ]),
-    );
   }
 
   /** A user's recent events and removed history (what decides their cart and what they hid), or undefined; purchase days are not read (empty). */
