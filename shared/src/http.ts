@@ -214,8 +214,8 @@ export function createHttpServer(handler: RequestListener): Server {
       if (answering === undefined) return;
       const left = answering - 1;
       state.sockets.set(socket, left);
-      // a keep-alive socket of a closing server: its answer is out, nothing more comes on it
-      if (state.closing && left === 0) socket.end();
+      // a keep-alive socket of a closing server: its answer is out (destroyed: see closeServer)
+      if (state.closing && left === 0) socket.destroy();
     });
   });
   return server;
@@ -241,7 +241,12 @@ export function closeServer(server: Server, graceMs = 10_000): Promise<void> {
     server.closeIdleConnections();
     if (state === undefined) return;
     state.closing = true;
-    // sockets a websocket server took over answer no request either; it has closed them already
-    for (const [socket, open] of state.sockets) if (open === 0) socket.end();
+    // destroyed, not ended (an ended socket still reads: a request read then would run past the
+    // shutdown); one still writing is a websocket's (its close frame), which reads no request
+    for (const [socket, open] of state.sockets) {
+      if (open > 0) continue;
+      if (socket.writableLength > 0) socket.end();
+      else socket.destroy();
+    }
   });
 }
