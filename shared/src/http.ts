@@ -182,6 +182,16 @@ export async function listen(server: Server, port: number, host = '127.0.0.1'): 
   return (server.address() as AddressInfo).port;
 }
 
+/**
+ * Closes a socket of a closing server: destroyed, not ended (an ended socket still reads, and a
+ * request read then would run past the shutdown), unless it still has bytes to write (an answer
+ * or a websocket's close frame), which end() flushes first.
+ */
+function closeSocket(socket: Socket): void {
+  if (socket.writableLength > 0) socket.end();
+  else socket.destroy();
+}
+
 /** A server's open sockets, each with the requests it is answering, and whether it is closing. */
 interface Connections {
   readonly sockets: Map<Socket, number>;
@@ -214,8 +224,8 @@ export function createHttpServer(handler: RequestListener): Server {
       if (answering === undefined) return;
       const left = answering - 1;
       state.sockets.set(socket, left);
-      // a keep-alive socket of a closing server: its answer is out (destroyed: see closeServer)
-      if (state.closing && left === 0) socket.destroy();
+      // a keep-alive socket of a closing server: its answer is out, nothing more is read on it
+      if (state.closing && left === 0) closeSocket(socket);
     });
   });
   return server;
@@ -241,12 +251,6 @@ export function closeServer(server: Server, graceMs = 10_000): Promise<void> {
     server.closeIdleConnections();
     if (state === undefined) return;
     state.closing = true;
-    // destroyed, not ended (an ended socket still reads: a request read then would run past the
-    // shutdown); one still writing is a websocket's (its close frame), which reads no request
-    for (const [socket, open] of state.sockets) {
-      if (open > 0) continue;
-      if (socket.writableLength > 0) socket.end();
-      else socket.destroy();
-    }
+    for (const [socket, open] of state.sockets) if (open === 0) closeSocket(socket);
   });
 }
